@@ -1,0 +1,9 @@
+from django.urls import path
+
+from dispatch.consumers import DispatchConsumer
+from field.consumers import FieldConsumer
+
+websocket_urlpatterns = [
+    path("ws/dispatch/", DispatchConsumer.as_asgi()),
+    path("ws/field/", FieldConsumer.as_asgi()),
+]

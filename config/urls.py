@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dispatch import views as dispatch_views
+
+urlpatterns = [
+    path("", dispatch_views.home, name="home"),
+    path("healthz", dispatch_views.healthz, name="healthz"),
+    path("signin/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dispatch/", include("dispatch.urls")),
+    path("field/", include("field.urls")),
+    path("referrals/", include("referrals.urls")),
+    path("api/v1/", include("dispatch.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

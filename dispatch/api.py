@@ -1,0 +1,69 @@
+"""The integration API of CONTRACT.md: thin views over dispatch.services and selectors."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dispatch import selectors, services
+from dispatch.api_support import idempotent
+from dispatch.roles import Action, ApiPermission
+from dispatch.serializers import IncidentIn, IncidentListQuery, IncidentOut
+
+ERROR_400 = OpenApiResponse(description="Invalid input: {field: [messages]}")
+CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER,
+    description="A UUID; a replay with the same key from the same caller returns the first answer.",
+)
+
+
+class IncidentListCreate(APIView):
+    permission_classes = [ApiPermission]
+    role_actions = {"GET": Action.INCIDENT_READ, "POST": Action.INCIDENT_POST}
+
+    @extend_schema(
+        operation_id="incidents_create",
+        request=IncidentIn,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: IncidentOut, 200: IncidentOut, 400: ERROR_400, 409: CONFLICT},
+        summary="Create an incident, or update the one this client sent with the same external_id",
+    )
+    @idempotent("incidents_create")
+    def post(self, request):
+        payload = IncidentIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incident, created = services.incident_upsert_from_api(
+            client=request.user.api_client, data=payload.validated_data
+        )
+        incident = selectors.incident_list_visible(request.user).get(pk=incident.pk)
+        return Response(
+            IncidentOut(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        operation_id="incidents_list",
+        parameters=[IncidentListQuery],
+        responses={200: IncidentOut(many=True), 400: ERROR_400},
+        summary="Incidents the caller may see, newest first",
+    )
+    def get(self, request):
+        query = IncidentListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        incidents = selectors.incident_list_visible(request.user).order_by("-received_at")
+        if "external_id" in query.validated_data:
+            incidents = incidents.filter(external_id=query.validated_data["external_id"])
+        if "status" in query.validated_data:
+            incidents = incidents.filter(status=query.validated_data["status"])
+        return Response(IncidentOut(incidents[:500], many=True).data)
+
+
+class IncidentDetail(APIView):
+    permission_classes = [ApiPermission]
+    role_action = Action.INCIDENT_READ
+
+    @extend_schema(operation_id="incidents_retrieve", responses={200: IncidentOut})
+    def get(self, request, incident_id):
+        incident = get_object_or_404(selectors.incident_list_visible(request.user), pk=incident_id)
+        return Response(IncidentOut(incident).data)

@@ -1,0 +1,91 @@
+"""The event log and live delivery.
+
+Every state change records its event with `event_record()` inside the transaction that makes
+the change; the event is pushed through the channel layer only after that transaction
+commits. The channel layer may drop a message (channels-redis does at capacity); the log is
+what makes delivery reliable: clients `resume` from the last id they saw.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dispatch.models import Event
+
+log = logging.getLogger(__name__)
+
+DISPATCH_GROUP = "dispatch"
+# An arbitrary constant naming the PostgreSQL advisory lock that orders event ids.
+_EVENT_ID_LOCK = 7_310_001
+
+
+class EventType:
+    INCIDENT_CREATED = "incident.created"
+    INCIDENT_UPDATED = "incident.updated"
+    ASSIGNMENT_CREATED = "assignment.created"
+    ASSIGNMENT_UPDATED = "assignment.updated"
+    ASSIGNMENT_CANCELLED = "assignment.cancelled"
+    UNIT_UPDATED = "unit.updated"
+    BACKUP_REQUESTED = "backup.requested"
+    BACKUP_UPDATED = "backup.updated"
+    ALERT_RAISED = "alert.raised"
+    ALERT_CLEARED = "alert.cleared"
+
+
+def unit_group(unit_id) -> str:
+    return f"unit.{unit_id}"
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Timestamps leave the server in UTC with a Z (CONTRACT.md)."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_as_message(event: Event) -> dict:
+    return {"id": event.id, "type": event.type, "at": iso(event.at), "data": event.data}
+
+
+def event_record(type: str, data: dict, unit=None) -> Event:
+    """Store an event in the caller's transaction and send it once that transaction commits.
+
+    Refuses to run outside a transaction: an event sent for a change that then rolled back
+    would tell tablets something that never happened. On PostgreSQL an advisory lock held to
+    commit hands out ids in commit order, so a client that has seen id N has seen every
+    event below N it may see, and `resume` from N never skips one.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_record() must run inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
+    event = Event.objects.create(type=type, at=timezone.now(), data=data, unit=unit)
+    transaction.on_commit(lambda: event_send(event))
+    return event
+
+
+def event_send(event: Event) -> None:
+    """Push a stored event to the dispatch group and, when it has one, its unit's group.
+
+    A failure here loses nothing: the event is in the log and clients replay it on resume.
+    """
+    message = {"type": "event.deliver", "event": event_as_message(event)}
+    groups = [DISPATCH_GROUP]
+    if event.unit_id is not None:
+        groups.append(unit_group(event.unit_id))
+    layer = get_channel_layer()
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the log still has it; resume recovers
+            log.exception("could not push event %s to %s", event.id, group)
+
+
+def events_retention_cutoff() -> datetime:
+    return timezone.now() - timedelta(hours=settings.EVENT_RETENTION_HOURS)

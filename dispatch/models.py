@@ -1,0 +1,340 @@
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from dispatch.roles import API_ROLES
+
+ACTIVE_ASSIGNMENT_STATUSES = ("dispatched", "en_route", "on_scene", "transporting")
+
+
+class ApiClient(models.Model):
+    """A machine caller of the integration API: a CAD, a police records system.
+
+    Each client acts through its own service user so that history, idempotency keys and
+    permissions treat people and machines alike. Only a hash of the key is stored.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    role = models.CharField(max_length=20, choices=[(r.value, r.label) for r in API_ROLES])
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client")
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell keys apart.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.get_role_display()})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @staticmethod
+    def new_key() -> str:
+        return secrets.token_hex(20)
+
+
+class CallType(models.Model):
+    """One code of the CAD's call-type catalogue, and whether it may go to a team by default."""
+
+    code = models.CharField(max_length=32, unique=True, help_text="The CAD's code, stored upper-case.")
+    name = models.CharField(max_length=100)
+    eligible = models.BooleanField(
+        default=True, help_text="Eligible for community response when screening finds no disqualifier."
+    )
+    guidance = models.TextField(blank=True, help_text="What call takers should know about this call type.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} — {self.name}"
+
+    def save(self, *args, **kwargs):
+        self.code = self.code.strip().upper()
+        super().save(*args, **kwargs)
+
+
+class ScreeningQuestion(models.Model):
+    """The wording call takers read for each of the four disqualifiers; supervisors edit it.
+
+    The rule itself (any "yes" disqualifies; an unanswered question blocks automatic
+    eligibility) is fixed in `dispatch.screening` so that every channel applies it alike.
+    """
+
+    class Key(models.TextChoices):
+        WEAPONS = "weapons", "Weapons"
+        VIOLENCE = "violence", "Credible threat of violence"
+        MEDICAL_EMERGENCY = "medical_emergency", "Emergency medical need"
+        POLICE_ONLY = "police_only", "Urgent police-only need"
+
+    key = models.CharField(max_length=32, choices=Key.choices, unique=True)
+    prompt = models.CharField(max_length=300)
+    guidance = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "key"]
+
+    def __str__(self):
+        return self.get_key_display()
+
+
+class Incident(models.Model):
+    class Source(models.TextChoices):
+        E911 = "911", "911"
+        E988 = "988", "988"
+        NON_EMERGENCY = "non_emergency", "Non-emergency line"
+        DIRECT_LINE = "direct_line", "Program's direct line"
+        EXTERNAL_HOTLINE = "external_hotline", "External hotline"
+        POLICE_REFERRAL = "police_referral", "Police referral"
+        SELF_INITIATED = "self_initiated", "Self-initiated"
+
+    # What a CAD or hotline may send (CONTRACT.md); the others come from inside the product.
+    API_SOURCES = ("911", "988", "non_emergency", "direct_line", "external_hotline")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ASSIGNED = "assigned", "Assigned"
+        CLOSED = "closed", "Closed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Tandem(models.TextChoices):
+        POLICE = "police", "Police"
+        EMS = "ems", "EMS"
+        FIRE = "fire", "Fire"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api_client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.PROTECT)
+    external_id = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    call_type_code = models.CharField(max_length=32, help_text="The code as the sender gave it.")
+    call_type = models.ForeignKey(CallType, null=True, blank=True, on_delete=models.SET_NULL)
+    priority = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    received_at = models.DateTimeField()
+
+    address = models.CharField(max_length=300)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_details = models.CharField(max_length=500, blank=True)
+
+    caller_name = models.CharField(max_length=200, blank=True)
+    caller_phone = models.CharField(max_length=40, blank=True)
+    narrative = models.TextField(blank=True)
+
+    # Screening: True/False as answered, None when the question was not asked.
+    screen_weapons = models.BooleanField(null=True)
+    screen_violence = models.BooleanField(null=True)
+    screen_medical_emergency = models.BooleanField(null=True)
+    screen_police_only = models.BooleanField(null=True)
+    tandem = models.JSONField(default=list, blank=True)
+
+    # Decided by dispatch.screening.eligibility() whenever screening or call type changes,
+    # and stored: reports need "screened eligible at the time", not today's catalogue.
+    eligible = models.BooleanField(default=False)
+    eligibility_reasons = models.JSONField(default=list, blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_client", "external_id"],
+                condition=Q(api_client__isnull=False),
+                name="incident_external_id_unique_per_client",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="incident_status_received"),
+            models.Index(fields=["received_at"], name="incident_received"),
+        ]
+
+    def __str__(self):
+        return f"{self.call_type_code} at {self.address}"
+
+    @property
+    def screening(self) -> dict:
+        return {
+            "weapons": self.screen_weapons,
+            "violence": self.screen_violence,
+            "medical_emergency": self.screen_medical_emergency,
+            "police_only": self.screen_police_only,
+        }
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.ASSIGNED)
+
+
+class IncidentChange(models.Model):
+    """History: every change to an incident, who made it and what it changed."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        CANCELLED = "cancelled", "Cancelled"
+        STATUS = "status", "Status changed"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True)
+    # {"field": [old, new], ...}; on creation, {"field": [null, value]}.
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a write sent with an Idempotency-Key, replayed for 24 hours."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=100)
+    scope = models.CharField(max_length=100, help_text="Which endpoint the key was used on.")
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+
+class Unit(models.Model):
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        DISPATCHED = "dispatched", "Dispatched"
+        EN_ROUTE = "en_route", "En route"
+        ON_SCENE = "on_scene", "On scene"
+        TRANSPORTING = "transporting", "Transporting"
+        OUT_OF_SERVICE = "out_of_service", "Out of service"
+        OFF_DUTY = "off_duty", "Off duty"
+
+    callsign = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFF_DUTY)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # When the unit last became available: "longest available" breaks recommendation ties.
+    available_since = models.DateTimeField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    location_at = models.DateTimeField(null=True, blank=True)
+    roster = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="roster_units",
+        help_text="Responders who usually staff this unit.",
+    )
+
+    class Meta:
+        ordering = ["callsign"]
+
+    def __str__(self):
+        return self.callsign
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        DISPATCHED = "dispatched", "Dispatched"
+        EN_ROUTE = "en_route", "En route"
+        ON_SCENE = "on_scene", "On scene"
+        TRANSPORTING = "transporting", "Transporting"
+        CLEARED = "cleared", "Cleared"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # The status machine, in one table: from each status, the steps allowed.
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        "dispatched": ("en_route",),
+        "en_route": ("on_scene",),
+        "on_scene": ("transporting", "cleared"),
+        "transporting": ("cleared",),
+        "cleared": (),
+        "cancelled": (),
+    }
+    # The unit's status while its assignment is in each state.
+    UNIT_STATUS = {
+        "dispatched": Unit.Status.DISPATCHED,
+        "en_route": Unit.Status.EN_ROUTE,
+        "on_scene": Unit.Status.ON_SCENE,
+        "transporting": Unit.Status.TRANSPORTING,
+        "cleared": Unit.Status.AVAILABLE,
+        "cancelled": Unit.Status.AVAILABLE,
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="assignments")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DISPATCHED)
+    override_reason = models.TextField(blank=True)
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispatched_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    en_route_at = models.DateTimeField(null=True, blank=True)
+    on_scene_at = models.DateTimeField(null=True, blank=True)
+    transporting_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    transport_destination = models.CharField(max_length=200, blank=True)
+    # Set once the unacknowledged-assignment alert has been raised, so it is raised once.
+    ack_alert_raised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Database-enforced: at most one active assignment per incident and per unit.
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=Q(status__in=ACTIVE_ASSIGNMENT_STATUSES),
+                name="one_active_assignment_per_incident",
+            ),
+            models.UniqueConstraint(
+                fields=["unit"],
+                condition=Q(status__in=ACTIVE_ASSIGNMENT_STATUSES),
+                name="one_active_assignment_per_unit",
+            ),
+        ]
+        indexes = [models.Index(fields=["dispatched_at"], name="assignment_dispatched")]
+
+    def __str__(self):
+        return f"{self.unit} → {self.incident_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_ASSIGNMENT_STATUSES
+
+
+class Event(models.Model):
+    """The event log: written in the transaction of the change it describes, sent after commit.
+
+    `unit` says which tablets may see it (None: dispatch consoles only). The ids only grow
+    and are handed out in commit order (see dispatch.events), so `resume` never skips one.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=40)
+    at = models.DateTimeField()
+    data = models.JSONField()
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["unit", "id"], name="event_unit_id"),
+            models.Index(fields=["at"], name="event_at"),
+        ]
+
+    def __str__(self):
+        return f"#{self.id} {self.type}"

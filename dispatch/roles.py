@@ -1,0 +1,146 @@
+"""Who may do what: the one place that decides.
+
+People get a role through a group; machine clients (a CAD, a police records system) through
+their API client. Views, API views, consumers and templates all ask `may(user, action)`.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from rest_framework.permissions import BasePermission
+
+
+class Role(models.TextChoices):
+    RESPONDER = "responder", "Responder"
+    DISPATCHER = "dispatcher", "Dispatcher"
+    POLICE_OFFICER = "police_officer", "Police officer"
+    CASE_MANAGER = "case_manager", "Case manager"
+    SUPERVISOR = "supervisor", "Supervisor"
+    # Machine clients of the integration API.
+    CAD = "cad", "CAD system"
+    POLICE = "police", "Police records system"
+
+
+HUMAN_ROLES = [
+    Role.RESPONDER,
+    Role.DISPATCHER,
+    Role.POLICE_OFFICER,
+    Role.CASE_MANAGER,
+    Role.SUPERVISOR,
+]
+API_ROLES = [Role.CAD, Role.POLICE]
+
+# A dispatcher who is also a clinician (embedded professional-led model) carries this group
+# beside the dispatcher group; it adds the clinicians' queue, it is not a role of its own.
+CLINICIAN_GROUP = "clinician"
+
+
+class Action(models.TextChoices):
+    INCIDENT_POST = "incident_post"  # create/update incidents over the API
+    INCIDENT_READ = "incident_read"
+    INCIDENT_CREATE_BY_HAND = "incident_create_by_hand"
+    UNIT_READ = "unit_read"
+    ASSIGN = "assign"
+    ASSIGNMENT_STATUS = "assignment_status"
+    DISPATCH_CONSOLE = "dispatch_console"
+    FIELD_APP = "field_app"
+    CATALOGUE_EDIT = "catalogue_edit"
+    REFERRAL_FILE = "referral_file"
+    FOLLOW_UP_WORK = "follow_up_work"
+    PROGRAM_DATA = "program_data"
+
+
+_R = Role
+RULES: dict[str, frozenset[str]] = {
+    Action.INCIDENT_POST: frozenset({_R.CAD}),
+    Action.INCIDENT_READ: frozenset({_R.CAD, _R.DISPATCHER, _R.SUPERVISOR}),
+    Action.INCIDENT_CREATE_BY_HAND: frozenset({_R.DISPATCHER, _R.SUPERVISOR}),
+    Action.UNIT_READ: frozenset({_R.CAD, _R.DISPATCHER, _R.SUPERVISOR}),
+    Action.ASSIGN: frozenset({_R.CAD, _R.DISPATCHER, _R.SUPERVISOR}),
+    Action.ASSIGNMENT_STATUS: frozenset({_R.CAD, _R.DISPATCHER, _R.SUPERVISOR, _R.RESPONDER}),
+    Action.DISPATCH_CONSOLE: frozenset({_R.DISPATCHER, _R.SUPERVISOR}),
+    Action.FIELD_APP: frozenset({_R.RESPONDER}),
+    Action.CATALOGUE_EDIT: frozenset({_R.SUPERVISOR}),
+    Action.REFERRAL_FILE: frozenset({_R.POLICE_OFFICER, _R.POLICE}),
+    Action.FOLLOW_UP_WORK: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
+    Action.PROGRAM_DATA: frozenset({_R.SUPERVISOR}),
+}
+
+
+def role_of(user) -> str | None:
+    """The caller's role, or None for anonymous users and users without one."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    cached = getattr(user, "_cr_role", False)
+    if cached is not False:
+        return cached
+    role = None
+    api_client = getattr(user, "api_client", None) if hasattr(user, "api_client") else None
+    if api_client is not None:
+        role = api_client.role if api_client.is_active else None
+    else:
+        names = {g.name for g in user.groups.all()}
+        for candidate in HUMAN_ROLES:
+            if candidate.value in names:
+                role = candidate.value
+                break
+    user._cr_role = role
+    return role
+
+
+def is_clinician(user) -> bool:
+    return bool(user and user.is_authenticated and user.groups.filter(name=CLINICIAN_GROUP).exists())
+
+
+def may(user, action: str) -> bool:
+    return role_of(user) in RULES[action]
+
+
+def role_required(action: str):
+    """Page views: anonymous callers go to sign-in, signed-in callers without the role get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not may(request.user, action):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class ApiPermission(BasePermission):
+    """DRF permission: set `action` (or `actions` per HTTP method) on the view."""
+
+    message = "Your role may not do this."
+
+    def has_permission(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return False
+        action = getattr(view, "role_actions", {}).get(request.method) or getattr(view, "role_action", None)
+        return action is not None and may(request.user, action)
+
+
+HOME_URL_NAMES = {
+    Role.RESPONDER: "field:home",
+    Role.DISPATCHER: "dispatch:console",
+    Role.POLICE_OFFICER: "referrals:officer_home",
+    Role.CASE_MANAGER: "referrals:case_manager_home",
+    Role.SUPERVISOR: "dispatch:supervisor_home",
+}
+
+
+def role_context(request):
+    user = getattr(request, "user", None)
+    role = role_of(user)
+    return {
+        "user_role": role,
+        "user_role_label": Role(role).label if role else "",
+        "user_is_clinician": role == Role.DISPATCHER and is_clinician(user),
+    }

@@ -1,0 +1,221 @@
+"""The shapes of CONTRACT.md. Input serializers are strict: a wrong type is a 400, not a guess."""
+
+import numbers
+from datetime import UTC
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from dispatch.models import Assignment, Incident, Unit
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Answers in UTC with a Z; accepts only timestamps that carry an offset."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601 with an offset")
+        parsed = parse_datetime(value.strip()) if value else None
+        if parsed is None:
+            raise serializers.ValidationError("Not an ISO 8601 timestamp (e.g. 2026-11-22T14:03:11-07:00).")
+        if parsed.tzinfo is None:
+            raise serializers.ValidationError("The timestamp has no offset: add Z or ±hh:mm.")
+        return parsed
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Must be a whole number.")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, numbers.Real):
+            raise serializers.ValidationError("Must be a number.")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "boolean", "nullable": True})
+class StrictBooleanField(serializers.Field):
+    """true, false or (where allowed) null; never "yes" or 1."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        raise serializers.ValidationError("Must be true or false.")
+
+    def to_representation(self, value):
+        return value
+
+
+# --- Incidents: input ---------------------------------------------------------------------
+class LocationIn(serializers.Serializer):
+    address = StrictCharField(max_length=300)
+    latitude = StrictFloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = StrictFloatField(min_value=-180, max_value=180, required=False, allow_null=True)
+    details = StrictCharField(max_length=500, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if ("latitude" in attrs) != ("longitude" in attrs) or (
+            (attrs.get("latitude") is None) != (attrs.get("longitude") is None)
+        ):
+            raise serializers.ValidationError("Give both latitude and longitude, or neither.")
+        return attrs
+
+
+class CallerIn(serializers.Serializer):
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    phone = StrictCharField(max_length=40, required=False, allow_blank=True)
+
+
+class ScreeningIn(serializers.Serializer):
+    weapons = StrictBooleanField(allow_null=True)
+    violence = StrictBooleanField(allow_null=True)
+    medical_emergency = StrictBooleanField(allow_null=True)
+    police_only = StrictBooleanField(allow_null=True)
+
+
+class IncidentIn(serializers.Serializer):
+    external_id = StrictCharField(max_length=64)
+    source = serializers.ChoiceField(choices=list(Incident.API_SOURCES))
+    call_type = StrictCharField(max_length=32)
+    priority = StrictIntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    received_at = UTCDateTimeField()
+    location = LocationIn()
+    caller = CallerIn(required=False)
+    narrative = StrictCharField(max_length=10_000, required=False, allow_blank=True)
+    screening = ScreeningIn()
+    tandem = serializers.ListField(
+        child=serializers.ChoiceField(choices=Incident.Tandem.choices), required=False, max_length=3
+    )
+    cancelled = StrictBooleanField(required=False)
+
+    def validate_tandem(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("List each responder type once.")
+        return value
+
+    def validate_call_type(self, value):
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.upper()
+
+
+# --- Incidents and assignments: output ----------------------------------------------------
+class AssignmentOut(serializers.ModelSerializer):
+    incident = serializers.UUIDField(source="incident_id", read_only=True)
+    unit = serializers.CharField(source="unit.callsign", read_only=True)
+    dispatched_at = UTCDateTimeField(read_only=True)
+    acknowledged_at = UTCDateTimeField(read_only=True)
+    en_route_at = UTCDateTimeField(read_only=True)
+    on_scene_at = UTCDateTimeField(read_only=True)
+    transporting_at = UTCDateTimeField(read_only=True)
+    cleared_at = UTCDateTimeField(read_only=True)
+    cancelled_at = UTCDateTimeField(read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id", "incident", "unit", "status", "dispatched_at", "acknowledged_at", "en_route_at",
+            "on_scene_at", "transporting_at", "cleared_at", "cancelled_at", "override_reason",
+            "transport_destination",
+        ]
+
+
+class LocationOut(serializers.Serializer):
+    address = serializers.CharField()
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    details = serializers.CharField(source="location_details")
+
+
+class CallerOut(serializers.Serializer):
+    name = serializers.CharField(source="caller_name")
+    phone = serializers.CharField(source="caller_phone")
+
+
+class ScreeningOut(serializers.Serializer):
+    weapons = serializers.BooleanField(source="screen_weapons", allow_null=True)
+    violence = serializers.BooleanField(source="screen_violence", allow_null=True)
+    medical_emergency = serializers.BooleanField(source="screen_medical_emergency", allow_null=True)
+    police_only = serializers.BooleanField(source="screen_police_only", allow_null=True)
+
+
+class EligibilityOut(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class IncidentOut(serializers.ModelSerializer):
+    call_type = serializers.CharField(source="call_type_code")
+    received_at = UTCDateTimeField()
+    location = LocationOut(source="*")
+    caller = CallerOut(source="*")
+    screening = ScreeningOut(source="*")
+    eligibility = serializers.SerializerMethodField()
+    assignments = AssignmentOut(many=True)
+    cancelled_at = UTCDateTimeField()
+    closed_at = UTCDateTimeField()
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "external_id", "source", "call_type", "priority", "received_at", "location", "caller",
+            "narrative", "screening", "tandem", "status", "eligibility", "assignments", "cancelled_at",
+            "closed_at", "created_at", "updated_at",
+        ]
+
+    @extend_schema_field(EligibilityOut)
+    def get_eligibility(self, obj) -> dict:
+        return {"eligible": obj.eligible, "reasons": list(obj.eligibility_reasons)}
+
+
+class UnitLocationOut(serializers.Serializer):
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    at = UTCDateTimeField()
+
+
+class UnitOut(serializers.ModelSerializer):
+    location = serializers.SerializerMethodField()
+    members = serializers.SerializerMethodField()
+    status_changed_at = UTCDateTimeField()
+
+    class Meta:
+        model = Unit
+        fields = ["callsign", "status", "status_changed_at", "location", "members"]
+
+    @extend_schema_field(UnitLocationOut(allow_null=True))
+    def get_location(self, unit) -> dict | None:
+        if unit.latitude is None or unit.longitude is None:
+            return None
+        return UnitLocationOut({"latitude": unit.latitude, "longitude": unit.longitude, "at": unit.location_at}).data
+
+    def get_members(self, unit) -> list[str]:
+        # Responders on shift now; see field.models.Shift. Prefetched as `on_shift`.
+        on_shift = getattr(unit, "on_shift", None)
+        if on_shift is None:
+            return []
+        return [shift.user.get_full_name() or shift.user.username for shift in on_shift]
+
+
+class IncidentListQuery(serializers.Serializer):
+    external_id = StrictCharField(max_length=64, required=False)
+    status = serializers.ChoiceField(choices=Incident.Status.choices, required=False)
