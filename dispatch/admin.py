@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from dispatch.models import ApiClient, Assignment, CallType, Event, Incident, IncidentChange, ScreeningQuestion, Unit
+from dispatch.models import (
+    ApiClient,
+    Assignment,
+    CallType,
+    Event,
+    Incident,
+    IncidentChange,
+    ScreeningQuestion,
+    Unit,
+)
 
 
 @admin.register(CallType)

@@ -8,13 +8,24 @@ from rest_framework.views import APIView
 
 from dispatch import selectors, services
 from dispatch.api_support import idempotent
+from dispatch.models import Unit
 from dispatch.roles import Action, ApiPermission
-from dispatch.serializers import IncidentIn, IncidentListQuery, IncidentOut
+from dispatch.serializers import (
+    AssignIn,
+    AssignmentOut,
+    AssignmentStatusIn,
+    IncidentIn,
+    IncidentListQuery,
+    IncidentOut,
+    UnitOut,
+)
 
 ERROR_400 = OpenApiResponse(description="Invalid input: {field: [messages]}")
 CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER,
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
     description="A UUID; a replay with the same key from the same caller returns the first answer.",
 )
 
@@ -67,3 +78,70 @@ class IncidentDetail(APIView):
     def get(self, request, incident_id):
         incident = get_object_or_404(selectors.incident_list_visible(request.user), pk=incident_id)
         return Response(IncidentOut(incident).data)
+
+
+class UnitList(APIView):
+    permission_classes = [ApiPermission]
+    role_action = Action.UNIT_READ
+
+    @extend_schema(operation_id="units_list", responses={200: UnitOut(many=True)})
+    def get(self, request):
+        return Response(UnitOut(selectors.unit_list(), many=True).data)
+
+
+class IncidentAssign(APIView):
+    permission_classes = [ApiPermission]
+    role_action = Action.ASSIGN
+
+    @extend_schema(
+        operation_id="incidents_assign",
+        request=AssignIn,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: AssignmentOut,
+            400: ERROR_400,
+            404: OpenApiResponse(description="No such incident"),
+            409: CONFLICT,
+        },
+        summary="Send a unit to an incident",
+    )
+    @idempotent("incidents_assign")
+    def post(self, request, incident_id):
+        incident = get_object_or_404(selectors.incident_list_visible(request.user), pk=incident_id)
+        payload = AssignIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        callsign = payload.validated_data["unit"]
+        if not Unit.objects.filter(callsign=callsign).exists():
+            raise serializers.ValidationError({"unit": [f"No unit {callsign!r}."]})
+        assignment = services.assignment_create(
+            incident_id=incident.pk,
+            callsign=callsign,
+            actor=request.user,
+            override_reason=payload.validated_data.get("override_reason", ""),
+        )
+        return Response(AssignmentOut(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentStatus(APIView):
+    permission_classes = [ApiPermission]
+    role_action = Action.ASSIGNMENT_STATUS
+
+    @extend_schema(
+        operation_id="assignments_status",
+        request=AssignmentStatusIn,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: AssignmentOut, 400: ERROR_400, 409: CONFLICT},
+        summary="Move an assignment to its next status",
+    )
+    @idempotent("assignments_status")
+    def post(self, request, assignment_id):
+        assignment = get_object_or_404(selectors.assignment_list_visible(request.user), pk=assignment_id)
+        payload = AssignmentStatusIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        assignment = services.assignment_set_status(
+            assignment_id=assignment.pk,
+            status=payload.validated_data["status"],
+            actor=request.user,
+            destination=payload.validated_data.get("destination", ""),
+        )
+        return Response(AssignmentOut(assignment).data)

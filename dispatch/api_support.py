@@ -79,8 +79,12 @@ def idempotent(scope: str):
                     response = handler(view, request, *args, **kwargs)
                     if 200 <= response.status_code < 300:
                         IdempotentRequest.objects.create(
-                            user=request.user, key=key, scope=scope, request_hash=request_hash,
-                            status_code=response.status_code, body=json.loads(json.dumps(response.data, default=str)),
+                            user=request.user,
+                            key=key,
+                            scope=scope,
+                            request_hash=request_hash,
+                            status_code=response.status_code,
+                            body=json.loads(json.dumps(response.data, default=str)),
                         )
                     return response
             except IntegrityError:

@@ -5,4 +5,11 @@ from dispatch import api
 urlpatterns = [
     path("incidents/", api.IncidentListCreate.as_view(), name="api-incidents"),
     path("incidents/<uuid:incident_id>/", api.IncidentDetail.as_view(), name="api-incident"),
+    path("incidents/<uuid:incident_id>/assign", api.IncidentAssign.as_view(), name="api-incident-assign"),
+    path("units/", api.UnitList.as_view(), name="api-units"),
+    path(
+        "assignments/<uuid:assignment_id>/status",
+        api.AssignmentStatus.as_view(),
+        name="api-assignment-status",
+    ),
 ]

@@ -92,7 +92,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             last = content.get("last_event_id")
             if isinstance(last, bool) or not isinstance(last, int) or last < 0:
                 await self.send_json(
-                    {"type": "error", "code": "bad_message", "detail": "last_event_id must be a whole number."}
+                    {
+                        "type": "error",
+                        "code": "bad_message",
+                        "detail": "last_event_id must be a whole number.",
+                    }
                 )
                 return
             await self.resume(last)
@@ -100,7 +104,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.receive_other(kind, content)
 
     async def receive_other(self, kind, content):
-        await self.send_json({"type": "error", "code": "unknown_type", "detail": f"Unknown message type {kind!r}."})
+        await self.send_json(
+            {"type": "error", "code": "unknown_type", "detail": f"Unknown message type {kind!r}."}
+        )
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
@@ -147,7 +153,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(interval)
             try:
                 async with self.send_lock:
-                    batch = await database_sync_to_async(self._events_after)(self.confirmed or 0, REPLAY_BATCH)
+                    batch = await database_sync_to_async(self._events_after)(
+                        self.confirmed or 0, REPLAY_BATCH
+                    )
                     for message in batch:
                         await self._send_event(message)
                     if batch:

@@ -1,7 +1,8 @@
-from django.http import JsonResponse
-from django.conf import settings
-from django.utils import timezone
 from datetime import UTC
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils import timezone
 
 
 class ApiBodyLimitMiddleware:
@@ -16,8 +17,9 @@ class ApiBodyLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"code": "bad_content_length", "detail": "Content-Length is not a number."},
-                                status=400)
+            return JsonResponse(
+                {"code": "bad_content_length", "detail": "Content-Length is not a number."}, status=400
+            )
         if length > settings.API_MAX_BODY_BYTES:
             return JsonResponse(
                 {"code": "too_large", "detail": f"Request body is over {settings.API_MAX_BODY_BYTES} bytes."},

@@ -200,6 +200,9 @@ class IncidentChange(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.incident_id} at {self.at:%Y-%m-%d %H:%M}"
+
 
 class IdempotentRequest(models.Model):
     """The first answer to a write sent with an Idempotency-Key, replayed for 24 hours."""
@@ -213,7 +216,12 @@ class IdempotentRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+
+    def __str__(self):
+        return f"{self.scope} {self.key}"
 
 
 class Unit(models.Model):
@@ -235,7 +243,9 @@ class Unit(models.Model):
     longitude = models.FloatField(null=True, blank=True)
     location_at = models.DateTimeField(null=True, blank=True)
     roster = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="roster_units",
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="roster_units",
         help_text="Responders who usually staff this unit.",
     )
 

@@ -131,8 +131,18 @@ class AssignmentOut(serializers.ModelSerializer):
     class Meta:
         model = Assignment
         fields = [
-            "id", "incident", "unit", "status", "dispatched_at", "acknowledged_at", "en_route_at",
-            "on_scene_at", "transporting_at", "cleared_at", "cancelled_at", "override_reason",
+            "id",
+            "incident",
+            "unit",
+            "status",
+            "dispatched_at",
+            "acknowledged_at",
+            "en_route_at",
+            "on_scene_at",
+            "transporting_at",
+            "cleared_at",
+            "cancelled_at",
+            "override_reason",
             "transport_destination",
         ]
 
@@ -177,9 +187,24 @@ class IncidentOut(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id", "external_id", "source", "call_type", "priority", "received_at", "location", "caller",
-            "narrative", "screening", "tandem", "status", "eligibility", "assignments", "cancelled_at",
-            "closed_at", "created_at", "updated_at",
+            "id",
+            "external_id",
+            "source",
+            "call_type",
+            "priority",
+            "received_at",
+            "location",
+            "caller",
+            "narrative",
+            "screening",
+            "tandem",
+            "status",
+            "eligibility",
+            "assignments",
+            "cancelled_at",
+            "closed_at",
+            "created_at",
+            "updated_at",
         ]
 
     @extend_schema_field(EligibilityOut)
@@ -206,7 +231,9 @@ class UnitOut(serializers.ModelSerializer):
     def get_location(self, unit) -> dict | None:
         if unit.latitude is None or unit.longitude is None:
             return None
-        return UnitLocationOut({"latitude": unit.latitude, "longitude": unit.longitude, "at": unit.location_at}).data
+        return UnitLocationOut(
+            {"latitude": unit.latitude, "longitude": unit.longitude, "at": unit.location_at}
+        ).data
 
     def get_members(self, unit) -> list[str]:
         # Responders on shift now; see field.models.Shift. Prefetched as `on_shift`.
@@ -219,3 +246,13 @@ class UnitOut(serializers.ModelSerializer):
 class IncidentListQuery(serializers.Serializer):
     external_id = StrictCharField(max_length=64, required=False)
     status = serializers.ChoiceField(choices=Incident.Status.choices, required=False)
+
+
+class AssignIn(serializers.Serializer):
+    unit = StrictCharField(max_length=20)
+    override_reason = StrictCharField(max_length=1000, required=False, allow_blank=True)
+
+
+class AssignmentStatusIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["en_route", "on_scene", "transporting", "cleared"])
+    destination = StrictCharField(max_length=200, required=False, allow_blank=True)

@@ -42,16 +42,28 @@ class ServiceConflict(Exception):
 ROLE_PERMISSIONS = {
     Role.RESPONDER: ["dispatch.view_unit", "dispatch.view_assignment"],
     Role.DISPATCHER: [
-        "dispatch.view_incident", "dispatch.add_incident", "dispatch.change_incident",
-        "dispatch.view_unit", "dispatch.view_assignment", "dispatch.add_assignment",
-        "dispatch.change_assignment", "dispatch.view_calltype",
+        "dispatch.view_incident",
+        "dispatch.add_incident",
+        "dispatch.change_incident",
+        "dispatch.view_unit",
+        "dispatch.view_assignment",
+        "dispatch.add_assignment",
+        "dispatch.change_assignment",
+        "dispatch.view_calltype",
     ],
     Role.POLICE_OFFICER: [],
     Role.CASE_MANAGER: [],
     Role.SUPERVISOR: [
-        "dispatch.view_incident", "dispatch.change_incident", "dispatch.view_unit", "dispatch.add_unit",
-        "dispatch.change_unit", "dispatch.view_assignment", "dispatch.view_calltype",
-        "dispatch.add_calltype", "dispatch.change_calltype", "dispatch.view_screeningquestion",
+        "dispatch.view_incident",
+        "dispatch.change_incident",
+        "dispatch.view_unit",
+        "dispatch.add_unit",
+        "dispatch.change_unit",
+        "dispatch.view_assignment",
+        "dispatch.view_calltype",
+        "dispatch.add_calltype",
+        "dispatch.change_calltype",
+        "dispatch.view_screeningquestion",
         "dispatch.change_screeningquestion",
     ],
 }
@@ -194,13 +206,16 @@ def _emit_incident(incident: Incident, type: str) -> None:
     event_record(type, incident_event_data(incident))
     if type != EventType.INCIDENT_UPDATED:
         return
-    for assignment in incident.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).select_related("unit"):
-            # The team on the call sees a change to it (new screening, new narrative) at once.
-            event_record(EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment), unit=assignment.unit)
+    for assignment in incident.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).select_related(
+        "unit"
+    ):
+        # The team on the call sees a change to it (new screening, new narrative) at once.
+        event_record(EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment), unit=assignment.unit)
 
 
-def incident_create(*, fields: IncidentFields, actor, api_client: ApiClient | None = None,
-                    external_id: str = "") -> Incident:
+def incident_create(
+    *, fields: IncidentFields, actor, api_client: ApiClient | None = None, external_id: str = ""
+) -> Incident:
     """Create an incident, screen it, record its history and announce it to dispatch."""
     with transaction.atomic():
         incident = Incident(api_client=api_client, external_id=external_id, created_by=actor)
@@ -208,9 +223,16 @@ def incident_create(*, fields: IncidentFields, actor, api_client: ApiClient | No
         changes.pop("eligibility", None)
         incident.save()
         IncidentChange.objects.create(
-            incident=incident, kind=IncidentChange.Kind.CREATED, actor=actor,
-            changes={**changes, "eligibility": [None, {"eligible": incident.eligible,
-                                                       "reasons": incident.eligibility_reasons}]},
+            incident=incident,
+            kind=IncidentChange.Kind.CREATED,
+            actor=actor,
+            changes={
+                **changes,
+                "eligibility": [
+                    None,
+                    {"eligible": incident.eligible, "reasons": incident.eligibility_reasons},
+                ],
+            },
         )
         event_record(EventType.INCIDENT_CREATED, incident_event_data(incident))
     return incident
@@ -240,8 +262,12 @@ def incident_upsert_from_api(*, client: ApiClient, data: dict) -> tuple[Incident
                     if data.get("cancelled"):
                         incident_cancel(incident=incident, actor=client.user)
                     return incident, True
-                _incident_update(incident, IncidentFields.from_api(data, existing=incident), client.user,
-                                 cancel=data.get("cancelled") is True)
+                _incident_update(
+                    incident,
+                    IncidentFields.from_api(data, existing=incident),
+                    client.user,
+                    cancel=data.get("cancelled") is True,
+                )
                 return incident, False
         except IntegrityError:
             # A concurrent post created the same external_id first: go round as an update.
@@ -277,12 +303,12 @@ def incident_cancel(*, incident: Incident, actor, reason: str = "") -> Incident:
         if incident.status == Incident.Status.CANCELLED:
             return incident
         if incident.status == Incident.Status.CLOSED:
-            raise ServiceConflict("incident_not_open", "The incident is closed and can no longer be cancelled.")
+            raise ServiceConflict(
+                "incident_not_open", "The incident is closed and can no longer be cancelled."
+            )
         now = timezone.now()
         active = (
-            incident.assignments.select_for_update()
-            .filter(status__in=ACTIVE_ASSIGNMENT_STATUSES)
-            .first()
+            incident.assignments.select_for_update().filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).first()
         )
         if active is not None:
             _assignment_cancel(active, now)
@@ -358,14 +384,20 @@ def assignment_create(*, incident_id, callsign: str, actor, override_reason: str
                 reasons = ", ".join(incident.eligibility_reasons)
                 raise ServiceConflict(
                     "not_eligible",
-                    f"The incident is not eligible ({reasons}); give an override_reason to send a team anyway.",
+                    f"The incident is not eligible ({reasons}); "
+                    "give an override_reason to send a team anyway.",
                 )
             unit = Unit.objects.select_for_update().get(callsign=callsign)
             if unit.status != Unit.Status.AVAILABLE:
-                raise ServiceConflict("unit_unavailable", f"{unit.callsign} is {unit.get_status_display().lower()}.")
+                raise ServiceConflict(
+                    "unit_unavailable", f"{unit.callsign} is {unit.get_status_display().lower()}."
+                )
             now = timezone.now()
             assignment = Assignment.objects.create(
-                incident=incident, unit=unit, dispatched_by=actor, dispatched_at=now,
+                incident=incident,
+                unit=unit,
+                dispatched_by=actor,
+                dispatched_at=now,
                 override_reason=override_reason if not incident.eligible else "",
             )
             incident.status = Incident.Status.ASSIGNED
@@ -410,7 +442,9 @@ def assignment_set_status(*, assignment_id, status: str, actor, destination: str
             incident.closed_at = now
             incident.save(update_fields=["status", "closed_at", "updated_at"])
             IncidentChange.objects.create(
-                incident=incident, kind=IncidentChange.Kind.STATUS, actor=actor,
+                incident=incident,
+                kind=IncidentChange.Kind.STATUS,
+                actor=actor,
                 changes={"status": ["assigned", "closed"]},
             )
         unit = Unit.objects.select_for_update().get(pk=assignment.unit_id)
@@ -428,7 +462,9 @@ def assignment_acknowledge(*, assignment_id, actor) -> Assignment:
         if assignment.acknowledged_at is None:
             assignment.acknowledged_at = timezone.now()
             assignment.save(update_fields=["acknowledged_at"])
-            event_record(EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment), unit=assignment.unit)
+            event_record(
+                EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment), unit=assignment.unit
+            )
     return assignment
 
 

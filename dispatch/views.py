@@ -60,7 +60,9 @@ async def healthz(request):
         log.warning("healthz: channel layer check failed: %s", exc)
         checks["channel_layer"] = False
     ok = all(checks.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
 
 
 # --- Supervisor: the call-type catalogue and the screening questions ---------------------------
@@ -83,7 +85,9 @@ def call_type_edit(request, pk=None):
         messages.success(request, f"Saved {saved.code}.")
         return redirect("dispatch:supervisor_home")
     status = 400 if request.method == "POST" else 200
-    return render(request, "dispatch/call_type_form.html", {"form": form, "call_type": call_type}, status=status)
+    return render(
+        request, "dispatch/call_type_form.html", {"form": form, "call_type": call_type}, status=status
+    )
 
 
 @role_required(Action.CATALOGUE_EDIT)
@@ -96,4 +100,6 @@ def screening_question_edit(request, pk):
         messages.success(request, f"Saved the question on {question.get_key_display().lower()}.")
         return redirect("dispatch:supervisor_home")
     status = 400 if request.method == "POST" else 200
-    return render(request, "dispatch/screening_form.html", {"form": form, "question": question}, status=status)
+    return render(
+        request, "dispatch/screening_form.html", {"form": form, "question": question}, status=status
+    )

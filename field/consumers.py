@@ -45,10 +45,14 @@ class FieldConsumer(EventStreamConsumer):
             return
         event_id = content.get("event_id")
         if isinstance(event_id, bool) or not isinstance(event_id, int):
-            await self.send_json({"type": "error", "code": "bad_message", "detail": "event_id must be a whole number."})
+            await self.send_json(
+                {"type": "error", "code": "bad_message", "detail": "event_id must be a whole number."}
+            )
             return
         result = await database_sync_to_async(services.assignment_acknowledge_event)(
             event_id=event_id, unit_id=self.unit_id, user=self.user
         )
         if result is not None:
-            await self.send_json({"type": "error", "code": result, "detail": "That event cannot be acknowledged."})
+            await self.send_json(
+                {"type": "error", "code": result, "detail": "That event cannot be acknowledged."}
+            )

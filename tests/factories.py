@@ -57,9 +57,16 @@ def incident(*, call_type="WELFARE", screening=(False, False, False, False), act
     """An incident made through the service, as a dispatcher would create it."""
     weapons, violence, medical, police_only = screening
     values = dict(
-        source="911", call_type_code=call_type, received_at=timezone.now(), address="100 Main St",
-        latitude=39.74, longitude=-104.99, screen_weapons=weapons, screen_violence=violence,
-        screen_medical_emergency=medical, screen_police_only=police_only,
+        source="911",
+        call_type_code=call_type,
+        received_at=timezone.now(),
+        address="100 Main St",
+        latitude=39.74,
+        longitude=-104.99,
+        screen_weapons=weapons,
+        screen_violence=violence,
+        screen_medical_emergency=medical,
+        screen_police_only=police_only,
     )
     values.update(overrides)
     return incident_create(fields=IncidentFields(**values), actor=actor)

@@ -47,8 +47,12 @@ def test_it_creates_an_incident_and_screens_it(cad, call_types):
     assert data["assignments"] == []
     assert data["received_at"] == "2026-11-22T21:03:11Z"
     assert data["created_at"].endswith("Z")
-    assert data["location"] == {"address": "1550 Court Pl", "latitude": 39.74, "longitude": -104.98,
-                                "details": "lobby"}
+    assert data["location"] == {
+        "address": "1550 Court Pl",
+        "latitude": 39.74,
+        "longitude": -104.98,
+        "details": "lobby",
+    }
     incident = Incident.objects.get()
     assert incident.api_client == cad.api_client
     assert incident.call_type == call_types["WELFARE"]
@@ -63,11 +67,18 @@ def test_it_tells_dispatch_about_a_new_incident(cad, call_types):
 
 
 def test_it_reports_the_reasons_a_call_is_not_eligible(cad, call_types):
-    response = post(cad, body(call_type="ASSAULT", screening={
-        "weapons": True, "violence": False, "medical_emergency": None, "police_only": False}))
+    response = post(
+        cad,
+        body(
+            call_type="ASSAULT",
+            screening={"weapons": True, "violence": False, "medical_emergency": None, "police_only": False},
+        ),
+    )
     assert response.status_code == 201
     assert response.json()["eligibility"] == {
-        "eligible": False, "reasons": ["weapons", "call_type_not_eligible", "screening_incomplete"]}
+        "eligible": False,
+        "reasons": ["weapons", "call_type_not_eligible", "screening_incomplete"],
+    }
 
 
 def test_an_unknown_call_type_is_stored_but_not_eligible(cad, call_types):
@@ -79,8 +90,13 @@ def test_an_unknown_call_type_is_stored_but_not_eligible(cad, call_types):
 
 def test_posting_the_same_external_id_again_updates_it(cad, call_types):
     first = post(cad, body()).json()
-    response = post(cad, body(narrative="Now he is shouting.", screening={
-        "weapons": False, "violence": True, "medical_emergency": False, "police_only": False}))
+    response = post(
+        cad,
+        body(
+            narrative="Now he is shouting.",
+            screening={"weapons": False, "violence": True, "medical_emergency": False, "police_only": False},
+        ),
+    )
     assert response.status_code == 200
     data = response.json()
     assert data["id"] == first["id"]

@@ -64,11 +64,21 @@ def test_an_unknown_call_type_says_so(db):
 def test_every_reason_at_once_is_reported_in_order(ineligible_type):
     answers = {"weapons": True, "violence": True, "medical_emergency": True, "police_only": None}
     result = eligibility(ineligible_type, answers)
-    assert result.reasons == ["weapons", "violence", "medical_emergency", "call_type_not_eligible",
-                              "screening_incomplete"]
+    assert result.reasons == [
+        "weapons",
+        "violence",
+        "medical_emergency",
+        "call_type_not_eligible",
+        "screening_incomplete",
+    ]
     result = eligibility(None, answers)
-    assert result.reasons == ["weapons", "violence", "medical_emergency", "unknown_call_type",
-                              "screening_incomplete"]
+    assert result.reasons == [
+        "weapons",
+        "violence",
+        "medical_emergency",
+        "unknown_call_type",
+        "screening_incomplete",
+    ]
 
 
 @pytest.mark.parametrize("kind", ["eligible", "ineligible", "unknown"])

@@ -45,40 +45,163 @@ PEOPLE = [
     ("supervisor", "Sam", "Whitfield", [Role.SUPERVISOR]),
 ]
 RESPONDER_NAMES = [
-    ("Alex", "Kim"), ("Jordan", "Blake"), ("Taylor", "Singh"), ("Casey", "Lopez"), ("Morgan", "Hale"),
-    ("Riley", "Chen"), ("Jamie", "Ortiz"), ("Avery", "Brooks"), ("Quinn", "Patel"), ("Drew", "Foster"),
-    ("Skyler", "Diaz"), ("Reese", "Walker"),
+    ("Alex", "Kim"),
+    ("Jordan", "Blake"),
+    ("Taylor", "Singh"),
+    ("Casey", "Lopez"),
+    ("Morgan", "Hale"),
+    ("Riley", "Chen"),
+    ("Jamie", "Ortiz"),
+    ("Avery", "Brooks"),
+    ("Quinn", "Patel"),
+    ("Drew", "Foster"),
+    ("Skyler", "Diaz"),
+    ("Reese", "Walker"),
 ]
 # Around downtown Denver.
-UNIT_POSITIONS = [(39.7392, -104.9903), (39.7508, -104.9997), (39.7294, -104.9800), (39.7618, -104.9812),
-                  (39.7201, -105.0102), (39.7455, -104.9567)]
+UNIT_POSITIONS = [
+    (39.7392, -104.9903),
+    (39.7508, -104.9997),
+    (39.7294, -104.9800),
+    (39.7618, -104.9812),
+    (39.7201, -105.0102),
+    (39.7455, -104.9567),
+]
 
 INCIDENTS = [
     # external id, source, call type, priority, address, lat, lon, screening, narrative
-    ("DEMO-1001", "911", "WELFARE", 3, "1550 Court Pl", 39.7431, -104.9878, (False, False, False, False),
-     "Caller reports a man sitting on the sidewalk for hours, not responding to passers-by."),
-    ("DEMO-1002", "911", "TRESPASS", 4, "1701 Wynkoop St", 39.7527, -104.9995, (False, False, False, False),
-     "Person sleeping in the doorway of a closed shop; owner wants them moved along."),
-    ("DEMO-1003", "988", "MENTAL", 2, "2100 E Colfax Ave", 39.7400, -104.9620, (False, False, False, False),
-     "Caller's sister is hearing voices and frightened; no weapons in the home."),
-    ("DEMO-1004", "911", "INTOX", 3, "16th St Mall & Arapahoe", 39.7475, -104.9930, (False, False, None, False),
-     "Intoxicated woman stumbling near the bus stop; caller unsure whether she is hurt."),
-    ("DEMO-1005", "911", "NEIGHBOR", 4, "3300 W 38th Ave", 39.7693, -105.0330, (False, True, False, False),
-     "Neighbours arguing over a fence; one threatened to hit the other."),
-    ("DEMO-1006", "non_emergency", "NOISE", 5, "1200 Pearl St", 39.7360, -104.9800, (False, False, False, False),
-     "Music and shouting from an apartment for two hours."),
-    ("DEMO-1007", "911", "SUICIDE-NO-WEAPON", 1, "800 Lincoln St", 39.7290, -104.9860, (False, False, False, False),
-     "Young man on the phone says he wants to die; no weapon mentioned, he is at home alone."),
-    ("DEMO-1008", "911", "ASSAULT", 1, "1900 Larimer St", 39.7530, -104.9950, (True, True, False, True),
-     "Fight outside a bar; caller saw a knife."),
-    ("DEMO-1009", "direct_line", "UNSHELTERED", 4, "Civic Center Park", 39.7372, -104.9875, (False, False, False, False),
-     "Outreach request: an older man in the park needs a blanket and a shelter bed."),
-    ("DEMO-1010", "external_hotline", "PANHANDLING", 5, "1600 California St", 39.7455, -104.9905, (None, None, None, None),
-     "Transferred from the hotline before screening was finished."),
-    ("DEMO-1011", "911", "ROAD-HAZARD", 4, "I-25 & 6th Ave", 39.7259, -105.0010, (False, False, False, False),
-     "Debris on the road; call type not in the program's catalogue."),
-    ("DEMO-1012", "911", "WELFARE", 2, "400 W 14th Ave", 39.7383, -104.9930, (False, False, True, False),
-     "Elderly woman fell and cannot get up; she is breathing and talking."),
+    (
+        "DEMO-1001",
+        "911",
+        "WELFARE",
+        3,
+        "1550 Court Pl",
+        39.7431,
+        -104.9878,
+        (False, False, False, False),
+        "Caller reports a man sitting on the sidewalk for hours, not responding to passers-by.",
+    ),
+    (
+        "DEMO-1002",
+        "911",
+        "TRESPASS",
+        4,
+        "1701 Wynkoop St",
+        39.7527,
+        -104.9995,
+        (False, False, False, False),
+        "Person sleeping in the doorway of a closed shop; owner wants them moved along.",
+    ),
+    (
+        "DEMO-1003",
+        "988",
+        "MENTAL",
+        2,
+        "2100 E Colfax Ave",
+        39.7400,
+        -104.9620,
+        (False, False, False, False),
+        "Caller's sister is hearing voices and frightened; no weapons in the home.",
+    ),
+    (
+        "DEMO-1004",
+        "911",
+        "INTOX",
+        3,
+        "16th St Mall & Arapahoe",
+        39.7475,
+        -104.9930,
+        (False, False, None, False),
+        "Intoxicated woman stumbling near the bus stop; caller unsure whether she is hurt.",
+    ),
+    (
+        "DEMO-1005",
+        "911",
+        "NEIGHBOR",
+        4,
+        "3300 W 38th Ave",
+        39.7693,
+        -105.0330,
+        (False, True, False, False),
+        "Neighbours arguing over a fence; one threatened to hit the other.",
+    ),
+    (
+        "DEMO-1006",
+        "non_emergency",
+        "NOISE",
+        5,
+        "1200 Pearl St",
+        39.7360,
+        -104.9800,
+        (False, False, False, False),
+        "Music and shouting from an apartment for two hours.",
+    ),
+    (
+        "DEMO-1007",
+        "911",
+        "SUICIDE-NO-WEAPON",
+        1,
+        "800 Lincoln St",
+        39.7290,
+        -104.9860,
+        (False, False, False, False),
+        "Young man on the phone says he wants to die; no weapon mentioned, he is at home alone.",
+    ),
+    (
+        "DEMO-1008",
+        "911",
+        "ASSAULT",
+        1,
+        "1900 Larimer St",
+        39.7530,
+        -104.9950,
+        (True, True, False, True),
+        "Fight outside a bar; caller saw a knife.",
+    ),
+    (
+        "DEMO-1009",
+        "direct_line",
+        "UNSHELTERED",
+        4,
+        "Civic Center Park",
+        39.7372,
+        -104.9875,
+        (False, False, False, False),
+        "Outreach request: an older man in the park needs a blanket and a shelter bed.",
+    ),
+    (
+        "DEMO-1010",
+        "external_hotline",
+        "PANHANDLING",
+        5,
+        "1600 California St",
+        39.7455,
+        -104.9905,
+        (None, None, None, None),
+        "Transferred from the hotline before screening was finished.",
+    ),
+    (
+        "DEMO-1011",
+        "911",
+        "ROAD-HAZARD",
+        4,
+        "I-25 & 6th Ave",
+        39.7259,
+        -105.0010,
+        (False, False, False, False),
+        "Debris on the road; call type not in the program's catalogue.",
+    ),
+    (
+        "DEMO-1012",
+        "911",
+        "WELFARE",
+        2,
+        "400 W 14th Ave",
+        39.7383,
+        -104.9930,
+        (False, False, True, False),
+        "Elderly woman fell and cannot get up; she is breathing and talking.",
+    ),
 ]
 
 
@@ -121,7 +244,7 @@ class Command(BaseCommand):
         now = timezone.now()
         for i, (lat, lon) in enumerate(UNIT_POSITIONS):
             unit, _ = Unit.objects.get_or_create(callsign=f"CR-{i + 1}")
-            team = responders[2 * i: 2 * i + 2]
+            team = responders[2 * i : 2 * i + 2]
             unit.roster.add(*team)
             for member in team:
                 if not Shift.objects.filter(user=member, ended_at__isnull=True).exists():
@@ -138,8 +261,11 @@ class Command(BaseCommand):
             user.set_unusable_password()
             user.save()
             client = ApiClient.objects.create(
-                name="demo-cad", role=Role.CAD, user=user,
-                key_hash=ApiClient.hash_key(DEMO_CAD_KEY), key_prefix=DEMO_CAD_KEY[:8],
+                name="demo-cad",
+                role=Role.CAD,
+                user=user,
+                key_hash=ApiClient.hash_key(DEMO_CAD_KEY),
+                key_prefix=DEMO_CAD_KEY[:8],
             )
         return client
 
@@ -149,24 +275,34 @@ class Command(BaseCommand):
             if client.incident_set.filter(external_id=ext).exists():
                 continue
             weapons, violence, medical, police_only = answers
-            incident_upsert_from_api(client=client, data={
-                "external_id": ext, "source": source, "call_type": code, "priority": priority,
-                "received_at": now - timedelta(minutes=5 * (len(INCIDENTS) - n)),
-                "location": {"address": address, "latitude": lat, "longitude": lon},
-                "narrative": narrative,
-                "caller": {"name": "", "phone": "303-555-01%02d" % n},
-                "screening": {"weapons": weapons, "violence": violence, "medical_emergency": medical,
-                              "police_only": police_only},
-            })
+            incident_upsert_from_api(
+                client=client,
+                data={
+                    "external_id": ext,
+                    "source": source,
+                    "call_type": code,
+                    "priority": priority,
+                    "received_at": now - timedelta(minutes=5 * (len(INCIDENTS) - n)),
+                    "location": {"address": address, "latitude": lat, "longitude": lon},
+                    "narrative": narrative,
+                    "caller": {"name": "", "phone": f"303-555-01{n:02d}"},
+                    "screening": {
+                        "weapons": weapons,
+                        "violence": violence,
+                        "medical_emergency": medical,
+                        "police_only": police_only,
+                    },
+                },
+            )
 
     def _print_sign_ins(self):
         w = self.stdout.write
         w("")
-        w("Demo sign-ins (password for everyone: %s)" % DEMO_PASSWORD)
+        w(f"Demo sign-ins (password for everyone: {DEMO_PASSWORD})")
         w("  dispatcher    dispatcher (911 call-centre console)")
         w("  clinician     embedded clinician-dispatcher")
         w("  responder1    responder on CR-1 (responder2 is the partner; responder3..12 staff CR-2..CR-6)")
         w("  officer       police officer")
         w("  casemanager   case manager")
         w("  supervisor    supervisor")
-        w("Demo CAD API key (Authorization: Token ...): %s" % DEMO_CAD_KEY)
+        w(f"Demo CAD API key (Authorization: Token ...): {DEMO_CAD_KEY}")
