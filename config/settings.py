@@ -105,7 +105,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     if _db.get("NAME") in ("", ":memory:"):
         _db["NAME"] = str(BASE_DIR / "db.sqlite3")
     # A file, not memory: Daphne processes started by the tests must see the same data.
-    _db.setdefault("TEST", {})["NAME"] = str(BASE_DIR / ".test-db.sqlite3")
+    _test_name = env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))
+    _db.setdefault("TEST", {})["NAME"] = _test_name
 else:
     if env.bool("DATABASE_POOL", default=False):
         # Under ASGI every sync_to_async thread opens its own connection; a pool keeps

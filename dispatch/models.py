@@ -348,3 +348,34 @@ class Event(models.Model):
 
     def __str__(self):
         return f"#{self.id} {self.type}"
+
+
+class Alert(models.Model):
+    """Something a dispatcher must see and acknowledge: an assignment not acknowledged in
+    time, a team's backup request. It stays on every console until one dispatcher
+    acknowledges it."""
+
+    class Kind(models.TextChoices):
+        ACK_OVERDUE = "ack_overdue", "Assignment not acknowledged"
+        BACKUP = "backup", "Backup requested"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    message = models.CharField(max_length=300)
+    urgent = models.BooleanField(default=False)
+    # What the alert is about, for the console and the tablet (e.g. {"backup_id": 3, "kind": "police"}).
+    data = models.JSONField(default=dict, blank=True)
+    raised_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["acknowledged_at", "raised_at"], name="alert_open")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message}"

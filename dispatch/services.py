@@ -3,16 +3,18 @@ it refuses. Views, API views and consumers call these; none of them write models
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dispatch.events import EventType, event_record
+from dispatch.events import EventType, event_record, iso
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
+    Alert,
     ApiClient,
     Assignment,
     CallType,
@@ -479,3 +481,88 @@ def assignment_acknowledge_event(*, event_id: int, unit_id, user) -> str | None:
         return "not_found"
     assignment_acknowledge(assignment_id=assignment_id, actor=user)
     return None
+
+
+# --- Alerts ---------------------------------------------------------------------------------
+def alert_event_data(alert: Alert) -> dict:
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "message": alert.message,
+        "urgent": alert.urgent,
+        "unit": alert.unit.callsign if alert.unit_id else None,
+        "assignment": str(alert.assignment_id) if alert.assignment_id else None,
+        "data": alert.data,
+        "raised_at": iso(alert.raised_at),
+        "acknowledged_at": iso(alert.acknowledged_at),
+        "acknowledged_by": (
+            alert.acknowledged_by.get_full_name() or alert.acknowledged_by.username
+            if alert.acknowledged_by_id
+            else None
+        ),
+    }
+
+
+def alert_raise(*, kind: str, message: str, unit=None, assignment=None, urgent=False, data=None) -> Alert:
+    """Raise an alert on every dispatch console (and tell the unit's tablet, when it has one)."""
+    with transaction.atomic():
+        alert = Alert.objects.create(
+            kind=kind,
+            message=message[:300],
+            unit=unit,
+            assignment=assignment,
+            urgent=urgent,
+            data=data or {},
+            raised_at=timezone.now(),
+        )
+        event_record(EventType.ALERT_RAISED, alert_event_data(alert), unit=unit)
+    return alert
+
+
+def alert_acknowledge(*, alert_id: int, actor) -> Alert:
+    """A dispatcher has seen the alert. The first acknowledgement counts; later ones are no-ops.
+    The unit's tablet is told, so a team that asked for backup sees dispatch has it."""
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().select_related("unit").get(pk=alert_id)
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at = timezone.now()
+            alert.acknowledged_by = actor
+            alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+            event_record(EventType.ALERT_CLEARED, alert_event_data(alert), unit=alert.unit)
+    return alert
+
+
+def alerts_raise_overdue(*, now=None) -> list[Alert]:
+    """Raise one alert for each active assignment not acknowledged within
+    settings.ACK_ALERT_SECONDS. Safe to run from every process at once: the conditional
+    update claims each assignment, so an assignment never gets two alerts."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ACK_ALERT_SECONDS)
+    raised = []
+    candidates = Assignment.objects.filter(
+        status__in=ACTIVE_ASSIGNMENT_STATUSES,
+        acknowledged_at__isnull=True,
+        ack_alert_raised_at__isnull=True,
+        dispatched_at__lte=cutoff,
+    ).values_list("pk", flat=True)
+    for assignment_id in list(candidates[:100]):
+        with transaction.atomic():
+            claimed = Assignment.objects.filter(
+                pk=assignment_id, ack_alert_raised_at__isnull=True, acknowledged_at__isnull=True
+            ).update(ack_alert_raised_at=now)
+            if not claimed:
+                continue
+            assignment = Assignment.objects.select_related("unit", "incident").get(pk=assignment_id)
+            seconds = int((now - assignment.dispatched_at).total_seconds())
+            incident = assignment.incident
+            raised.append(
+                alert_raise(
+                    kind=Alert.Kind.ACK_OVERDUE,
+                    unit=assignment.unit,
+                    assignment=assignment,
+                    urgent=True,
+                    message=f"{assignment.unit.callsign} has not acknowledged {incident.call_type_code} "
+                    f"at {incident.address} ({seconds} s).",
+                )
+            )
+    return raised
