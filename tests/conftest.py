@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -82,3 +83,77 @@ def police_api(db):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return api
+
+
+# --- Real servers and a real browser -----------------------------------------------------------
+@pytest.fixture
+def daphne_factory(transactional_db, tmp_path):
+    """Start Daphne processes on the test database (data must be committed: transactional_db).
+    Each call starts one more; all stop at the end of the test."""
+    from tests.live import start_daphne
+
+    servers = []
+
+    def start(**env):
+        server = start_daphne(tmp_path, **env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def daphne(daphne_factory):
+    return daphne_factory()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium driven by Playwright."""
+    from tests.live import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make
+    # between page actions are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """`browser_page(server, user, viewport=...)`: a page signed in as `user` on `server`."""
+    from tests.live import session_cookie_for
+
+    contexts = []
+
+    def open_page(server, user=None, viewport=None, **context_options):
+        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 800}, **context_options)
+        contexts.append(context)
+        if user is not None:
+            cookie = session_cookie_for(user)
+            context.add_cookies([{**cookie, "url": server.url}])
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture
+def artifacts_dir():
+    """Where browser tests save screenshots (kept out of git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
