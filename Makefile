@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 
 run: install
 	DEBUG=1 $(PY) manage.py migrate --no-input -v 0
+	DEBUG=1 $(PY) manage.py collectstatic --no-input -v 0
 	DEBUG=1 $(PY) manage.py load_demo
 	@echo ""
 	@echo "Serving on http://127.0.0.1:8000  (Ctrl-C to stop)"
