@@ -379,3 +379,49 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.message}"
+
+
+class ClinicianTransfer(models.Model):
+    """The embedded-clinician model: a call taker hands a call to the clinicians' queue; a
+    clinician talks with the caller and either resolves it by phone (no one is sent) or
+    dispatches a team. One transfer per incident; its outcome is the record of what happened."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Waiting for a clinician"
+        RESOLVED_BY_PHONE = "resolved_by_phone", "Resolved by phone"
+        DISPATCHED = "dispatched", "Team dispatched"
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="clinician_transfer")
+    transferred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    transferred_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True, help_text="The call taker's handover note.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.OPEN)
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["outcome", "transferred_at"], name="transfer_outcome")]
+
+    def __str__(self):
+        return f"{self.incident} → clinician ({self.get_outcome_display()})"
+
+
+class PhoneContact(models.Model):
+    """One phone contact a clinician had with the caller of a transferred call."""
+
+    transfer = models.ForeignKey(ClinicianTransfer, on_delete=models.CASCADE, related_name="contacts")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    notes = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"Phone contact on {self.transfer.incident_id} at {self.at:%Y-%m-%d %H:%M}"
