@@ -50,6 +50,10 @@ class Action(models.TextChoices):
     REFERRAL_FILE = "referral_file"
     FOLLOW_UP_WORK = "follow_up_work"
     PROGRAM_DATA = "program_data"
+    OUTREACH_WORK = "outreach_work"  # claim and finish non-urgent police referrals
+    PERSON_READ = "person_read"  # people's records and timelines (every view is audited)
+    PERSON_AUDIT_READ = "person_audit_read"
+    DIRECTORY_EDIT = "directory_edit"  # the HSDS service directory
 
 
 _R = Role
@@ -66,6 +70,10 @@ RULES: dict[str, frozenset[str]] = {
     Action.REFERRAL_FILE: frozenset({_R.POLICE_OFFICER, _R.POLICE}),
     Action.FOLLOW_UP_WORK: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
     Action.PROGRAM_DATA: frozenset({_R.SUPERVISOR}),
+    Action.OUTREACH_WORK: frozenset({_R.RESPONDER}),
+    Action.PERSON_READ: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
+    Action.PERSON_AUDIT_READ: frozenset({_R.SUPERVISOR}),
+    Action.DIRECTORY_EDIT: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
 }
 
 
