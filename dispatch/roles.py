@@ -106,6 +106,12 @@ def may(user, action: str) -> bool:
     return role_of(user) in RULES[action]
 
 
+def may_work_clinician_queue(user) -> bool:
+    """The clinicians' queue (record phone contacts, resolve by phone): dispatchers who are
+    clinicians. Any dispatcher may transfer a call to it."""
+    return role_of(user) == Role.DISPATCHER and is_clinician(user)
+
+
 def role_required(action: str):
     """Page views: anonymous callers go to sign-in, signed-in callers without the role get 403."""
 

@@ -1,8 +1,19 @@
 """Reads of dispatch state. Who may see which rows is decided here, once."""
 
-from django.db.models import Prefetch, QuerySet
+from datetime import UTC, datetime
+from math import asin, cos, radians, sin, sqrt
 
-from dispatch.models import Assignment, Incident, Unit
+from django.db.models import F, Max, Prefetch, QuerySet
+
+from dispatch.models import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    Alert,
+    Assignment,
+    ClinicianTransfer,
+    Event,
+    Incident,
+    Unit,
+)
 from dispatch.roles import Role, role_of
 
 
@@ -49,3 +60,97 @@ def assignment_list_visible(user) -> QuerySet[Assignment]:
         unit_id = shift_unit_id(user)
         return qs.filter(unit_id=unit_id) if unit_id is not None else qs.none()
     return qs.none()
+
+
+# --- The dispatcher console -------------------------------------------------------------------
+def incident_queue() -> QuerySet[Incident]:
+    """Open incidents in the order a dispatcher works them: eligible first, then priority
+    (1 most urgent, none last), then the oldest call first."""
+    return (
+        Incident.objects.filter(status__in=(Incident.Status.PENDING, Incident.Status.ASSIGNED))
+        .select_related("call_type", "clinician_transfer")
+        .prefetch_related(
+            Prefetch(
+                "assignments",
+                queryset=Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).select_related(
+                    "unit"
+                ),
+                to_attr="active_assignments",
+            ),
+        )
+        .order_by(F("eligible").desc(), F("priority").asc(nulls_last=True), "received_at", "created_at")
+    )
+
+
+def clinician_queue() -> QuerySet:
+    """Calls transferred to the clinicians and still waiting for one, oldest transfer first."""
+    return (
+        ClinicianTransfer.objects.filter(
+            outcome=ClinicianTransfer.Outcome.OPEN, incident__status=Incident.Status.PENDING
+        )
+        .select_related("incident", "incident__call_type", "transferred_by")
+        .prefetch_related("contacts__clinician")
+        .order_by("transferred_at", "id")
+    )
+
+
+def alert_list_open() -> QuerySet:
+    """Alerts no dispatcher has acknowledged yet: urgent first, then oldest first."""
+    return (
+        Alert.objects.filter(acknowledged_at__isnull=True)
+        .select_related("unit")
+        .order_by("-urgent", "raised_at", "id")
+    )
+
+
+def event_last_id() -> int:
+    """The newest event id: a console rendered now resumes its live stream from here."""
+    return Event.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in kilometres."""
+    dlat = radians(lat2 - lat1)
+    dlon = radians(lon2 - lon1)
+    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+
+
+def units_ranked_for(incident: Incident, units=None) -> list[tuple[Unit, float | None]]:
+    """Available units, best first, each with its distance in km (None when unknown):
+    nearest by last known position; units without a position (or an incident without one)
+    after those with; ties go to the unit available longest. `units` lets a caller rank
+    many incidents against one read of the available units."""
+    if units is None:
+        units = Unit.objects.filter(status=Unit.Status.AVAILABLE)
+    incident_placed = incident.latitude is not None and incident.longitude is not None
+    ranked = []
+    for unit in units:
+        if unit.status != Unit.Status.AVAILABLE:
+            continue
+        distance = None
+        if incident_placed and unit.latitude is not None and unit.longitude is not None:
+            distance = distance_km(incident.latitude, incident.longitude, unit.latitude, unit.longitude)
+        ranked.append((unit, distance))
+    # A unit that never recorded when it became available counts as the most recent.
+    latest = datetime.max.replace(tzinfo=UTC)
+
+    def key(item):
+        unit, distance = item
+        return (
+            distance is None,
+            distance if distance is not None else 0.0,
+            unit.available_since or latest,
+            unit.callsign,
+        )
+
+    return sorted(ranked, key=key)
+
+
+def unit_recommend(incident: Incident, units=None) -> Unit | None:
+    """The unit to suggest for an incident (see units_ranked_for), or None if none is available."""
+    ranked = units_ranked_for(incident, units)
+    return ranked[0][0] if ranked else None

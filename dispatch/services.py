@@ -18,9 +18,11 @@ from dispatch.models import (
     ApiClient,
     Assignment,
     CallType,
+    ClinicianTransfer,
     Event,
     Incident,
     IncidentChange,
+    PhoneContact,
     Unit,
 )
 from dispatch.roles import CLINICIAN_GROUP, HUMAN_ROLES, Role
@@ -566,3 +568,102 @@ def alerts_raise_overdue(*, now=None) -> list[Alert]:
                 )
             )
     return raised
+
+
+# --- The embedded clinician (dispatch model 2) --------------------------------------------------
+def _open_incident_for_update(incident_id) -> Incident:
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not incident.is_open:
+        raise ServiceConflict("incident_not_open", f"The incident is {incident.status}.")
+    if incident.status == Incident.Status.ASSIGNED:
+        raise ServiceConflict("already_assigned", "A team is already on this call.")
+    return incident
+
+
+def incident_transfer_to_clinician(*, incident_id, actor, note: str = "") -> ClinicianTransfer:
+    """Put a pending call in the clinicians' queue. Refuses with `incident_not_open`,
+    `already_assigned` (a team is on it) or `already_transferred` (it went to the queue before)."""
+    with transaction.atomic():
+        incident = _open_incident_for_update(incident_id)
+        if ClinicianTransfer.objects.filter(incident=incident).exists():
+            raise ServiceConflict("already_transferred", "This call was already transferred to a clinician.")
+        transfer = ClinicianTransfer.objects.create(
+            incident=incident, transferred_by=actor, transferred_at=timezone.now(), note=note.strip()[:500]
+        )
+        history = {"clinician_transfer": [None, ClinicianTransfer.Outcome.OPEN.value]}
+        if transfer.note:
+            history["transfer_note"] = [None, transfer.note]
+        IncidentChange.objects.create(
+            incident=incident, kind=IncidentChange.Kind.UPDATED, actor=actor, changes=history
+        )
+        # The incident row itself did not change: touch it so "updated" means updated.
+        incident.save(update_fields=["updated_at"])
+        event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
+    return transfer
+
+
+def phone_contact_record(*, incident_id, actor, notes: str, resolve: bool = False) -> ClinicianTransfer:
+    """A clinician's phone contact with the caller of a transferred call. With `resolve`, the
+    call is closed as resolved by phone: no unit is sent and the transfer's outcome says so.
+
+    Refuses with `not_transferred` (the call is not waiting in the clinicians' queue),
+    `incident_not_open`, `already_assigned`; empty notes are a ValueError (the form says so).
+    Who may call this (clinicians) is decided by dispatch.roles, in the view.
+    """
+    notes = (notes or "").strip()
+    if not notes:
+        raise ValueError("notes are required")
+    with transaction.atomic():
+        incident = _open_incident_for_update(incident_id)
+        transfer = (
+            ClinicianTransfer.objects.select_for_update()
+            .filter(incident=incident, outcome=ClinicianTransfer.Outcome.OPEN)
+            .first()
+        )
+        if transfer is None:
+            raise ServiceConflict("not_transferred", "This call is not waiting in the clinicians' queue.")
+        now = timezone.now()
+        PhoneContact.objects.create(transfer=transfer, clinician=actor, at=now, notes=notes)
+        transfer.clinician = actor
+        fields = ["clinician"]
+        if resolve:
+            transfer.outcome = ClinicianTransfer.Outcome.RESOLVED_BY_PHONE
+            transfer.closed_at = now
+            fields += ["outcome", "closed_at"]
+            incident.status = Incident.Status.CLOSED
+            incident.closed_at = now
+            incident.save(update_fields=["status", "closed_at", "updated_at"])
+            IncidentChange.objects.create(
+                incident=incident,
+                kind=IncidentChange.Kind.STATUS,
+                actor=actor,
+                changes={
+                    "status": ["pending", "closed"],
+                    "resolution": [None, ClinicianTransfer.Outcome.RESOLVED_BY_PHONE.value],
+                    "phone_contact": [None, notes],
+                },
+            )
+        else:
+            incident.save(update_fields=["updated_at"])
+            IncidentChange.objects.create(
+                incident=incident,
+                kind=IncidentChange.Kind.UPDATED,
+                actor=actor,
+                changes={"phone_contact": [None, notes]},
+            )
+        transfer.save(update_fields=fields)
+        event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
+    return transfer
+
+
+def incident_assign(*, incident_id, callsign: str, actor, override_reason: str = "") -> Assignment:
+    """Assign from the console: `assignment_create` (same refusals), and a call waiting in
+    the clinicians' queue records that the clinician dispatched a team."""
+    with transaction.atomic():
+        assignment = assignment_create(
+            incident_id=incident_id, callsign=callsign, actor=actor, override_reason=override_reason
+        )
+        ClinicianTransfer.objects.filter(
+            incident_id=incident_id, outcome=ClinicianTransfer.Outcome.OPEN
+        ).update(outcome=ClinicianTransfer.Outcome.DISPATCHED, closed_at=timezone.now())
+    return assignment
