@@ -1,11 +1,38 @@
-"""Changes to referrals, follow-ups and people."""
+"""Changes to police referrals, follow-ups, people and the service directory.
 
+Every service here writes inside one transaction (nothing half-saved), keeps history, and
+refuses what the current state does not allow with dispatch.services.ServiceConflict (a 409).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from referrals.models import FollowUp, Person
+from dispatch.events import EventType, event_record
+from dispatch.models import Incident, IncidentChange
+from dispatch.services import IncidentFields, ServiceConflict, incident_create, incident_event_data
+from referrals.models import (
+    ContactAttempt,
+    FollowUp,
+    FollowUpChange,
+    Person,
+    PersonAccess,
+    PoliceReferral,
+    Service,
+)
+
+log = logging.getLogger(__name__)
+
+# The channel-layer group of every case manager's and supervisor's follow-up queue.
+FOLLOW_UP_GROUP = "followups"
 
 
+# --- People -------------------------------------------------------------------------------------
 def person_create(*, actor, name="", alias="", date_of_birth=None, phone="") -> Person:
     """Record a person contacted on scene; every identifying field is optional."""
     return Person.objects.create(
@@ -15,6 +42,114 @@ def person_create(*, actor, name="", alias="", date_of_birth=None, phone="") -> 
         phone=phone.strip(),
         created_by=actor,
     )
+
+
+def person_access_record(*, user, person: Person, kind: str = PersonAccess.Kind.VIEW, detail="") -> None:
+    """Write the audit entry for someone opening (or merging) a person's record."""
+    PersonAccess.objects.create(person=person, user=user, kind=kind, detail=detail[:200])
+
+
+def _person_links(person: Person):
+    """Every relation pointing at Person, found generically so that links other apps add later
+    (the field app's outcomes, say) follow a merge without this module knowing them."""
+    for relation in Person._meta.related_objects:
+        if getattr(relation.related_model, "MERGE_KEEPS_ORIGINAL", False):
+            continue
+        if relation.related_model is Person:
+            continue
+        yield relation
+
+
+def person_merge(*, actor, survivor: Person, merged: Person) -> Person:
+    """Merge `merged` into `survivor`: everything linked to either ends up linked to the
+    survivor, blank identity fields on the survivor are filled from the merged record, and
+    the merged record is kept (marked merged_into) so that its audit trail still resolves.
+
+    Refuses: merging a record into itself, or either record when it was already merged
+    (`person_merged`); a one-to-one link both records hold (`merge_conflict`)."""
+    if survivor.pk == merged.pk:
+        raise ServiceConflict("same_person", "A record cannot be merged into itself.")
+    with transaction.atomic():
+        locked = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[survivor.pk, merged.pk])}
+        survivor, merged = locked[survivor.pk], locked[merged.pk]
+        if survivor.merged_into_id or merged.merged_into_id:
+            raise ServiceConflict("person_merged", "One of these records was already merged.")
+        moved = {}
+        for relation in _person_links(merged):
+            model, fk = relation.related_model, relation.field
+            if relation.many_to_many:
+                accessor = relation.get_accessor_name()
+                others = list(getattr(merged, accessor).all())
+                getattr(survivor, accessor).add(*others)
+                getattr(merged, accessor).clear()
+                count = len(others)
+            else:
+                rows = model._default_manager.filter(**{fk.name: merged})
+                if (
+                    relation.one_to_one
+                    and rows.exists()
+                    and model._default_manager.filter(**{fk.name: survivor}).exists()
+                ):
+                    raise ServiceConflict(
+                        "merge_conflict", f"Both records have a {model._meta.verbose_name}."
+                    )
+                if model is FollowUp:
+                    for follow_up in rows:
+                        FollowUpChange.objects.create(
+                            follow_up=follow_up,
+                            kind=FollowUpChange.Kind.MERGED,
+                            actor=actor,
+                            changes={"person": [merged.pk, survivor.pk]},
+                        )
+                count = rows.update(**{fk.name: survivor})
+            if count:
+                moved[model._meta.label] = count
+        filled = []
+        for name in ("name", "alias", "date_of_birth", "phone"):
+            if not getattr(survivor, name) and getattr(merged, name):
+                setattr(survivor, name, getattr(merged, name))
+                filled.append(name)
+        survivor.save()
+        merged.merged_into = survivor
+        merged.save(update_fields=["merged_into"])
+        summary = ", ".join(f"{label} ×{n}" for label, n in sorted(moved.items())) or "nothing linked"
+        person_access_record(
+            user=actor, person=survivor, kind=PersonAccess.Kind.MERGE, detail=f"#{merged.pk} in: {summary}"
+        )
+        person_access_record(
+            user=actor, person=merged, kind=PersonAccess.Kind.MERGE, detail=f"into #{survivor.pk}"
+        )
+    return survivor
+
+
+# --- Follow-ups ---------------------------------------------------------------------------------
+def _notify_queue(follow_up_id: int, kind: str) -> None:
+    """After commit, tell every open follow-up queue to refresh. Losing this message loses
+    nothing: the queue also refreshes itself on a slow timer."""
+
+    def send():
+        try:
+            async_to_sync(get_channel_layer().group_send)(
+                FOLLOW_UP_GROUP, {"type": "followup.changed", "id": follow_up_id, "kind": kind}
+            )
+        except Exception:
+            log.exception("could not tell the follow-up queues about %s", follow_up_id)
+
+    transaction.on_commit(send)
+
+
+def _history(follow_up: FollowUp, kind: str, actor, changes: dict) -> None:
+    FollowUpChange.objects.create(follow_up=follow_up, kind=kind, actor=actor, changes=changes)
+
+
+def _jsonable(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Service):
+        return value.pk
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
 
 
 def follow_up_create(
@@ -27,19 +162,352 @@ def follow_up_create(
     incident=None,
     written_consent_to_share: bool | None = None,
     due_at=None,
+    provider: Service | None = None,
+    referral: PoliceReferral | None = None,
+    case_manager=None,
 ) -> FollowUp:
     """Open a follow-up service connection for case managers, due 48 hours from now unless
-    told otherwise. Refuses a service type outside FollowUp.ServiceType."""
+    told otherwise, and announce it to every open queue. Refuses a service type outside
+    FollowUp.ServiceType."""
     if service_type not in FollowUp.ServiceType.values:
         raise ValueError(f"unknown service type {service_type!r}")
     with transaction.atomic():
-        return FollowUp.objects.create(
+        follow_up = FollowUp.objects.create(
             person=person,
             incident=incident,
+            referral=referral,
             service_type=service_type,
+            provider=provider,
             consent=consent,
             written_consent_to_share=written_consent_to_share,
             notes=notes,
+            case_manager=case_manager,
             created_by=actor,
             due_at=due_at or timezone.now() + FollowUp.DEFAULT_DUE,
         )
+        _history(
+            follow_up,
+            FollowUpChange.Kind.CREATED,
+            actor,
+            {
+                "service_type": [None, service_type],
+                "status": [None, follow_up.status],
+                "due_at": [None, follow_up.due_at.isoformat()],
+                **({"provider": [None, provider.pk]} if provider else {}),
+            },
+        )
+        _notify_queue(follow_up.pk, "created")
+    return follow_up
+
+
+def _follow_up_for_update(follow_up_id) -> FollowUp:
+    return FollowUp.objects.select_for_update().get(pk=follow_up_id)
+
+
+def follow_up_claim(*, actor, follow_up_id) -> FollowUp:
+    """Put an unassigned follow-up on the actor's caseload. Claiming one's own is a no-op.
+    Refuses: a closed follow-up (`not_open`), one on someone else's caseload (`already_claimed`)."""
+    with transaction.atomic():
+        follow_up = _follow_up_for_update(follow_up_id)
+        if follow_up.case_manager_id == actor.pk:
+            return follow_up
+        if not follow_up.is_open:
+            raise ServiceConflict("not_open", "This follow-up is closed.")
+        if follow_up.case_manager_id is not None:
+            raise ServiceConflict("already_claimed", f"{follow_up.case_manager} already has this follow-up.")
+        follow_up.case_manager = actor
+        follow_up.save(update_fields=["case_manager", "updated_at"])
+        _history(follow_up, FollowUpChange.Kind.CLAIMED, actor, {"case_manager": [None, actor.pk]})
+        _notify_queue(follow_up.pk, "claimed")
+    return follow_up
+
+
+def _check_transition(follow_up: FollowUp, status: str) -> None:
+    allowed = FollowUp.TRANSITIONS.get(follow_up.status, ())
+    if status not in allowed:
+        raise ServiceConflict(
+            "illegal_transition",
+            f"A follow-up cannot go from {follow_up.status} to {status}; "
+            f"allowed: {', '.join(allowed) or 'none'}.",
+        )
+
+
+def follow_up_record_attempt(
+    *, actor, follow_up_id, method: str, result: str, at=None, notes: str = ""
+) -> ContactAttempt:
+    """Log one contact attempt; an open follow-up becomes attempted (per FollowUp.TRANSITIONS).
+    Refuses attempts on a closed follow-up (`illegal_transition`) and unknown method/result
+    (ValueError: forms and serializers check these first)."""
+    if method not in ContactAttempt.Method.values or result not in ContactAttempt.Result.values:
+        raise ValueError("unknown contact method or result")
+    with transaction.atomic():
+        follow_up = _follow_up_for_update(follow_up_id)
+        if not follow_up.is_open:
+            raise ServiceConflict("illegal_transition", "This follow-up is closed; no more attempts.")
+        attempt = ContactAttempt.objects.create(
+            follow_up=follow_up, at=at or timezone.now(), method=method, result=result, notes=notes, by=actor
+        )
+        changes = {"attempt": [None, {"method": method, "result": result, "at": attempt.at.isoformat()}]}
+        if follow_up.status == FollowUp.Status.OPEN:
+            _check_transition(follow_up, FollowUp.Status.ATTEMPTED)
+            changes["status"] = [follow_up.status, FollowUp.Status.ATTEMPTED]
+            follow_up.status = FollowUp.Status.ATTEMPTED
+            follow_up.save(update_fields=["status", "updated_at"])
+        _history(follow_up, FollowUpChange.Kind.ATTEMPT, actor, changes)
+        _notify_queue(follow_up.pk, "attempt")
+    return attempt
+
+
+def follow_up_transition(
+    *, actor, follow_up_id, status: str, close_reason: str = "", provider: Service | None = None
+) -> FollowUp:
+    """Move a follow-up along FollowUp.TRANSITIONS. Connecting needs a provider (given here or
+    already set); connecting a substance-use follow-up needs written consent to share (42 CFR
+    Part 2); closing needs a reason from FollowUp.CloseReason, and only closing takes one.
+    Refuses with `illegal_transition`, `provider_required`, `written_consent_required`,
+    `close_reason_required`."""
+    with transaction.atomic():
+        follow_up = _follow_up_for_update(follow_up_id)
+        _check_transition(follow_up, status)
+        changes = {"status": [follow_up.status, status]}
+        if status == FollowUp.Status.CLOSED:
+            if close_reason not in FollowUp.CloseReason.values:
+                raise ServiceConflict("close_reason_required", "Closing needs a reason.")
+            follow_up.close_reason = close_reason
+            follow_up.closed_at = timezone.now()
+            changes["close_reason"] = [None, close_reason]
+        elif close_reason:
+            raise ServiceConflict("close_reason_required", "Only closing takes a reason.")
+        if provider is not None and provider.pk != follow_up.provider_id:
+            changes["provider"] = [follow_up.provider_id, provider.pk]
+            follow_up.provider = provider
+        if status == FollowUp.Status.CONNECTED:
+            if follow_up.provider_id is None:
+                raise ServiceConflict("provider_required", "Pick the provider the person was connected to.")
+            if (
+                follow_up.service_type == FollowUp.ServiceType.SUBSTANCE_USE
+                and follow_up.written_consent_to_share is not True
+            ):
+                raise ServiceConflict(
+                    "written_consent_required",
+                    "Substance-use information goes to a provider only with written consent (42 CFR Part 2).",
+                )
+        follow_up.status = status
+        follow_up.save()
+        _history(follow_up, FollowUpChange.Kind.STATUS, actor, changes)
+        _notify_queue(follow_up.pk, "status")
+    return follow_up
+
+
+FOLLOW_UP_EDITABLE = ("provider", "consent", "written_consent_to_share", "due_at", "notes", "case_manager")
+
+
+def follow_up_update(*, actor, follow_up_id, **values) -> FollowUp:
+    """Change a follow-up's details (FOLLOW_UP_EDITABLE) and keep the difference as history.
+    Refuses other fields (ValueError) and changes to a closed follow-up (`not_open`)."""
+    unknown = set(values) - set(FOLLOW_UP_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        follow_up = _follow_up_for_update(follow_up_id)
+        if not follow_up.is_open:
+            raise ServiceConflict("not_open", "This follow-up is closed.")
+        changes = {}
+        for name, new in values.items():
+            old = getattr(follow_up, name)
+            if old != new:
+                changes[name] = [_jsonable(old), _jsonable(new)]
+                setattr(follow_up, name, new)
+        if changes:
+            follow_up.save()
+            _history(follow_up, FollowUpChange.Kind.UPDATED, actor, changes)
+            _notify_queue(follow_up.pk, "updated")
+    return follow_up
+
+
+# --- Police referrals ---------------------------------------------------------------------------
+@dataclass
+class ReferralData:
+    """A referral as an officer's form or the police API gives it, already validated."""
+
+    urgency: str
+    call_type_code: str
+    address: str
+    situation: str
+    officer_name: str
+    officer_callback: str
+    consent_to_contact: bool
+    latitude: float | None = None
+    longitude: float | None = None
+    location_details: str = ""
+    safety_notes: str = ""
+    external_id: str = ""
+    person_name: str = ""
+    person_alias: str = ""
+    person_date_of_birth: date | None = None
+    person_phone: str = ""
+    person_description: str = ""
+    screening: dict = field(default_factory=dict)
+    service_needed: str = ""
+
+
+def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
+    """File a police referral. `now` becomes a police_referral incident in the dispatch queue
+    (and on every dispatch console) in the same transaction; `later` joins the outreach queue.
+    With the person's consent and a service they asked for, a follow-up is opened too. A
+    person is recorded only when the officer gave something identifying."""
+    if data.urgency not in PoliceReferral.Urgency.values:
+        raise ValueError(f"unknown urgency {data.urgency!r}")
+    if data.service_needed and data.service_needed not in FollowUp.ServiceType.values:
+        raise ValueError(f"unknown service type {data.service_needed!r}")
+    with transaction.atomic():
+        person = None
+        if data.person_name or data.person_alias or data.person_date_of_birth or data.person_phone:
+            person = person_create(
+                actor=actor,
+                name=data.person_name,
+                alias=data.person_alias,
+                date_of_birth=data.person_date_of_birth,
+                phone=data.person_phone,
+            )
+        screening = data.screening or {}
+        referral = PoliceReferral.objects.create(
+            filed_by=actor,
+            external_id=data.external_id,
+            urgency=data.urgency,
+            call_type_code=data.call_type_code.strip().upper(),
+            person=person,
+            person_description=data.person_description,
+            address=data.address,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            location_details=data.location_details,
+            situation=data.situation,
+            safety_notes=data.safety_notes,
+            officer_name=data.officer_name,
+            officer_callback=data.officer_callback,
+            consent_to_contact=data.consent_to_contact,
+            screen_weapons=screening.get("weapons"),
+            screen_violence=screening.get("violence"),
+            screen_medical_emergency=screening.get("medical_emergency"),
+            screen_police_only=screening.get("police_only"),
+            state=(
+                PoliceReferral.State.DISPATCH
+                if data.urgency == PoliceReferral.Urgency.NOW
+                else PoliceReferral.State.QUEUED
+            ),
+        )
+        if data.urgency == PoliceReferral.Urgency.NOW:
+            referral.incident = incident_create(fields=_incident_fields(referral), actor=actor)
+            referral.save(update_fields=["incident"])
+        if data.service_needed and data.consent_to_contact:
+            follow_up_create(
+                actor=actor,
+                service_type=data.service_needed,
+                consent=True,
+                person=person,
+                incident=referral.incident,
+                referral=referral,
+                notes="Asked for by the referring officer.",
+            )
+    return referral
+
+
+def _incident_fields(referral: PoliceReferral, *, received_at=None, narrative="") -> IncidentFields:
+    parts = [f"Police referral: {referral.situation}"]
+    if referral.person_description:
+        parts.append(f"Person: {referral.person_description}")
+    if referral.safety_notes:
+        parts.append(f"Safety: {referral.safety_notes}")
+    if referral.consent_to_contact is False:
+        parts.append("The person did not agree to be contacted.")
+    if narrative:
+        parts.append(narrative)
+    return IncidentFields(
+        source=Incident.Source.POLICE_REFERRAL,
+        call_type_code=referral.call_type_code,
+        received_at=received_at or referral.created_at,
+        address=referral.address,
+        latitude=referral.latitude,
+        longitude=referral.longitude,
+        location_details=referral.location_details,
+        caller_name=referral.officer_name,
+        caller_phone=referral.officer_callback,
+        narrative="\n".join(parts)[:10_000],
+        screen_weapons=referral.screen_weapons,
+        screen_violence=referral.screen_violence,
+        screen_medical_emergency=referral.screen_medical_emergency,
+        screen_police_only=referral.screen_police_only,
+    )
+
+
+def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
+    """A unit on shift takes a non-urgent referral from the outreach queue. Refuses one that
+    is not waiting in the queue (`already_claimed`)."""
+    with transaction.atomic():
+        referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
+        if referral.state != PoliceReferral.State.QUEUED:
+            raise ServiceConflict("already_claimed", "Another unit has this referral, or it is finished.")
+        referral.state = PoliceReferral.State.CLAIMED
+        referral.claimed_by_unit = unit
+        referral.claimed_by = actor
+        referral.claimed_at = timezone.now()
+        referral.save()
+    return referral
+
+
+def referral_release(*, actor, referral_id, unit) -> PoliceReferral:
+    """Give a claimed referral back to the queue. Refuses unless `unit` holds it (`not_claimed`)."""
+    with transaction.atomic():
+        referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
+        if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
+            raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
+        referral.state = PoliceReferral.State.QUEUED
+        referral.claimed_by_unit = referral.claimed_by = referral.claimed_at = None
+        referral.save()
+    return referral
+
+
+def referral_finish(
+    *, actor, referral_id, unit, contact_made: bool, narrative: str = "", service_needed: str = ""
+) -> PoliceReferral:
+    """Finish a claimed outreach referral as an encounter: a police_referral incident is
+    created (so reports and the dispatch log count it) and closed at once, like a
+    self-initiated encounter; with contact made and a service asked for, a follow-up opens.
+    Refuses unless `unit` holds the referral (`not_claimed`)."""
+    if service_needed and service_needed not in FollowUp.ServiceType.values:
+        raise ValueError(f"unknown service type {service_needed!r}")
+    with transaction.atomic():
+        referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
+        if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
+            raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
+        now = timezone.now()
+        fields = _incident_fields(referral, received_at=referral.claimed_at or now, narrative=narrative)
+        if unit.latitude is not None and referral.latitude is None:
+            fields.latitude, fields.longitude = unit.latitude, unit.longitude
+        incident = incident_create(fields=fields, actor=actor)
+        # The encounter is over when it is recorded: close it the way a cleared call closes.
+        Incident.objects.filter(pk=incident.pk).update(status=Incident.Status.CLOSED, closed_at=now)
+        incident.refresh_from_db()
+        IncidentChange.objects.create(
+            incident=incident,
+            kind=IncidentChange.Kind.STATUS,
+            actor=actor,
+            changes={"status": ["pending", "closed"], "unit": [None, unit.callsign]},
+        )
+        event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
+        referral.incident = incident
+        referral.state = PoliceReferral.State.FINISHED
+        referral.contact_made = contact_made
+        referral.finished_at = now
+        referral.save()
+        if contact_made and service_needed:
+            follow_up_create(
+                actor=actor,
+                service_type=service_needed,
+                consent=True,
+                person=referral.person,
+                incident=incident,
+                referral=referral,
+            )
+    return referral
