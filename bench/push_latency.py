@@ -1,0 +1,813 @@
+"""Push latency: from the start of an assign request to every tablet of the unit holding it.
+
+    .venv/bin/python bench/push_latency.py [--tablets 500] [--incidents 200] [--rate 5]
+                                           [--mode embedded|production|both] [--no-floor]
+
+For each mode it builds its own database, starts Daphne, signs N tablets in (two responders
+on shift per unit), connects them to /ws/field/, and posts M incidents and their assigns to
+the API at a steady rate, as a CAD would. Each tablet records when it receives the
+`assignment.created` of each assignment; 10% of the tablets drop their connection during the
+run and come back with `resume`. Then the same clients, rate and drops run against the floor
+(bench/floor_server.py: a bare `websockets` server that pushes from memory), and one table
+prints both, with the ratio. See bench/README.md. This is a benchmark, not a test: pytest does
+not collect it and it asserts nothing; it reports.
+
+Everything it starts listens on 127.0.0.1 and is stopped on the way out, whatever happens.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+now = time.perf_counter
+
+
+# --- processes -------------------------------------------------------------------------------------
+class Processes:
+    """Every subprocess the benchmark starts, stopped in reverse order on the way out."""
+
+    def __init__(self):
+        self.running: list[tuple[str, subprocess.Popen, object]] = []
+
+    def start(self, name: str, argv: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+        log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        proc = subprocess.Popen(argv, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.running.append((name, proc, log))
+        return proc
+
+    def stop(self, proc: subprocess.Popen | None = None) -> None:
+        for entry in list(reversed(self.running)):
+            _name, p, log = entry
+            if proc is not None and p is not proc:
+                continue
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=10)
+            log.close()
+            self.running.remove(entry)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"{url} exited early; its log:\n{log_path.read_text(errors='replace')[-4000:]}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(
+        f"{url} did not become healthy; its log:\n{log_path.read_text(errors='replace')[-4000:]}"
+    )
+
+
+def require_local(url: str, what: str) -> None:
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in LOCAL_HOSTS:
+        raise SystemExit(
+            f"{what} must point at 127.0.0.1, not {host!r}: the benchmark only talks to this machine."
+        )
+
+
+# --- the tablets ------------------------------------------------------------------------------------
+class Tablet:
+    """One signed-in tablet: connects, resumes from the last id it saw on every (re)connect,
+    and records when each assignment.created arrives and every id it has seen."""
+
+    def __init__(self, index: int, unit: int, ws_url: str, cookie: str, origin: str, start_id: int):
+        self.index = index
+        self.unit = unit
+        self.ws_url = ws_url
+        self.cookie = cookie
+        self.origin = origin
+        self.last_event_id = start_id
+        self.seen: set[int] = set()
+        self.duplicates = 0
+        self.duplicate_assignments = 0
+        self.received: dict[str, float] = {}  # assignment id -> perf_counter at receipt
+        self.down: list[list[float | None]] = []  # [lost at, back at] per outage
+        self.ws = None
+        self.live = False  # connected, and the server has said which unit it is on
+        self.first_ready = asyncio.Event()
+        self.finished = False
+        self.outage = 0.0
+        self.planned_drops = 0
+        self.unplanned_drops = 0
+        self.resyncs = 0
+        self.refusals: list[str] = []
+
+    async def run(self, gate: asyncio.Semaphore) -> None:
+        first = True
+        while not self.finished:
+            try:
+                if first:
+                    async with gate:
+                        await self._session()
+                else:
+                    await self._session()
+            except (OSError, ConnectionClosed, TimeoutError) as exc:
+                self.refusals.append(type(exc).__name__)
+            except InvalidStatus as exc:
+                self.refusals.append(f"HTTP {exc.response.status_code}")
+            except InvalidHandshake as exc:
+                self.refusals.append(type(exc).__name__)
+            if not self.finished and not self.outage:
+                self.unplanned_drops += 1
+            first = False
+            self.ws = None
+            self.live = False
+            if not self.down or self.down[-1][1] is not None:
+                self.down.append([now(), None])
+            if self.finished:
+                return
+            pause, self.outage = (self.outage or 0.2), 0.0
+            await asyncio.sleep(pause)
+
+    async def _session(self) -> None:
+        async with connect(
+            self.ws_url,
+            origin=self.origin,
+            additional_headers={"Cookie": self.cookie},
+            compression=None,
+            open_timeout=60,
+            ping_interval=None,
+            max_size=None,
+            max_queue=None,
+        ) as ws:
+            self.ws = ws
+            if self.down and self.down[-1][1] is None:
+                self.down[-1][1] = now()
+            await ws.send(json.dumps({"type": "resume", "last_event_id": self.last_event_id}))
+            async for raw in ws:
+                self._receive(now(), raw)
+            if ws.close_code and ws.close_code >= 4000:
+                self.refusals.append(f"close {ws.close_code}")
+
+    def _receive(self, at: float, raw) -> None:
+        message = json.loads(raw)
+        kind = message.get("type")
+        event_id = message.get("id")
+        if isinstance(event_id, int):
+            if event_id in self.seen:
+                self.duplicates += 1
+                if kind == "assignment.created":
+                    self.duplicate_assignments += 1
+            else:
+                self.seen.add(event_id)
+            self.last_event_id = max(self.last_event_id, event_id)
+            if kind == "assignment.created":
+                self.received.setdefault(message["data"]["id"], at)
+        elif kind == "shift":
+            self.live = True
+            self.first_ready.set()
+        elif kind == "resync":
+            self.resyncs += 1
+
+    def drop(self, outage: float) -> bool:
+        """Lose the connection abruptly (no close handshake), stay away `outage` seconds."""
+        if self.ws is None or not self.live:
+            return False
+        self.outage = outage
+        self.planned_drops += 1
+        self.live = False
+        self.down.append([now(), None])
+        self.ws.transport.abort()
+        return True
+
+    def away_between(self, start: float, end: float) -> bool:
+        return any(lost < end and (back is None or back > start) for lost, back in self.down)
+
+    async def finish(self) -> None:
+        self.finished = True
+        if self.ws is not None:
+            await self.ws.close()
+
+
+# --- one measured run --------------------------------------------------------------------------------
+@dataclass
+class Target:
+    name: str
+    http_urls: list[str]
+    ws_urls: list[str]
+    spec: dict
+
+
+@dataclass
+class Made:
+    number: int
+    unit: int
+    assignment_id: str
+    started: float
+    answered: float
+
+
+@dataclass
+class Result:
+    name: str
+    made: list[Made] = field(default_factory=list)
+    live_ms: list[float] = field(default_factory=list)
+    reconnect_ms: list[float] = field(default_factory=list)
+    answer_ms: list[float] = field(default_factory=list)
+    expected: int = 0
+    lost: int = 0
+    duplicated_assignments: int = 0
+    duplicated_events: int = 0
+    errors: list[str] = field(default_factory=list)
+    planned_drops: int = 0
+    unplanned_drops: int = 0
+    resyncs: int = 0
+    unit_waits: int = 0
+    connect_seconds: float = 0.0
+    cleared: bool = False
+    note: str = ""
+
+
+class Measure:
+    def __init__(self, target: Target, args, rng_seed: int):
+        self.t = target
+        self.args = args
+        self.rng = random.Random(rng_seed)
+        spec = target.spec
+        cookie_name = spec["session_cookie"]
+        self.units = spec["units"]
+        self.tablets: list[Tablet] = []
+        self.by_unit: dict[int, list[Tablet]] = {}
+        for i, tab in enumerate(spec["tablets"]):
+            ws_url = target.ws_urls[i % len(target.ws_urls)]
+            http_origin = ws_url.replace("ws://", "http://").split("/ws/")[0]
+            tablet = Tablet(
+                i,
+                tab["unit"],
+                ws_url,
+                f"{cookie_name}={tab['session']}",
+                http_origin,
+                spec["latest_event_id"],
+            )
+            self.tablets.append(tablet)
+            self.by_unit.setdefault(tab["unit"], []).append(tablet)
+        self.free: deque[int] = deque(sorted(self.by_unit))
+        self.want_replay: deque[int] = deque()
+        clear = args.clear
+        if clear == "auto":
+            # Spare units cover the tablets that are away; past that, units must be reused.
+            clear = "always" if args.incidents > 0.8 * len(self.free) else "never"
+        self.clear = clear == "always"
+        self.result = Result(target.name, cleared=self.clear)
+
+    def _pick_unit(self) -> int | None:
+        while self.want_replay:
+            unit = self.want_replay.popleft()
+            tablets = self.by_unit[unit]
+            if unit in self.free and any(not t.live for t in tablets) and any(t.live for t in tablets):
+                self.free.remove(unit)
+                return unit
+        for _ in range(len(self.free)):
+            unit = self.free.popleft()
+            if all(t.live for t in self.by_unit[unit]):
+                return unit
+            self.free.append(unit)
+        return None
+
+    async def _call(self, number: int, http: httpx.AsyncClient) -> None:
+        body = {
+            "external_id": f"bench-{self.t.name}-{number}",
+            "source": "911",
+            "call_type": self.t.spec["call_type"],
+            "priority": 3,
+            "received_at": datetime.now(UTC).isoformat(),
+            "location": {"address": f"{100 + number} Main St", "latitude": 39.74, "longitude": -104.99},
+            "caller": {"name": "Bench Caller", "phone": "555-0100"},
+            "narrative": "Person sitting on the sidewalk, appears confused, asking for help. " * 3,
+            "screening": {
+                "weapons": False,
+                "violence": False,
+                "medical_emergency": False,
+                "police_only": False,
+            },
+        }
+        try:
+            answer = await http.post("/api/v1/incidents/", json=body)
+        except httpx.HTTPError as exc:
+            self.result.errors.append(f"incident {number}: {type(exc).__name__}")
+            return
+        if answer.status_code != 201:
+            self.result.errors.append(f"incident {number}: {answer.status_code} {answer.text[:200]}")
+            return
+        incident_id = answer.json()["id"]
+        unit = self._pick_unit()
+        waited_until = now() + 10
+        if unit is None:
+            self.result.unit_waits += 1
+        while unit is None and now() < waited_until:
+            await asyncio.sleep(0.01)
+            unit = self._pick_unit()
+        if unit is None:
+            self.result.errors.append(f"assign {number}: no free unit with its tablets connected")
+            return
+        callsign = self.units[unit]["callsign"]
+        started = now()
+        try:
+            answer = await http.post(f"/api/v1/incidents/{incident_id}/assign", json={"unit": callsign})
+        except httpx.HTTPError as exc:
+            self.result.errors.append(f"assign {number}: {type(exc).__name__}")
+            self.free.append(unit)
+            return
+        answered = now()
+        if answer.status_code != 201:
+            self.result.errors.append(f"assign {number}: {answer.status_code} {answer.text[:200]}")
+            self.free.append(unit)
+            return
+        made = Made(number, unit, answer.json()["id"], started, answered)
+        self.result.made.append(made)
+        if self.clear:
+            await self._clear(made, http)
+
+    async def _clear(self, made: Made, http: httpx.AsyncClient) -> None:
+        """The team works the call and clears, so the unit can take another."""
+        deadline = now() + 30
+        while now() < deadline and not all(made.assignment_id in t.received for t in self.by_unit[made.unit]):
+            await asyncio.sleep(0.05)
+        for step in ("en_route", "on_scene", "cleared"):
+            try:
+                answer = await http.post(
+                    f"/api/v1/assignments/{made.assignment_id}/status", json={"status": step}
+                )
+            except httpx.HTTPError as exc:
+                self.result.errors.append(f"status {made.number} {step}: {type(exc).__name__}")
+                return
+            if answer.status_code != 200:
+                self.result.errors.append(
+                    f"status {made.number} {step}: {answer.status_code} {answer.text[:200]}"
+                )
+                return
+        self.free.append(made.unit)
+
+    async def _drops(self, duration: float) -> None:
+        count = round(len(self.tablets) * self.args.drop_fraction)
+        chosen = self.rng.sample(self.tablets, count)
+        plan = sorted(
+            (self.rng.uniform(0.1 * duration, 0.8 * duration), self.rng.uniform(*self.args.outage), t)
+            for t in chosen
+        )
+        start = now()
+        for at, outage, tablet in plan:
+            await asyncio.sleep(max(0.0, start + at - now()))
+            if tablet.drop(outage):
+                # The next assign goes to this unit while one of its tablets is away.
+                self.want_replay.append(tablet.unit)
+
+    def _all_delivered(self) -> bool:
+        return all(m.assignment_id in t.received for m in self.result.made for t in self.by_unit[m.unit])
+
+    async def run(self) -> Result:
+        args = self.args
+        gate = asyncio.Semaphore(args.connect_concurrency)
+        began = now()
+        tasks = [asyncio.create_task(t.run(gate)) for t in self.tablets]
+        try:
+            waiting = [asyncio.create_task(t.first_ready.wait()) for t in self.tablets]
+            _done, pending = await asyncio.wait(waiting, timeout=args.connect_timeout)
+            for p in pending:
+                p.cancel()
+            self.result.connect_seconds = now() - began
+            ready = sum(t.first_ready.is_set() for t in self.tablets)
+            if ready < len(self.tablets):
+                refusals = sorted({r for t in self.tablets for r in t.refusals})
+                self.result.note = (
+                    f"only {ready} of {len(self.tablets)} tablets connected "
+                    f"within {args.connect_timeout:.0f} s "
+                    f"({', '.join(refusals) or 'no error seen'}); not measured"
+                )
+                return self.result
+            await asyncio.sleep(args.settle)
+            duration = args.incidents / args.rate
+            clients = [
+                httpx.AsyncClient(
+                    base_url=url,
+                    headers={"Authorization": f"Token {self.t.spec['api_key']}"},
+                    timeout=30,
+                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+                )
+                for url in self.t.http_urls
+            ]
+            try:
+                drops = asyncio.create_task(self._drops(duration))
+                calls = []
+                start = now()
+                for number in range(args.incidents):
+                    await asyncio.sleep(max(0.0, start + number / args.rate - now()))
+                    http = clients[number % len(clients)]
+                    calls.append(asyncio.create_task(self._call(number, http)))
+                await asyncio.gather(*calls)
+                await drops
+                deadline = now() + args.grace
+                while now() < deadline and not self._all_delivered():
+                    await asyncio.sleep(0.1)
+            finally:
+                for c in clients:
+                    await c.aclose()
+        finally:
+            await asyncio.gather(*(t.finish() for t in self.tablets), return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tally()
+        return self.result
+
+    def _tally(self) -> None:
+        r = self.result
+        for made in r.made:
+            r.answer_ms.append((made.answered - made.started) * 1000)
+            for tablet in self.by_unit[made.unit]:
+                r.expected += 1
+                at = tablet.received.get(made.assignment_id)
+                if at is None:
+                    r.lost += 1
+                elif tablet.away_between(made.started, at):
+                    r.reconnect_ms.append((at - made.started) * 1000)
+                else:
+                    r.live_ms.append((at - made.started) * 1000)
+        for t in self.tablets:
+            r.duplicated_assignments += t.duplicate_assignments
+            r.duplicated_events += t.duplicates
+            r.planned_drops += t.planned_drops
+            r.unplanned_drops += t.unplanned_drops
+            r.resyncs += t.resyncs
+
+
+# --- the modes ---------------------------------------------------------------------------------------
+def server_env(args, database_url: str, redis_url: str = "") -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHANNEL_PREFIX")}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_COOKIES": "0",
+            "DEBUG": "0",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    if redis_url:
+        env.update({"REDIS_URL": redis_url, "CHANNEL_PREFIX": args.channel_prefix})
+    if database_url.startswith("postgres"):
+        env["DATABASE_POOL"] = "1"
+    for item in args.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def postgres_reset(url: str, drop_only: bool = False) -> None:
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def redis_clear(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def prepare_database(env: dict, tablets: int, workdir: Path, label: str) -> dict:
+    step = subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if step.returncode:
+        raise RuntimeError(f"migrate failed ({label}):\n{step.stdout}\n{step.stderr}")
+    step = subprocess.run(
+        [PYTHON, "bench/fixture.py", str(tablets)],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if step.returncode:
+        raise RuntimeError(f"fixture failed ({label}):\n{step.stdout}\n{step.stderr}")
+    spec = json.loads(step.stdout.strip().splitlines()[-1])
+    (workdir / f"{label}-tablets.json").write_text(json.dumps(spec))
+    return spec
+
+
+def start_daphnes(procs: Processes, env: dict, count: int, workdir: Path, label: str) -> list[str]:
+    urls = []
+    started = []
+    for n in range(count):
+        port = free_port()
+        log_path = workdir / f"{label}-daphne-{n + 1}.log"
+        argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+        started.append(
+            (f"http://127.0.0.1:{port}", procs.start(f"daphne-{n}", argv, env, log_path), log_path)
+        )
+    for url, proc, log_path in started:
+        wait_healthy(url, proc, log_path)
+        urls.append(url)
+    return urls
+
+
+def run_app(mode: str, args, procs: Processes, workdir: Path) -> Result:
+    print(f"[{mode}] preparing the database ...", flush=True)
+    if mode == "embedded":
+        database_url = f"sqlite:///{workdir / 'embedded.sqlite3'}"
+        env = server_env(args, database_url)
+        servers = 1
+    else:
+        require_local(args.postgres_url, "--postgres-url")
+        require_local(args.redis_url, "--redis-url")
+        postgres_reset(args.postgres_url)
+        redis_clear(args.redis_url, args.channel_prefix)
+        env = server_env(args, args.postgres_url, args.redis_url)
+        servers = 2
+    try:
+        spec = prepare_database(env, args.tablets, workdir, mode)
+        print(f"[{mode}] starting {servers} Daphne process(es) ...", flush=True)
+        urls = start_daphnes(procs, env, servers, workdir, mode)
+        target = Target(mode, urls, [u.replace("http://", "ws://") + "/ws/field/" for u in urls], spec)
+        print(
+            f"[{mode}] connecting {args.tablets} tablets, then {args.incidents} assigns at {args.rate}/s ...",
+            flush=True,
+        )
+        result = asyncio.run(Measure(target, args, args.seed).run())
+    finally:
+        procs.stop()
+        if mode == "production" and not args.keep:
+            postgres_reset(args.postgres_url, drop_only=True)
+            redis_clear(args.redis_url, args.channel_prefix)
+    return result
+
+
+def floor_spec(tablets: int) -> dict:
+    units = [{"id": f"BENCH-{n + 1}", "callsign": f"BENCH-{n + 1}"} for n in range((tablets + 1) // 2)]
+    return {
+        "api_key": "floor",
+        "call_type": "BENCHWELFARE",
+        "session_cookie": "sessionid",
+        "latest_event_id": 0,
+        "units": units,
+        "tablets": [{"session": secrets.token_urlsafe(24), "unit": n // 2} for n in range(tablets)],
+    }
+
+
+def run_floor(args, procs: Processes, workdir: Path) -> Result:
+    spec = floor_spec(args.tablets)
+    spec_path = workdir / "floor-tablets.json"
+    spec_path.write_text(json.dumps(spec))
+    http_port, ws_port = free_port(), free_port()
+    log_path = workdir / "floor.log"
+    argv = [
+        PYTHON,
+        "bench/floor_server.py",
+        "--http-port",
+        str(http_port),
+        "--ws-port",
+        str(ws_port),
+        "--tablets",
+        str(spec_path),
+    ]
+    try:
+        print("[floor] starting the websockets floor server ...", flush=True)
+        proc = procs.start("floor", argv, dict(os.environ, PYTHONUNBUFFERED="1"), log_path)
+        wait_healthy(f"http://127.0.0.1:{http_port}", proc, log_path)
+        target = Target(
+            "floor", [f"http://127.0.0.1:{http_port}"], [f"ws://127.0.0.1:{ws_port}/ws/field/"], spec
+        )
+        print(
+            f"[floor] connecting {args.tablets} tablets, then {args.incidents} assigns at {args.rate}/s ...",
+            flush=True,
+        )
+        return asyncio.run(Measure(target, args, args.seed).run())
+    finally:
+        procs.stop()
+
+
+# --- the table ---------------------------------------------------------------------------------------
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least p% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def table(results: list[Result], floor: Result | None, args) -> str:
+    clearing = any(r.cleared for r in results + ([floor] if floor else []))
+    columns = results + ([floor] if floor else [])
+    rows: list[tuple[str, list, bool]] = [  # label, values per column, show ratio
+        ("assignments made", [len(r.made) for r in columns], False),
+        ("deliveries expected (2 tablets/unit)", [r.expected for r in columns], False),
+        ("live deliveries", [len(r.live_ms) for r in columns], False),
+        ("  p50 ms", [percentile(r.live_ms, 50) for r in columns], True),
+        ("  p95 ms", [percentile(r.live_ms, 95) for r in columns], True),
+        ("  p99 ms", [percentile(r.live_ms, 99) for r in columns], True),
+        ("  max ms", [max(r.live_ms) if r.live_ms else None for r in columns], True),
+        ("deliveries across a reconnect (replay)", [len(r.reconnect_ms) for r in columns], False),
+        ("  p50 ms (includes the outage)", [percentile(r.reconnect_ms, 50) for r in columns], True),
+        (
+            "  max ms (includes the outage)",
+            [max(r.reconnect_ms) if r.reconnect_ms else None for r in columns],
+            True,
+        ),
+        ("lost", [r.lost for r in columns], False),
+        ("duplicated assignment.created", [r.duplicated_assignments for r in columns], False),
+        ("duplicated events (any type)", [r.duplicated_events for r in columns], False),
+        ("assign HTTP answer p50 ms", [percentile(r.answer_ms, 50) for r in columns], True),
+        ("assign HTTP answer p99 ms", [percentile(r.answer_ms, 99) for r in columns], True),
+        ("request errors", [len(r.errors) for r in columns], False),
+        ("planned drops / unplanned", [f"{r.planned_drops}/{r.unplanned_drops}" for r in columns], False),
+        ("resyncs", [r.resyncs for r in columns], False),
+        ("seconds to connect all tablets", [r.connect_seconds for r in columns], False),
+    ]
+    heads = [r.name for r in columns] + ([f"{r.name}/floor" for r in results] if floor else [])
+    width = max(len(label) for label, _, _ in rows) + 2
+    lines = [
+        f"Push latency: {args.tablets} tablets ({(args.tablets + 1) // 2} units), {args.incidents} incidents "
+        f"assigned at {args.rate:g}/s, {args.drop_fraction:.0%} of tablets dropped for "
+        f"{args.outage[0]:g}-{args.outage[1]:g} s and resumed"
+        + ("; each assignment cleared (en_route, on_scene, cleared) once delivered" if clearing else ""),
+        "latency = from the start of the assign request to the tablet having assignment.created",
+        "".ljust(width) + "".join(h.rjust(16) for h in heads),
+    ]
+    for label, values, ratio in rows:
+        cells = [fmt(v) for v in values]
+        if floor:
+            for i in range(len(results)):
+                ours, base = values[i], values[-1]
+                if ratio and isinstance(ours, float) and isinstance(base, float) and base > 0:
+                    cells.append(f"{ours / base:.1f}x")
+                else:
+                    cells.append("")
+        lines.append(label.ljust(width) + "".join(c.rjust(16) for c in cells))
+    lines.append("")
+    lines.append("Targets (2 cores): 500 tablets, 0 lost, 0 duplicated, p50 <= 25 ms, p99 <= 100 ms")
+    for r in results:
+        misses = []
+        if r.note:
+            misses.append(r.note)
+        if args.tablets < 500:
+            misses.append(f"ran {args.tablets} tablets, not 500")
+        if r.lost:
+            misses.append(f"{r.lost} lost")
+        if r.duplicated_assignments or r.duplicated_events:
+            misses.append(f"{r.duplicated_events} duplicated")
+        p50, p99 = percentile(r.live_ms, 50), percentile(r.live_ms, 99)
+        if p50 is None or p50 > 25:
+            misses.append(f"p50 {fmt(p50)} ms > 25")
+        if p99 is None or p99 > 100:
+            misses.append(f"p99 {fmt(p99)} ms > 100")
+        if r.errors:
+            misses.append(f"{len(r.errors)} request errors")
+        lines.append(f"  {r.name}: " + ("met" if not misses else "MISSED: " + "; ".join(misses)))
+    for r in columns:
+        for error in r.errors[:5]:
+            lines.append(f"  {r.name} error: {error}")
+    return "\n".join(lines)
+
+
+# --- main --------------------------------------------------------------------------------------------
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Push latency of assignments to tablets, against the floor.")
+    parser.add_argument("--tablets", type=int, default=500, help="tablets connected (two per unit)")
+    parser.add_argument("--incidents", type=int, default=200, help="incidents posted and assigned")
+    parser.add_argument("--rate", type=float, default=5.0, help="incidents assigned per second")
+    parser.add_argument("--mode", choices=["embedded", "production", "both"], default="both")
+    parser.add_argument("--no-floor", action="store_true", help="skip the websockets floor")
+    parser.add_argument("--drop-fraction", type=float, default=0.10, help="share of tablets that drop once")
+    parser.add_argument(
+        "--outage",
+        type=float,
+        nargs=2,
+        default=[1.0, 3.0],
+        metavar=("MIN", "MAX"),
+        help="seconds a dropped tablet stays away",
+    )
+    parser.add_argument(
+        "--grace", type=float, default=15.0, help="seconds to wait after the last assign for late deliveries"
+    )
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds between connecting and assigning")
+    parser.add_argument(
+        "--clear",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="clear each assignment once delivered so the unit can be reused "
+        "(auto: only when incidents exceed 80%% of the units)",
+    )
+    parser.add_argument("--connect-concurrency", type=int, default=50)
+    parser.add_argument("--connect-timeout", type=float, default=180.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cr_bench"),
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
+    parser.add_argument("--channel-prefix", default="bench")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra setting for the Daphne processes, e.g. EVENT_CATCHUP_SECONDS=5",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory and the PostgreSQL database"
+    )
+    args = parser.parse_args(argv)
+    if args.tablets < 2 or args.incidents < 1 or args.rate <= 0:
+        parser.error("need at least 2 tablets, 1 incident and a positive rate")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="cr-bench-"))
+    procs = Processes()
+
+    def stop_on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    modes = ["embedded", "production"] if args.mode == "both" else [args.mode]
+    results = []
+    floor = None
+    try:
+        for mode in modes:
+            results.append(run_app(mode, args, procs, workdir))
+        if not args.no_floor:
+            floor = run_floor(args, procs, workdir)
+    finally:
+        procs.stop()
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(table(results, floor, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
