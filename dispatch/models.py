@@ -425,3 +425,31 @@ class PhoneContact(models.Model):
 
     def __str__(self):
         return f"Phone contact on {self.transfer.incident_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ExportAudit(models.Model):
+    """Who exported program data, when, for which range and with or without personal identifiers.
+
+    Every CSV export writes one row before the first byte is sent, so an export that is
+    interrupted is still on record."""
+
+    class Kind(models.TextChoices):
+        INCIDENTS = "incidents", "Incidents"
+        ASSIGNMENTS = "assignments", "Assignments"
+        OUTCOMES = "outcomes", "Outcomes"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    range_start = models.DateField()
+    range_end = models.DateField(help_text="Inclusive: the last day exported.")
+    with_identifiers = models.BooleanField(default=False)
+    # The dashboard filters in force (source, call type, unit), as given.
+    filters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        who = "with identifiers" if self.with_identifiers else "without identifiers"
+        return f"{self.user} exported {self.kind} {self.range_start}–{self.range_end} {who}"
