@@ -4,10 +4,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dispatch import views as dispatch_views
+from field import views as field_views
 
 urlpatterns = [
     path("", dispatch_views.home, name="home"),
     path("healthz", dispatch_views.healthz, name="healthz"),
+    # The tablet PWA's worker must be served from the root for its scope to cover the site.
+    path("sw.js", field_views.service_worker, name="service_worker"),
+    path("manifest.webmanifest", field_views.manifest, name="manifest"),
     path("signin/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dispatch/", include("dispatch.urls")),

@@ -20,3 +20,120 @@ class Shift(models.Model):
 
     def __str__(self):
         return f"{self.user} on {self.unit}"
+
+
+class BackupRequest(models.Model):
+    """A team's call for police or EMS backup. Dispatch sees it as an Alert; the tablet learns
+    it was seen when that alert is acknowledged."""
+
+    class Kind(models.TextChoices):
+        POLICE = "police", "Police"
+        EMS = "ems", "EMS"
+
+    unit = models.ForeignKey("dispatch.Unit", on_delete=models.PROTECT, related_name="backup_requests")
+    assignment = models.ForeignKey(
+        "dispatch.Assignment", null=True, blank=True, on_delete=models.PROTECT, related_name="backup_requests"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    urgent = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    alert = models.OneToOneField(
+        "dispatch.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="backup_request"
+    )
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} backup for {self.unit}"
+
+
+class Outcome(models.Model):
+    """What happened on scene: one per assignment, dispatched or self-initiated."""
+
+    class Disposition(models.TextChoices):
+        RESOLVED_ON_SCENE = "resolved_on_scene", "Resolved on scene"
+        TRANSPORTED_SHELTER = "transported_shelter", "Transported to shelter"
+        TRANSPORTED_CRISIS_CENTRE = "transported_crisis_centre", "Transported to crisis centre"
+        TRANSPORTED_DETOX = "transported_detox", "Transported to detox / sobering"
+        TRANSPORTED_HOSPITAL = "transported_hospital", "Transported to hospital"
+        TRANSPORTED_OTHER = "transported_other", "Transported elsewhere"
+        REFERRED = "referred", "Referred to services"
+        RESOLVED_BY_PHONE = "resolved_by_phone", "Resolved by phone"
+        REFUSED = "refused", "Refused services"
+        NO_CONTACT = "no_contact", "No contact / gone on arrival"
+        CANCELLED_BEFORE_ARRIVAL = "cancelled_before_arrival", "Cancelled before arrival"
+        POLICE_TOOK_OVER = "police_took_over", "Police took over"
+        EMS_TOOK_OVER = "ems_took_over", "EMS took over"
+
+    # What premise history may show of an earlier contact: a coarse category, never where a
+    # person was taken (a hospital or detox destination is health information).
+    CATEGORIES = {
+        "resolved_on_scene": "Resolved",
+        "resolved_by_phone": "Resolved",
+        "transported_shelter": "Transported",
+        "transported_crisis_centre": "Transported",
+        "transported_detox": "Transported",
+        "transported_hospital": "Transported",
+        "transported_other": "Transported",
+        "referred": "Referred",
+        "refused": "Refused services",
+        "no_contact": "No contact",
+        "cancelled_before_arrival": "Cancelled",
+        "police_took_over": "Police took over",
+        "ems_took_over": "EMS took over",
+    }
+
+    class Service(models.TextChoices):
+        CRISIS_COUNSELLING = "crisis_counselling", "Crisis counselling"
+        DE_ESCALATION = "de_escalation", "De-escalation"
+        CONFLICT_MEDIATION = "conflict_mediation", "Conflict mediation"
+        INFORMATION_REFERRAL = "information_referral", "Information and referral"
+        TRANSPORT = "transport", "Transport"
+        FIRST_AID = "first_aid", "First aid"
+        HARM_REDUCTION = "harm_reduction", "Harm reduction"
+        BASIC_NEEDS = "basic_needs", "Basic needs (water, food, clothing)"
+
+    class PoliceInvolvement(models.TextChoices):
+        NONE = "none", "None"
+        BACKUP_REQUESTED = "backup_requested", "Backup requested"
+        ARREST = "arrest", "Arrest"
+
+    class EmsInvolvement(models.TextChoices):
+        NONE = "none", "None"
+        BACKUP_REQUESTED = "backup_requested", "Backup requested"
+        TRANSPORTED = "transported", "EMS transported"
+
+    assignment = models.OneToOneField("dispatch.Assignment", on_delete=models.PROTECT, related_name="outcome")
+    # Stored so reports count proactive encounters apart without joining the incident.
+    self_initiated = models.BooleanField(default=False)
+    disposition = models.CharField(max_length=32, choices=Disposition.choices)
+    services_provided = models.JSONField(default=list, blank=True)
+    people_contacted = models.PositiveSmallIntegerField(default=1)
+    person = models.ForeignKey(
+        "referrals.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="outcomes"
+    )
+    transport_destination = models.CharField(max_length=200, blank=True)
+    police_involvement = models.CharField(
+        max_length=20, choices=PoliceInvolvement.choices, default=PoliceInvolvement.NONE
+    )
+    ems_involvement = models.CharField(
+        max_length=20, choices=EmsInvolvement.choices, default=EmsInvolvement.NONE
+    )
+    narrative = models.TextField(blank=True)
+    follow_up = models.OneToOneField(
+        "referrals.FollowUp", null=True, blank=True, on_delete=models.PROTECT, related_name="outcome"
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["self_initiated", "recorded_at"], name="outcome_kind_recorded")]
+
+    def __str__(self):
+        return f"{self.get_disposition_display()} ({self.assignment_id})"
+
+    @property
+    def category(self) -> str:
+        return self.CATEGORIES[self.disposition]

@@ -1,6 +1,124 @@
-from field.models import Shift
+"""Reads for the tablet. A responder sees only the unit they are on shift with; what that
+means for assignments is decided once, in dispatch.selectors.assignment_list_visible."""
+
+from datetime import timedelta
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Event, Incident, Unit
+from dispatch.selectors import assignment_list_visible
+from field.models import BackupRequest, Outcome, Shift
+
+PREMISE_HISTORY_DAYS = 90
 
 
 def shift_unit_id(user) -> int | None:
     """The unit the responder is on shift with now, or None."""
     return Shift.objects.filter(user=user, ended_at__isnull=True).values_list("unit_id", flat=True).first()
+
+
+def shift_current(user) -> Shift | None:
+    return Shift.objects.filter(user=user, ended_at__isnull=True).select_related("unit").first()
+
+
+def unit_partners(unit_id, user) -> list[str]:
+    """The other responders on shift with the unit."""
+    shifts = (
+        Shift.objects.filter(unit_id=unit_id, ended_at__isnull=True).exclude(user=user).select_related("user")
+    )
+    return [s.user.get_full_name() or s.user.username for s in shifts]
+
+
+def unit_list_startable() -> QuerySet[Unit]:
+    """Units a responder may start a shift on: any not out of service."""
+    return Unit.objects.exclude(status=Unit.Status.OUT_OF_SERVICE).order_by("callsign")
+
+
+def assignment_list_for_tablet(user) -> QuerySet[Assignment]:
+    return assignment_list_visible(user).select_related("incident__call_type")
+
+
+def assignment_current(user) -> Assignment | None:
+    """The unit's active assignment, if it has one."""
+    return assignment_list_for_tablet(user).filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).first()
+
+
+def assignment_recently_cancelled(user, *, minutes=30) -> Assignment | None:
+    """A call dispatch took back in the last half hour, so the tablet can say so after a reload."""
+    since = timezone.now() - timedelta(minutes=minutes)
+    return (
+        assignment_list_for_tablet(user)
+        .filter(status=Assignment.Status.CANCELLED, cancelled_at__gte=since)
+        .order_by("-cancelled_at")
+        .first()
+    )
+
+
+def assignment_list_missing_outcome(user) -> QuerySet[Assignment]:
+    """The unit's cleared assignments that still need an outcome, oldest first."""
+    return (
+        assignment_list_for_tablet(user)
+        .filter(status=Assignment.Status.CLEARED, outcome__isnull=True)
+        .order_by("cleared_at")
+    )
+
+
+def assignment_created_event_id(assignment) -> int | None:
+    """The id of the event that pushed this assignment, which the tablet's `ack` names."""
+    from dispatch.events import EventType
+
+    return (
+        Event.objects.filter(
+            unit_id=assignment.unit_id, type=EventType.ASSIGNMENT_CREATED, data__id=str(assignment.pk)
+        )
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def event_latest_id() -> int:
+    """Where a freshly rendered tablet resumes from: everything it shows is at most this new."""
+    return Event.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+def backup_list_recent(unit_id, *, hours=12) -> QuerySet[BackupRequest]:
+    since = timezone.now() - timedelta(hours=hours)
+    return BackupRequest.objects.filter(unit_id=unit_id, requested_at__gte=since).select_related("alert")[:5]
+
+
+def premise_history(incident: Incident, *, days=PREMISE_HISTORY_DAYS) -> list[dict]:
+    """Earlier contacts at the same address in the last `days` days: when, what call type,
+    and the outcome's coarse category. Nothing else leaves this function — no narrative, no
+    screening, no person, no services or destination — so no template can show it."""
+    since = timezone.now() - timedelta(days=days)
+    earlier = (
+        Incident.objects.filter(address__iexact=incident.address.strip(), received_at__gte=since)
+        .exclude(pk=incident.pk)
+        .exclude(received_at__gt=incident.received_at)
+        .order_by("-received_at")
+        .values("pk", "received_at", "call_type_code", "status")[:20]
+    )
+    rows = list(earlier)
+    dispositions = dict(
+        Outcome.objects.filter(assignment__incident_id__in=[r["pk"] for r in rows]).values_list(
+            "assignment__incident_id", "disposition"
+        )
+    )
+    history = []
+    for row in rows:
+        disposition = dispositions.get(row["pk"])
+        category = Outcome.CATEGORIES[disposition] if disposition else Incident.Status(row["status"]).label
+        history.append({"date": row["received_at"], "call_type": row["call_type_code"], "outcome": category})
+    return history
+
+
+def outcome_counts(*, since=None) -> dict:
+    """Outcomes recorded, dispatched calls and self-initiated encounters counted apart."""
+    qs = Outcome.objects.all()
+    if since is not None:
+        qs = qs.filter(recorded_at__gte=since)
+    return {
+        "dispatched": qs.filter(self_initiated=False).count(),
+        "self_initiated": qs.filter(self_initiated=True).count(),
+    }

@@ -1,0 +1,12 @@
+from django import forms
+
+from field import selectors
+
+
+class ShiftStartForm(forms.Form):
+    unit = forms.ModelChoiceField(
+        queryset=selectors.unit_list_startable(),
+        label="Unit",
+        empty_label="Choose your unit",
+        help_text="Your partner chooses the same unit.",
+    )

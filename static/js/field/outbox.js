@@ -1,0 +1,111 @@
+// The offline outbox: every write the tablet makes goes through here. Each item carries a
+// client UUID sent as Idempotency-Key, so sending it twice (a lost answer, a reload in the
+// middle of a replay) still stores it once on the server. Items leave the outbox only when
+// the server has answered: 2xx removes them, any other answer moves them to `conflicts`,
+// which the responder must see and dismiss — nothing is dropped silently.
+
+const DB_NAME = "cr-field";
+const DB_VERSION = 1;
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, DB_VERSION);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+      db.createObjectStore("conflicts", { keyPath: "key" });
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function tx(store, mode, work) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const t = db.transaction(store, mode);
+    const result = work(t.objectStore(store));
+    t.oncomplete = () => { db.close(); resolve(result && "result" in result ? result.result : result); };
+    t.onerror = () => { db.close(); reject(t.error); };
+  });
+}
+
+export function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // Fallback for old WebViews: RFC 4122 version 4 from getRandomValues.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export const pending = () => tx("outbox", "readonly", (s) => s.getAll());
+export const conflicts = () => tx("conflicts", "readonly", (s) => s.getAll());
+export const dismissConflict = (key) => tx("conflicts", "readwrite", (s) => s.delete(key));
+
+export function enqueue(item) {
+  return tx("outbox", "readwrite", (s) => s.add({ ...item, queuedAt: new Date().toISOString() }));
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+// One request; resolves to {ok, status, body} or rejects when the network is down.
+export async function send(item) {
+  const response = await fetch(item.url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      "Content-Type": "application/json",
+      "Idempotency-Key": item.key,
+      "X-CSRFToken": csrfToken(),
+    },
+    body: JSON.stringify(item.body),
+  });
+  let body = null;
+  try { body = await response.json(); } catch { body = null; }
+  return { ok: response.ok, status: response.status, body };
+}
+
+export function describeError(status, body) {
+  if (body && typeof body === "object") {
+    if (body.detail) return String(body.detail);
+    return Object.entries(body)
+      .map(([field, messages]) => `${field}: ${[].concat(messages).map((m) => (typeof m === "object" ? JSON.stringify(m) : m)).join(" ")}`)
+      .join("; ");
+  }
+  return `The server answered ${status}.`;
+}
+
+let flushing = null;
+
+// Send every queued item in order. Stops at the first network failure or server error (5xx)
+// and leaves the rest for the next try, so the order the responder acted in is kept.
+export function flush(onResult) {
+  if (flushing) return flushing;
+  flushing = (async () => {
+    try {
+      for (const item of await pending()) {
+        let result;
+        try {
+          result = await send(item);
+        } catch {
+          return false; // offline again
+        }
+        if (result.status >= 500) return false;
+        if (!result.ok) {
+          await tx("conflicts", "readwrite", (s) =>
+            s.put({ key: item.key, label: item.label, status: result.status, detail: describeError(result.status, result.body), at: new Date().toISOString() }));
+        }
+        await tx("outbox", "readwrite", (s) => s.delete(item.seq));
+        if (onResult) onResult(item, result);
+      }
+      return true;
+    } finally {
+      flushing = null;
+    }
+  })();
+  return flushing;
+}

@@ -1,0 +1,71 @@
+// The tablet's service worker (served at /sw.js so its scope is the whole site).
+// The app shell and the last assignment screen open with no network: pages and the panel are
+// fetched network-first and kept; static files the same way. Writes are never cached — the
+// page's outbox (static/js/field/outbox.js) holds them until the network is back.
+
+const CACHE = "cr-field-v1";
+const SHELL = [
+  "/field/",
+  "/field/panel",
+  "/manifest.webmanifest",
+  "/static/css/app.css",
+  "/static/css/field.css",
+  "/static/js/field/app.js",
+  "/static/js/field/outbox.js",
+  "/static/js/field/socket.js",
+  "/static/js/field/sound.js",
+  "/static/django_htmx/htmx-2.min.js",
+  "/static/django_htmx/django-htmx.js",
+  "/static/icons/icon-192.png",
+  "/static/icons/icon-512.png",
+];
+const CACHED_PREFIXES = ["/field/", "/static/", "/manifest.webmanifest"];
+const NEVER = ["/field/api/", "/api/", "/ws/", "/admin/"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(CACHE).then((cache) =>
+      // One missing file (say, signed out) must not stop the worker installing.
+      Promise.all(SHELL.map((url) => cache.add(new Request(url, { credentials: "same-origin" })).catch(() => null))),
+    ),
+  );
+  self.skipWaiting();
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (url.origin !== self.location.origin) return;
+  if (event.request.method === "POST" && url.pathname === "/signout/") {
+    // A shared tablet: the next responder must not find this one's calls in the cache.
+    event.waitUntil(caches.delete(CACHE));
+    return;
+  }
+  if (event.request.method !== "GET") return;
+  if (NEVER.some((p) => url.pathname.startsWith(p))) return;
+  if (!CACHED_PREFIXES.some((p) => url.pathname.startsWith(p))) return;
+  event.respondWith(networkFirst(event.request));
+});
+
+async function networkFirst(request) {
+  const cache = await caches.open(CACHE);
+  try {
+    const response = await fetch(request);
+    // Only real pages: a redirect to sign-in must not replace the cached app.
+    if (response.ok && !response.redirected && response.type === "basic") {
+      cache.put(request, response.clone());
+    }
+    return response;
+  } catch (error) {
+    const cached = (await cache.match(request)) || (request.mode === "navigate" ? await cache.match("/field/") : null);
+    if (cached) return cached;
+    throw error;
+  }
+}
