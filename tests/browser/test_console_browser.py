@@ -1,0 +1,83 @@
+"""The dispatcher console in headless Chromium against a real Daphne server: what a CAD posts
+and what a unit does appear without a reload, and a click assigns a unit."""
+
+import json
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from dispatch.models import Assignment, Incident
+from tests import factories
+
+pytestmark = pytest.mark.browser
+
+
+def api_post(server, key, path, body):
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Token {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def incident_body(external_id, address, latitude, longitude):
+    return {
+        "external_id": external_id,
+        "source": "911",
+        "call_type": "WELFARE",
+        "priority": 2,
+        "received_at": "2026-11-22T14:03:11-07:00",
+        "location": {"address": address, "latitude": latitude, "longitude": longitude},
+        "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
+    }
+
+
+def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(
+    daphne, browser_page, personas, call_types, artifacts_dir
+):
+    factories.UnitFactory(callsign="CR-1", latitude=39.741, longitude=-104.99)
+    factories.UnitFactory(callsign="CR-2", latitude=39.80, longitude=-105.05)
+    _client, key = factories.api_client("cad-browser", "cad")
+
+    page = browser_page(daphne, personas["dispatcher"])
+    page.goto(f"{daphne.url}/dispatch/")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#queue")).to_contain_text("No open calls.")
+    # A marker on the window: if the page reloaded, it would be gone.
+    page.evaluate("window.__notReloaded = true")
+
+    # 1. The CAD posts a call: it appears in the queue.
+    status, created = api_post(
+        daphne, key, "/api/v1/incidents/", incident_body("CAD-1001", "1500 Larimer St", 39.74, -104.99)
+    )
+    assert status == 201
+    row = page.locator(f'li.incident[data-incident="{created["id"]}"]')
+    expect(row).to_contain_text("1500 Larimer St")
+    expect(row).to_contain_text("Eligible")
+
+    # 2. Another call is assigned to CR-2 over the API and CR-2 goes en route: the board follows.
+    _, other = api_post(
+        daphne, key, "/api/v1/incidents/", incident_body("CAD-1002", "20 Federal Blvd", 39.80, -105.05)
+    )
+    _, assignment = api_post(daphne, key, f"/api/v1/incidents/{other['id']}/assign", {"unit": "CR-2"})
+    api_post(daphne, key, f"/api/v1/assignments/{assignment['id']}/status", {"status": "en_route"})
+    expect(page.locator('#units tr[data-unit="CR-2"]')).to_contain_text("En route")
+    expect(page.locator('#units tr[data-unit="CR-1"]')).to_contain_text("Available")
+
+    # 3. The dispatcher assigns the recommended unit to the first call with one click.
+    expect(row.get_by_label("Unit")).to_have_value("CR-1")
+    row.get_by_role("button", name="Assign").click()
+    expect(page.locator("#console-flash")).to_contain_text("CR-1 sent to WELFARE at 1500 Larimer St.")
+    expect(page.locator('#units tr[data-unit="CR-1"]')).to_contain_text("Dispatched")
+    expect(page.locator(f'li.incident[data-incident="{created["id"]}"]')).to_contain_text("Assigned to CR-1")
+
+    assert page.evaluate("window.__notReloaded") is True
+    assignment = Assignment.objects.select_related("unit", "incident").get(incident_id=created["id"])
+    assert assignment.unit.callsign == "CR-1"
+    assert assignment.dispatched_by == personas["dispatcher"]
+    assert Incident.objects.get(pk=created["id"]).status == Incident.Status.ASSIGNED
+    page.screenshot(path=str(artifacts_dir / "console.png"), full_page=True)
