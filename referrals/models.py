@@ -53,7 +53,9 @@ class PersonAccess(models.Model):
 class Organization(models.Model):
     """An HSDS organization: the provider behind one or more services."""
 
-    hsds_id = models.CharField(max_length=100, unique=True, null=True, blank=True, help_text="id in HSDS data")
+    hsds_id = models.CharField(
+        max_length=100, unique=True, null=True, blank=True, help_text="id in HSDS data"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     email = models.EmailField(blank=True)

@@ -511,3 +511,11 @@ def referral_finish(
                 referral=referral,
             )
     return referral
+
+
+# --- The service directory --------------------------------------------------------------------------
+def directory_save(*, form):
+    """Save a validated directory ModelForm (organization or service) with its many-to-many
+    links in one transaction."""
+    with transaction.atomic():
+        return form.save()

@@ -1,0 +1,45 @@
+"""/ws/followups/: case managers' and supervisors' queues hear that follow-ups changed.
+
+The message carries only an id and a kind, never anything about the person: the page
+re-reads its queue over HTTP, where the role check and the filters already live. A dropped
+message costs nothing but a few seconds, because the page also refreshes on a timer."""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from dispatch.consumers import CLOSE_NOT_SIGNED_IN, CLOSE_ROLE_NOT_ALLOWED
+from dispatch.roles import Action, may
+from referrals.services import FOLLOW_UP_GROUP
+
+
+class FollowUpConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.joined = False
+        user = self.scope.get("user")
+        # Accept first: a close before the handshake cannot carry the 44xx code to the client.
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_SIGNED_IN)
+            return
+        if not await database_sync_to_async(may)(user, Action.FOLLOW_UP_WORK):
+            await self.close(code=CLOSE_ROLE_NOT_ALLOWED)
+            return
+        await self.channel_layer.group_add(FOLLOW_UP_GROUP, self.channel_name)
+        self.joined = True
+        await self.send_json({"type": "ready"})
+
+    async def disconnect(self, code):
+        if self.joined:
+            await self.channel_layer.group_discard(FOLLOW_UP_GROUP, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "error", "code": "unknown_type", "detail": "This socket only listens."})
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except ValueError:
+            await self.send_json({"type": "error", "code": "bad_message", "detail": "Not JSON."})
+
+    async def followup_changed(self, message):
+        await self.send_json({"type": "followup.changed", "id": message["id"], "kind": message["kind"]})
