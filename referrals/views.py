@@ -39,7 +39,7 @@ def officer_home(request):
 @require_http_methods(["GET", "POST"])
 def referral_new(request):
     initial = {"officer_name": request.user.get_full_name()}
-    form = ReferralForm(request.POST or None, initial=initial)
+    form = ReferralForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         referral = services.referral_file(actor=request.user, data=form.to_referral_data())
         messages.success(
@@ -117,7 +117,7 @@ def outreach_finish(request, referral_id):
         unit, referral = _outreach_referral(request, referral_id)
         if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
             raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
-        form = OutreachFinishForm(request.POST or None)
+        form = OutreachFinishForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             services.referral_finish(
                 actor=request.user,
@@ -175,7 +175,7 @@ def case_manager_home(request):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_http_methods(["GET", "POST"])
 def follow_up_new(request):
-    form = FollowUpCreateForm(request.POST or None)
+    form = FollowUpCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         follow_up = services.follow_up_create(
@@ -314,7 +314,7 @@ def person_detail(request, person_id):
 @role_required(Action.PERSON_READ)
 @require_http_methods(["GET", "POST"])
 def person_merge(request):
-    form = MergeForm(request.POST or request.GET or None)
+    form = MergeForm(request.POST if request.method == "POST" else (request.GET or None))
     if request.method == "POST" and form.is_valid():
         try:
             survivor = services.person_merge(
@@ -362,7 +362,7 @@ def directory(request):
 
 
 def _directory_edit(request, form_class, instance, title):
-    form = form_class(request.POST or None, instance=instance)
+    form = form_class(request.POST if request.method == "POST" else None, instance=instance)
     if request.method == "POST" and form.is_valid():
         services.directory_save(form=form)
         messages.success(request, f"Saved {form.instance}.")
