@@ -525,7 +525,8 @@ def alert_acknowledge(*, alert_id: int, actor) -> Alert:
     """A dispatcher has seen the alert. The first acknowledgement counts; later ones are no-ops.
     The unit's tablet is told, so a team that asked for backup sees dispatch has it."""
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().select_related("unit").get(pk=alert_id)
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the unit join.
+        alert = Alert.objects.select_for_update(of=("self",)).select_related("unit").get(pk=alert_id)
         if alert.acknowledged_at is None:
             alert.acknowledged_at = timezone.now()
             alert.acknowledged_by = actor
