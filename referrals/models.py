@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import timedelta
 
@@ -12,6 +13,8 @@ class Person(models.Model):
     alias = models.CharField(max_length=200, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    # The phone's digits alone, so "(720) 555-0199" is found by "7205550199"; kept by save().
+    phone_digits = models.CharField(max_length=40, blank=True, db_index=True, editable=False)
     # Set when this record was merged into another; everything linked follows the survivor.
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(
@@ -21,6 +24,12 @@ class Person(models.Model):
 
     def __str__(self):
         return self.name or self.alias or f"Person #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        self.phone_digits = re.sub(r"\D", "", self.phone or "")
+        if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_digits"}
+        super().save(*args, **kwargs)
 
 
 class PersonAccess(models.Model):

@@ -173,7 +173,7 @@ def _person_match(prefix: str, q: str) -> Q:
     match = Q(**{f"{prefix}name__icontains": q}) | Q(**{f"{prefix}alias__icontains": q})
     digits = re.sub(r"\D", "", q)
     if len(digits) >= 3 and not DATE_RE.match(q):
-        match |= Q(**{f"{prefix}phone__icontains": q}) | Q(**{f"{prefix}phone__icontains": digits})
+        match |= Q(**{f"{prefix}phone_digits__contains": digits})
     if DATE_RE.match(q):
         with contextlib.suppress(ValueError):
             match |= Q(**{f"{prefix}date_of_birth": date.fromisoformat(q)})
