@@ -387,7 +387,16 @@ const socket = new FieldSocket(
   { startFrom: Number(root.dataset.lastEventId || 0) },
 );
 
-window.addEventListener("online", () => { socket.nudge(); flushOutbox(); });
+window.addEventListener("online", () => {
+  if (socket.isOpen()) socket.handlers.onState("open");
+  socket.nudge();
+  flushOutbox();
+});
+window.addEventListener("offline", () => {
+  const badge = $("connection");
+  badge.textContent = "Offline — changes stay on the tablet";
+  badge.className = "badge no";
+});
 setInterval(() => { if (navigator.onLine) flushOutbox(); }, 5_000);
 if (localStorage.getItem("cr-theme") === "dark") document.documentElement.dataset.theme = "dark";
 socket.connect();

@@ -73,6 +73,10 @@ export class FieldSocket {
     this.connect();
   }
 
+  isOpen() {
+    return Boolean(this.ws && this.ws.readyState === WebSocket.OPEN);
+  }
+
   ack(eventId) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
       this.ws.send(JSON.stringify({ type: "ack", event_id: eventId }));

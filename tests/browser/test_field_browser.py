@@ -1,0 +1,219 @@
+"""The tablet in headless Chromium against a real Daphne: an assignment pushed live, worked
+through its statuses and outcome; writes made offline reaching the server once; a
+self-initiated encounter end to end."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from dispatch.models import Assignment, Incident, Unit
+from field import services
+from field.models import Outcome
+from tests import factories
+
+pytestmark = pytest.mark.browser
+
+PORTRAIT = {"width": 768, "height": 1024}
+LANDSCAPE = {"width": 1280, "height": 800}
+POSITION = {"latitude": 39.7392, "longitude": -104.9903}
+
+
+def api_post(server, path, body, key):
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def dispatch_a_call(server, cad_key, external_id="CAD-1", **extra):
+    incident = api_post(
+        server,
+        "/api/v1/incidents/",
+        {
+            "external_id": external_id,
+            "source": "911",
+            "call_type": "WELFARE",
+            "priority": 2,
+            "received_at": "2026-11-22T14:03:11-07:00",
+            "location": {"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99},
+            "caller": {"name": "Ana", "phone": "+1 303 555 0100"},
+            "narrative": "Man sitting outside the library, not dressed for the cold.",
+            "screening": {
+                "weapons": False,
+                "violence": False,
+                "medical_emergency": False,
+                "police_only": False,
+            },
+            "tandem": ["ems"],
+            **extra,
+        },
+        cad_key,
+    )
+    api_post(server, f"/api/v1/incidents/{incident['id']}/assign", {"unit": "CR-1"}, cad_key)
+    return Assignment.objects.get(incident_id=incident["id"])
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the server")
+
+
+@pytest.fixture
+def team(personas, call_types):
+    unit = factories.UnitFactory(callsign="CR-1", status=Unit.Status.OFF_DUTY)
+    _client, key = factories.api_client("cad-live", "cad")
+    return {"responder": personas["responder"], "unit": unit, "cad_key": key}
+
+
+def open_tablet(server, browser_page, user, viewport=PORTRAIT):
+    page = browser_page(server, user, viewport=viewport, geolocation=POSITION, permissions=["geolocation"])
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/field/")
+    return page, errors
+
+
+def fill_outcome(page, narrative):
+    form = page.locator("#outcome")
+    form.get_by_label("Disposition").select_option("resolved_on_scene")
+    form.get_by_label("Crisis counselling").check()
+    form.get_by_label("Narrative").fill(narrative)
+    form.get_by_role("button", name="Save outcome").click()
+
+
+def test_an_assignment_is_pushed_acknowledged_worked_and_closed_with_an_outcome(
+    daphne, browser_page, team, artifacts_dir
+):
+    page, errors = open_tablet(daphne, browser_page, team["responder"])
+    page.get_by_label("Unit").select_option(label="CR-1")
+    page.get_by_role("button", name="Start shift").click()
+    page.wait_for_selector("#connection:has-text('Live')")
+    assert Unit.objects.get(callsign="CR-1").status == "available"
+
+    assignment = dispatch_a_call(daphne, team["cad_key"])
+    alert = page.get_by_role("alertdialog", name="New assignment")
+    alert.wait_for(state="visible", timeout=5000)  # pushed: no reload
+    assert "WELFARE at 1437 Bannock St" in alert.inner_text()
+    assert page.locator("#assignment a[href^='geo:39.74']").is_visible()
+    assert page.locator("#assignment a[href='tel:+13035550100']").is_visible()
+    page.screenshot(path=artifacts_dir / "field-assignment-768x1024.png", full_page=True)
+    page.set_viewport_size(LANDSCAPE)
+    page.screenshot(path=artifacts_dir / "field-assignment-1280x800.png", full_page=True)
+
+    page.get_by_role("button", name="Acknowledge").click()
+    assert alert.is_hidden()
+    wait_for(lambda: Assignment.objects.get(pk=assignment.pk).acknowledged_at)
+
+    page.get_by_role("button", name="Set status: En route").click()
+    page.get_by_role("button", name="Set status: On scene").click()
+    page.get_by_role("button", name="Set status: Transporting").click()
+    page.get_by_label("Destination", exact=True).fill("Denver CARES")
+    page.get_by_role("button", name="Start transport").click()
+    page.get_by_role("button", name="Set status: Clear").click()
+    fill_outcome(page, "Warm clothes, a ride, and a bed for the night.")
+    page.wait_for_selector("#outcome-saved:has-text('Outcome saved.')")
+
+    outcome = wait_for(lambda: Outcome.objects.filter(assignment_id=assignment.pk).first())
+    assignment.refresh_from_db()
+    assert assignment.status == "cleared" and assignment.transport_destination == "Denver CARES"
+    assert assignment.en_route_at and assignment.on_scene_at and assignment.transporting_at
+    assert (
+        outcome.services_provided == ["crisis_counselling"]
+        and outcome.transport_destination == "Denver CARES"
+    )
+    assert errors == []
+
+
+def test_writes_made_offline_reach_the_server_once_when_it_comes_back(daphne, browser_page, team):
+    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    assignment = dispatch_a_call(daphne, team["cad_key"])
+    for step in ("en_route", "on_scene"):
+        api_post(daphne, f"/api/v1/assignments/{assignment.pk}/status", {"status": step}, team["cad_key"])
+    page, errors = open_tablet(daphne, browser_page, team["responder"])
+    page.wait_for_selector("#connection:has-text('Live')")
+    page.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+    page.context.set_offline(True)
+    # The app shell and the current assignment open from the service worker's cache.
+    assert page.reload().from_service_worker
+    page.wait_for_selector("#connection:has-text('Offline')")
+    assert "1437 Bannock St" in page.locator("#assignment").inner_text()
+    page.get_by_role("button", name="Set status: Clear").click()
+    fill_outcome(page, "Written in a dead zone.")
+    page.wait_for_selector("#outbox-status:has-text('2 waiting to send')")
+    assert page.locator("#outcome-saved").inner_text().startswith("Outcome saved on the tablet")
+    assert Assignment.objects.get(pk=assignment.pk).status == "on_scene"
+    assert not Outcome.objects.exists()
+
+    page.context.set_offline(False)
+    page.wait_for_selector("#outbox-status:has-text('0 waiting to send')", timeout=15_000)
+    assert Assignment.objects.get(pk=assignment.pk).status == "cleared"
+    assert Outcome.objects.filter(assignment_id=assignment.pk).count() == 1
+    assert page.locator("#conflicts .conflict").count() == 0
+    assert errors == []
+
+
+def test_a_conflict_from_the_outbox_is_shown_not_dropped(daphne, browser_page, team):
+    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    assignment = dispatch_a_call(daphne, team["cad_key"])
+    page, _errors = open_tablet(daphne, browser_page, team["responder"])
+    page.wait_for_selector("#connection:has-text('Live')")
+    page.get_by_role("button", name="Acknowledge").click()
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Set status: En route").click()
+    page.wait_for_selector("#outbox-status:has-text('1 waiting to send')")
+    # Dispatch cancels the call while the tablet is out of coverage.
+    api_post(daphne, "/api/v1/incidents/", {**CANCEL, "external_id": "CAD-1"}, team["cad_key"])
+    page.context.set_offline(False)
+    conflict = page.locator("#conflicts .conflict")
+    conflict.wait_for(timeout=15_000)
+    assert "not accepted" in conflict.inner_text() and "cancelled" in conflict.inner_text().lower()
+    assert Assignment.objects.get(pk=assignment.pk).status == "cancelled"
+    page.reload()
+    page.locator("#conflicts .conflict").wait_for()  # kept until the responder dismisses it
+    page.get_by_role("button", name="Dismiss: En route").click()
+    page.locator("#conflicts .conflict").wait_for(state="detached")
+
+
+CANCEL = {
+    "source": "911",
+    "call_type": "WELFARE",
+    "received_at": "2026-11-22T14:03:11-07:00",
+    "location": {"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99},
+    "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
+    "cancelled": True,
+}
+
+
+def test_a_self_initiated_encounter_end_to_end(daphne, browser_page, team):
+    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    page, errors = open_tablet(daphne, browser_page, team["responder"], viewport=LANDSCAPE)
+    page.wait_for_selector("#connection:has-text('Live')")
+    page.get_by_role("button", name="New encounter").click()
+    page.get_by_label("Call type").select_option("WELFARE")
+    page.get_by_label("Address or landmark (optional)").fill("Civic Center Park")
+    page.get_by_role("button", name="Start encounter").click()
+    page.locator("#outcome").wait_for(state="visible")
+    page.wait_for_selector("#assignment-status:has-text('On scene')")
+    incident = Incident.objects.get(source="self_initiated")
+    assert (incident.latitude, incident.longitude) == (POSITION["latitude"], POSITION["longitude"])
+    assert Unit.objects.get(callsign="CR-1").status == "on_scene"
+    fill_outcome(page, "Offered water and a shelter list.")
+    page.wait_for_selector("#outcome-saved:has-text('Outcome saved.')")
+    outcome = Outcome.objects.get()
+    assert outcome.self_initiated and outcome.assignment.incident_id == incident.pk
+    assert outcome.assignment.status == "cleared"
+    wait_for(lambda: Unit.objects.get(callsign="CR-1").status == "available")
+    assert errors == []
