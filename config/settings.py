@@ -225,6 +225,8 @@ EVENT_CATCHUP_SECONDS = env.float("EVENT_CATCHUP_SECONDS", default=10)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # An assignment not acknowledged within this many seconds raises an alert on the console.
 ACK_ALERT_SECONDS = env.int("ACK_ALERT_SECONDS", default=60)
+# While a dispatch console is open, its process looks for overdue assignments this often.
+ACK_ALERT_CHECK_SECONDS = env.float("ACK_ALERT_CHECK_SECONDS", default=5)
 
 LOGGING = {
     "version": 1,

@@ -1,20 +1,25 @@
 """Live events over WebSocket (CONTRACT.md): /ws/dispatch/ here, /ws/field/ in field.consumers.
 
-Delivery is at-least-once from the channel layer and exactly-once to the client: every event
-is in the log before it is pushed, each connection remembers which ids it has sent, `resume`
-replays from the log, and a periodic catch-up reads the log for anything the channel layer
-dropped (channels-redis drops silently at capacity).
+Each connection sends every event its client may see exactly once and in id order. It keeps
+one number, `high`: every visible event with `start < id <= high` has been sent, in order,
+and nothing else has. A live event is sent only when it is the next one: each pushed message
+carries the id of the event before it for this audience (`prev`, `prev_unit`, see
+dispatch.events); when that one has not been sent yet (the channel layer dropped it, or it is
+still in flight from another process) the gap is filled from the log first. `resume` replays
+from the log, and a periodic catch-up reads the log for anything dropped at the end of a
+burst (channels-redis drops silently at capacity).
 """
 
 import asyncio
 import logging
-from collections import deque
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Max, Min
 
+from dispatch import services
 from dispatch.events import DISPATCH_GROUP, event_as_message
 from dispatch.models import Event
 from dispatch.roles import Action, may
@@ -26,42 +31,61 @@ CLOSE_ROLE_NOT_ALLOWED = 4403
 REPLAY_BATCH = 500
 # A client further behind than this reloads over HTTP instead of replaying event by event.
 REPLAY_MAX = 5000
-SENT_MEMORY = 4096
 
 
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     """Shared by both sockets: authentication, audience groups, resume, catch-up."""
 
     action: str = ""
+    # Which "previous event" id of a pushed message belongs to this consumer's audience.
+    prev_key: str = "prev"
 
     async def connect(self):
         self.groups_joined: list[str] = []
-        self.sent_ids: set[int] = set()
-        self.sent_order: deque[int] = deque()
-        # Every event this client may see with an id up to `confirmed` has been sent.
-        self.confirmed: int | None = None
+        self.start: int = 0
+        self.high: int = 0
         self.send_lock = asyncio.Lock()
-        self.catchup_task = None
+        self.tasks: list[asyncio.Task] = []
         user = self.scope.get("user")
-        # Accept first: a close before the handshake cannot carry the 44xx code to the client.
-        await self.accept()
+        refusal = None
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
-            return
-        if not await database_sync_to_async(may)(user, self.action):
-            await self.close(code=CLOSE_ROLE_NOT_ALLOWED)
+            refusal = CLOSE_NOT_SIGNED_IN
+        elif not await database_sync_to_async(may)(user, self.action):
+            refusal = CLOSE_ROLE_NOT_ALLOWED
+        if refusal is not None:
+            # Accept, then close: a close before the handshake cannot carry the 44xx code.
+            await self.accept()
+            await self.close(code=refusal)
             return
         self.user = user
+        # Join, read the newest id, and only then open the socket: every event committed
+        # after the client sees the socket open reaches it live, without a resume.
         await self.audience_join()
-        self.confirmed = await database_sync_to_async(self._latest_id)()
-        self.catchup_task = asyncio.create_task(self._catchup_loop())
+        self.start = self.high = await database_sync_to_async(self._latest_id)()
+        await self.accept()
+        self.every(settings.EVENT_CATCHUP_SECONDS, self.catch_up)
         await self.on_ready()
 
     async def disconnect(self, code):
-        if self.catchup_task is not None:
-            self.catchup_task.cancel()
+        for task in getattr(self, "tasks", []):
+            task.cancel()
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    def every(self, seconds: float, job) -> None:
+        """Run `job` every `seconds` while the socket is open; a failure is logged, not fatal."""
+
+        async def loop():
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s failed; will try again", job.__name__)
+
+        self.tasks.append(asyncio.create_task(loop()))
 
     # --- audience ------------------------------------------------------------------------
     async def audience_groups(self) -> list[str]:
@@ -70,6 +94,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     def visible_events(self):
         """The queryset of events this client may see."""
         raise NotImplementedError
+
+    def may_see(self, message: dict) -> bool:
+        """Whether a pushed message is for this client now (a group may still deliver a
+        message sent just before the client left it)."""
+        return True
 
     async def audience_join(self):
         wanted = await self.audience_groups()
@@ -114,81 +143,99 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.send_json({"type": "error", "code": "bad_message", "detail": "Not JSON."})
 
-    # --- sending --------------------------------------------------------------------------
-    async def _send_event(self, message: dict) -> None:
-        event_id = message["id"]
-        if event_id in self.sent_ids:
+    # --- sending (always under send_lock) -------------------------------------------------------
+    async def _emit(self, message: dict) -> None:
+        """Send one event if it is newer than everything sent; never twice, never backwards."""
+        if message["id"] <= self.high:
             return
-        self.sent_ids.add(event_id)
-        self.sent_order.append(event_id)
-        if len(self.sent_order) > SENT_MEMORY:
-            self.sent_ids.discard(self.sent_order.popleft())
         await self.send_json(message)
+        self.high = message["id"]
+
+    async def _fill(self, upto: int | None = None) -> None:
+        """Send, from the log and in order, every visible event after `high` (up to `upto`)."""
+        while True:
+            batch = await database_sync_to_async(self._events_after)(self.high, REPLAY_BATCH, upto)
+            for message in batch:
+                await self._emit(message)
+            if len(batch) < REPLAY_BATCH:
+                return
 
     async def event_deliver(self, message):
         """A live event from the channel layer."""
+        if not self.may_see(message):
+            return
+        event = message["event"]
         async with self.send_lock:
-            await self._send_event(message["event"])
+            if event["id"] <= self.high:
+                return  # already sent from the log, or older than this stream
+            prev = message.get(self.prev_key)
+            if prev is None or prev > self.high:
+                # An earlier event is missing here: send it (and any other) from the log first.
+                await self._fill(upto=event["id"] - 1)
+            await self._emit(event)
+
+    async def catch_up(self):
+        async with self.send_lock:
+            await self._fill()
 
     async def resume(self, last_event_id: int):
         async with self.send_lock:
-            plan = await database_sync_to_async(self._replay_plan)(last_event_id)
-            if plan is None:
-                await self.send_json({"type": "resync"})
-                self.confirmed = await database_sync_to_async(self._latest_id)()
+            if not await database_sync_to_async(self._replay_possible)(last_event_id):
+                await self._resync()
                 return
-            after = last_event_id
-            while True:
-                batch = await database_sync_to_async(self._events_after)(after, REPLAY_BATCH)
-                for message in batch:
-                    await self._send_event(message)
-                if len(batch) < REPLAY_BATCH:
-                    break
-                after = batch[-1]["id"]
-            self.confirmed = max(plan, after)
+            if self.high == self.start:
+                # Nothing sent on this connection yet: the stream starts where the client was.
+                self.start = self.high = last_event_id
+            elif last_event_id < self.start:
+                # Live events already went out; older ones sent now would arrive out of order.
+                if await database_sync_to_async(self._any_between)(last_event_id, self.start):
+                    await self._resync()
+                    return
+            else:
+                self.high = max(self.high, last_event_id)
+            await self._fill()
 
-    async def _catchup_loop(self):
-        interval = settings.EVENT_CATCHUP_SECONDS
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with self.send_lock:
-                    batch = await database_sync_to_async(self._events_after)(
-                        self.confirmed or 0, REPLAY_BATCH
-                    )
-                    for message in batch:
-                        await self._send_event(message)
-                    if batch:
-                        self.confirmed = batch[-1]["id"]
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event catch-up failed; will try again")
+    async def _resync(self):
+        await self.send_json({"type": "resync"})
+        # The client reloads over HTTP now; from here on it needs only what is newer.
+        latest = await database_sync_to_async(self._latest_id)()
+        self.start = self.high = max(self.high, latest)
 
     # --- database (run in a thread) ------------------------------------------------------------
     def _latest_id(self) -> int:
         return Event.objects.aggregate(m=Max("id"))["m"] or 0
 
-    def _replay_plan(self, last_event_id: int) -> int | None:
-        """None when the client must reload (the gap is older than the log keeps, the id is
-        from another database, or the backlog is too long); otherwise the newest id now."""
+    def _replay_possible(self, last_event_id: int) -> bool:
+        """False when the client must reload: the gap is older than the log keeps, the id is
+        from another database (larger than any), or the backlog is too long."""
         bounds = Event.objects.aggregate(lo=Min("id"), hi=Max("id"))
         lo, hi = bounds["lo"] or 0, bounds["hi"] or 0
         if last_event_id > hi:
-            return None
+            return False
         if lo and last_event_id < lo - 1:
-            return None
-        if self.visible_events().filter(id__gt=last_event_id).count() > REPLAY_MAX:
-            return None
-        return hi
+            return False
+        return self.visible_events().filter(id__gt=last_event_id).count() <= REPLAY_MAX
 
-    def _events_after(self, after: int, limit: int) -> list[dict]:
-        events = self.visible_events().filter(id__gt=after).order_by("id")[:limit]
-        return [event_as_message(event) for event in events]
+    def _any_between(self, after: int, upto: int) -> bool:
+        return self.visible_events().filter(id__gt=after, id__lte=upto).exists()
+
+    def _events_after(self, after: int, limit: int, upto: int | None = None) -> list[dict]:
+        events = self.visible_events().filter(id__gt=after)
+        if upto is not None:
+            events = events.filter(id__lte=upto)
+        return [event_as_message(event) for event in events.order_by("id")[:limit]]
+
+
+# When this process last looked for overdue assignments: one console per process does it.
+_alerts_checked_at = 0.0
 
 
 class DispatchConsumer(EventStreamConsumer):
-    """A dispatcher's or supervisor's console: every unit's and incident's events."""
+    """A dispatcher's or supervisor's console: every unit's and incident's events.
+
+    While any console is open, each process also raises the unacknowledged-assignment
+    alerts every few seconds (services.alerts_raise_overdue claims each assignment with a
+    conditional update, so processes running it at once raise each alert once)."""
 
     action = Action.DISPATCH_CONSOLE
 
@@ -197,3 +244,15 @@ class DispatchConsumer(EventStreamConsumer):
 
     def visible_events(self):
         return Event.objects.all()
+
+    async def on_ready(self):
+        self.every(settings.ACK_ALERT_CHECK_SECONDS, self.alerts_check)
+
+    async def alerts_check(self):
+        global _alerts_checked_at
+        interval = settings.ACK_ALERT_CHECK_SECONDS
+        if time.monotonic() - _alerts_checked_at < interval * 0.9:
+            return
+        _alerts_checked_at = time.monotonic()
+        # The alerts go out as events to every console, this one included.
+        await database_sync_to_async(services.alerts_raise_overdue)()

@@ -65,17 +65,31 @@ def event_record(type: str, data: dict, unit=None) -> Event:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
+    # Read under the same lock (SQLite: under its one write lock): the event just before this
+    # one, for dispatch and for the unit. A socket sends a pushed event at once when it has
+    # sent that one, and fills the gap from the log first when it has not (dispatch.consumers).
+    newest = Event.objects.order_by("-id").values_list("id", flat=True)
+    prev = newest.first() or 0
+    prev_unit = (newest.filter(unit=unit).first() or 0) if unit is not None else None
     event = Event.objects.create(type=type, at=timezone.now(), data=data, unit=unit)
-    transaction.on_commit(lambda: event_send(event))
+    transaction.on_commit(lambda: event_send(event, prev=prev, prev_unit=prev_unit))
     return event
 
 
-def event_send(event: Event) -> None:
+def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None = None) -> None:
     """Push a stored event to the dispatch group and, when it has one, its unit's group.
 
-    A failure here loses nothing: the event is in the log and clients replay it on resume.
+    `prev`/`prev_unit` name the event before it (0: none); None means unknown, and the
+    receiving socket checks the log. A failure here loses nothing: the event is in the log,
+    sockets read it on their next catch-up and clients replay it on resume.
     """
-    message = {"type": "event.deliver", "event": event_as_message(event)}
+    message = {
+        "type": "event.deliver",
+        "event": event_as_message(event),
+        "unit_id": event.unit_id,
+        "prev": prev,
+        "prev_unit": prev_unit,
+    }
     groups = [DISPATCH_GROUP]
     if event.unit_id is not None:
         groups.append(unit_group(event.unit_id))
@@ -89,3 +103,26 @@ def event_send(event: Event) -> None:
 
 def events_retention_cutoff() -> datetime:
     return timezone.now() - timedelta(hours=settings.EVENT_RETENTION_HOURS)
+
+
+def events_prune() -> int:
+    """Delete the events older than settings.EVENT_RETENTION_HOURS; returns how many.
+
+    Deletes a prefix of the log by id (every id up to the newest old one), so what is kept
+    has no holes and `resume` can tell from the oldest id kept whether a client missed any.
+    Refuses a retention under 24 hours: CONTRACT.md promises `resume` a day back.
+    """
+    if settings.EVENT_RETENTION_HOURS < 24:
+        raise ValueError(
+            f"EVENT_RETENTION_HOURS is {settings.EVENT_RETENTION_HOURS}; it must be at least 24."
+        )
+    newest_old = (
+        Event.objects.filter(at__lt=events_retention_cutoff())
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if newest_old is None:
+        return 0
+    deleted, _ = Event.objects.filter(id__lte=newest_old).delete()
+    return deleted

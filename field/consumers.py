@@ -17,6 +17,7 @@ def user_group(user_id) -> str:
 
 class FieldConsumer(EventStreamConsumer):
     action = Action.FIELD_APP
+    prev_key = "prev_unit"
 
     async def audience_groups(self) -> list[str]:
         self.unit_id = await database_sync_to_async(shift_unit_id)(self.user)
@@ -29,6 +30,10 @@ class FieldConsumer(EventStreamConsumer):
         if self.unit_id is None:
             return Event.objects.none()
         return Event.objects.filter(unit_id=self.unit_id)
+
+    def may_see(self, message) -> bool:
+        # After a shift change the old unit's group may still hand over a message or two.
+        return self.unit_id is not None and message.get("unit_id") == self.unit_id
 
     async def on_ready(self):
         await self.send_json({"type": "shift", "unit_id": self.unit_id})
