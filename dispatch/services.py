@@ -314,12 +314,14 @@ def incident_cancel(*, incident: Incident, actor, reason: str = "") -> Incident:
         active = (
             incident.assignments.select_for_update().filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).first()
         )
-        if active is not None:
-            _assignment_cancel(active, now)
         old_status = incident.status
         incident.status = Incident.Status.CANCELLED
         incident.cancelled_at = now
         incident.save(update_fields=["status", "cancelled_at", "updated_at"])
+        if active is not None:
+            # After the incident is saved: the tablet's assignment.cancelled carries the
+            # incident, and it must say cancelled (the tablet gets no incident.updated).
+            _assignment_cancel(active, now)
         history = {"status": [old_status, "cancelled"]}
         if reason:
             history["reason"] = [None, reason]
@@ -354,9 +356,12 @@ def unit_set_status(unit: Unit, status: str, *, now=None) -> None:
 
 
 def unit_event_data(unit: Unit) -> dict:
+    """The unit as GET /api/v1/units/ shows it, members on shift included (read back in the
+    caller's transaction, so it is what will commit)."""
+    from dispatch.selectors import unit_list
     from dispatch.serializers import UnitOut
 
-    return dict(UnitOut(unit).data)
+    return dict(UnitOut(unit_list().get(pk=unit.pk)).data)
 
 
 # --- Assignments ----------------------------------------------------------------------------
