@@ -555,8 +555,12 @@ def alerts_raise_overdue(*, now=None) -> list[Alert]:
     ).values_list("pk", flat=True)
     for assignment_id in list(candidates[:100]):
         with transaction.atomic():
+            # Conditional: still active, unacknowledged and unclaimed now, not only when listed.
             claimed = Assignment.objects.filter(
-                pk=assignment_id, ack_alert_raised_at__isnull=True, acknowledged_at__isnull=True
+                pk=assignment_id,
+                status__in=ACTIVE_ASSIGNMENT_STATUSES,
+                ack_alert_raised_at__isnull=True,
+                acknowledged_at__isnull=True,
             ).update(ack_alert_raised_at=now)
             if not claimed:
                 continue
