@@ -8,9 +8,10 @@ import urllib.request
 
 import pytest
 
+from dispatch import services as dispatch_services
 from dispatch.models import Assignment, Incident, Unit
 from field import services
-from field.models import Outcome
+from field.models import BackupRequest, Outcome
 from tests import factories
 
 pytestmark = pytest.mark.browser
@@ -216,4 +217,22 @@ def test_a_self_initiated_encounter_end_to_end(daphne, browser_page, team):
     assert outcome.self_initiated and outcome.assignment.incident_id == incident.pk
     assert outcome.assignment.status == "cleared"
     wait_for(lambda: Unit.objects.get(callsign="CR-1").status == "available")
+    assert errors == []
+
+
+def test_backup_is_requested_with_a_confirm_and_the_tablet_sees_dispatch_acknowledge(
+    daphne, browser_page, team, personas
+):
+    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    page, errors = open_tablet(daphne, browser_page, team["responder"])
+    page.wait_for_selector("#connection:has-text('Live')")
+    page.get_by_role("button", name="Police backup").click()
+    page.get_by_label("Urgent").check()
+    page.get_by_role("button", name="Send request").click()
+    page.wait_for_selector("[data-backup-id] :text('Waiting for dispatch')")
+    backup = BackupRequest.objects.get()
+    assert backup.kind == "police" and backup.urgent
+    # A dispatcher acknowledges on the console; the tablet hears it through its socket.
+    dispatch_services.alert_acknowledge(alert_id=backup.alert_id, actor=personas["dispatcher"])
+    page.wait_for_selector(f"[data-backup-id='{backup.pk}'] :text('Dispatch acknowledged')")
     assert errors == []

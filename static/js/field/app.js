@@ -106,31 +106,25 @@ async function submit(item) {
   item = { key: outbox.newKey(), ...item };
   const waiting = (await outbox.pending()).length;
   if (!waiting && navigator.onLine) {
+    let result = null;
     try {
-      const result = await outbox.send(item);
-      if (!result.ok && result.status !== 400) await showConflictNow(item, result);
-      if (result.status >= 500) throw new Error("server error");
+      result = await outbox.send(item);
+    } catch {
+      result = null; // the network failed mid-request; the same key makes a retry safe
+    }
+    if (result && result.status < 500) {
+      // A 400 goes back to the form that sent it; other refusals are kept until dismissed.
+      if (!result.ok && result.status !== 400) {
+        await outbox.recordConflict(item, result);
+        await showOutbox();
+      }
       refreshSoon();
       return result;
-    } catch {
-      // fall through: the network failed mid-request; the same key makes a retry safe
     }
   }
   await outbox.enqueue(item);
   await showOutbox();
   return { queued: true };
-}
-
-async function showConflictNow(item, result) {
-  const div = document.createElement("div");
-  div.className = "conflict";
-  div.textContent = `${item.label}: not accepted — ${outbox.describeError(result.status, result.body)}`;
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = "Dismiss";
-  button.addEventListener("click", () => div.remove());
-  div.append(" ", button);
-  $("conflicts").append(div);
 }
 
 async function showOutbox() {
@@ -398,7 +392,10 @@ window.addEventListener("offline", () => {
   badge.className = "badge no";
 });
 setInterval(() => { if (navigator.onLine) flushOutbox(); }, 5_000);
-if (localStorage.getItem("cr-theme") === "dark") document.documentElement.dataset.theme = "dark";
+if (localStorage.getItem("cr-theme") === "dark") {
+  document.documentElement.dataset.theme = "dark";
+  $("theme-toggle").setAttribute("aria-pressed", "true");
+}
 socket.connect();
 decorate();
 showOutbox();

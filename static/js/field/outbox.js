@@ -79,6 +79,12 @@ export function describeError(status, body) {
   return `The server answered ${status}.`;
 }
 
+// Keep a refusal until the responder has read it and dismissed it.
+export function recordConflict(item, result) {
+  return tx("conflicts", "readwrite", (s) =>
+    s.put({ key: item.key, label: item.label, status: result.status, detail: describeError(result.status, result.body), at: new Date().toISOString() }));
+}
+
 let flushing = null;
 
 // Send every queued item in order. Stops at the first network failure or server error (5xx)
@@ -95,10 +101,7 @@ export function flush(onResult) {
           return false; // offline again
         }
         if (result.status >= 500) return false;
-        if (!result.ok) {
-          await tx("conflicts", "readwrite", (s) =>
-            s.put({ key: item.key, label: item.label, status: result.status, detail: describeError(result.status, result.body), at: new Date().toISOString() }));
-        }
+        if (!result.ok) await recordConflict(item, result);
         await tx("outbox", "readwrite", (s) => s.delete(item.seq));
         if (onResult) onResult(item, result);
       }
