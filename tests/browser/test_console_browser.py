@@ -81,3 +81,49 @@ def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(
     assert assignment.dispatched_by == personas["dispatcher"]
     assert Incident.objects.get(pk=created["id"]).status == Incident.Status.ASSIGNED
     page.screenshot(path=str(artifacts_dir / "console.png"), full_page=True)
+
+
+def test_a_clinician_takes_a_988_call_transfers_it_and_resolves_it_by_phone(
+    daphne, browser_page, call_types, artifacts_dir
+):
+    from django.contrib.auth.models import Group
+
+    from dispatch.models import ClinicianTransfer
+    from dispatch.roles import CLINICIAN_GROUP
+
+    clinician = factories.UserFactory(username="clin", roles=["dispatcher"])
+    clinician.groups.add(Group.objects.get_or_create(name=CLINICIAN_GROUP)[0])
+    page = browser_page(daphne, clinician)
+    page.goto(f"{daphne.url}/dispatch/")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+    # Model 3: the guided intake.
+    page.get_by_text("Take a call").click()
+    intake = page.locator("#intake")
+    intake.get_by_label("Line the call came in on").select_option("988")
+    intake.get_by_label("Call type", exact=True).select_option("WELFARE")
+    for fieldset in intake.locator("fieldset.screen-question").all():
+        fieldset.get_by_label("No", exact=True).check()
+    intake.get_by_label("Address or place").fill("77 Colfax Ave")
+    intake.get_by_label("Callback phone").fill("303-555-0142")
+    intake.get_by_role("button", name="Save the call").click()
+    expect(intake.locator(".intake-result")).to_contain_text("Saved WELFARE at 77 Colfax Ave.")
+    expect(intake.locator(".intake-result")).to_contain_text("Eligible")
+    incident = Incident.objects.get(address="77 Colfax Ave")
+    assert incident.source == "988" and incident.eligible
+
+    # Model 2: transfer to the clinicians' queue, then resolve by phone.
+    row = page.locator(f'li.incident[data-incident="{incident.pk}"]')
+    row.get_by_role("button", name="Transfer to clinician").click()
+    card = page.locator(f'#clinician article[data-incident="{incident.pk}"]')
+    expect(card).to_contain_text("303-555-0142")
+    card.get_by_label("What was said on the phone").fill("Talked it through; she is safe with her sister.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Resolved by phone").click()
+    expect(page.locator("#console-flash")).to_contain_text("resolved by phone; no team sent")
+    expect(page.locator(f'li.incident[data-incident="{incident.pk}"]')).to_have_count(0)
+    page.screenshot(path=str(artifacts_dir / "console-clinician.png"), full_page=True)
+
+    incident.refresh_from_db()
+    assert incident.status == Incident.Status.CLOSED
+    assert incident.clinician_transfer.outcome == ClinicianTransfer.Outcome.RESOLVED_BY_PHONE
