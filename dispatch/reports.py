@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Aggregate, Count, Exists, F, FloatField, Func, Min, OuterRef, Q
+from django.db.models import Aggregate, Count, F, FloatField, Func, Min, Q
 from django.utils import timezone
 
 from dispatch.models import Assignment, Incident
@@ -86,17 +86,22 @@ def program_zone() -> ZoneInfo:
 def incidents_in_range(filters: ReportFilters):
     """Incidents received in the range, of every source, narrowed by the filters."""
     low, high = filters.bounds()
-    return _narrow(Incident.objects.filter(received_at__gte=low, received_at__lt=high), filters)
+    return _narrow(Incident.objects.filter(received_at__gte=low, received_at__lt=high), filters, bounded=True)
 
 
-def _narrow(qs, filters: ReportFilters):
-    """Apply the source, call-type and unit filters (not the range) to incidents."""
+def _narrow(qs, filters: ReportFilters, *, bounded: bool = False):
+    """Apply the source, call-type and unit filters to incidents. The unit's assignments are
+    looked up within the range when `bounded`, so the database reads only that range's."""
     if filters.source:
         qs = qs.filter(source=filters.source)
     if filters.call_type:
         qs = qs.filter(call_type_code=filters.call_type)
     if filters.unit_id:
-        qs = qs.filter(Exists(Assignment.objects.filter(incident=OuterRef("pk"), unit_id=filters.unit_id)))
+        units = Assignment.objects.filter(unit_id=filters.unit_id)
+        if bounded:
+            low, high = filters.bounds()
+            units = units.filter(incident__received_at__gte=low, incident__received_at__lt=high)
+        qs = qs.filter(pk__in=units.values("incident_id"))
     return qs
 
 
@@ -104,22 +109,29 @@ def calls_in_range(filters: ReportFilters):
     return incidents_in_range(filters).exclude(source=SELF_INITIATED)
 
 
-def _assignments(filters: ReportFilters, *, encounters: bool):
-    """Assignments of the calls (or of the encounters) in range; with a unit filter, that unit's."""
+def _scoped(qs, filters: ReportFilters, *, to_assignment: str = "", encounters: bool | None = False):
+    """Assignments (or rows reached from them: `to_assignment` is the path, e.g. "assignment__")
+    whose incident was received in range, narrowed by the filters; with a unit filter, that
+    unit's own assignments. `encounters`: False for calls, True for encounters, None for both.
+    Written as joins from the range, so the database reads only the range's rows."""
     low, high = filters.bounds()
-    qs = Assignment.objects.filter(incident__received_at__gte=low, incident__received_at__lt=high)
-    qs = (
-        qs.filter(incident__source=SELF_INITIATED)
-        if encounters
-        else qs.exclude(incident__source=SELF_INITIATED)
-    )
+    incident = f"{to_assignment}incident__"
+    qs = qs.filter(**{f"{incident}received_at__gte": low, f"{incident}received_at__lt": high})
+    if encounters is True:
+        qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
+    elif encounters is False:
+        qs = qs.exclude(**{f"{incident}source": SELF_INITIATED})
     if filters.source:
-        qs = qs.filter(incident__source=filters.source)
+        qs = qs.filter(**{f"{incident}source": filters.source})
     if filters.call_type:
-        qs = qs.filter(incident__call_type_code=filters.call_type)
+        qs = qs.filter(**{f"{incident}call_type_code": filters.call_type})
     if filters.unit_id:
-        qs = qs.filter(unit_id=filters.unit_id)
+        qs = qs.filter(**{f"{to_assignment}unit_id": filters.unit_id})
     return qs
+
+
+def _assignments(filters: ReportFilters, *, encounters: bool | None = False):
+    return _scoped(Assignment.objects.all(), filters, encounters=encounters)
 
 
 # --- Percentiles: in the database on PostgreSQL, in Python elsewhere ------------------------------
@@ -186,37 +198,37 @@ def _use_database_percentiles(engine: str | None) -> bool:
 def calls_summary(filters: ReportFilters) -> dict:
     """Counts of the calls received in range, by source, call type and eligibility.
 
-    `eligible_served`: eligible calls with at least one assignment that reached on scene (of
-    the filtered unit, if one is set); `served_share` = eligible_served / eligible (None when
-    no call was eligible). One grouped query; the groups are (source, code, eligible, served).
+    - `dispatched`: calls with at least one assignment (of the filtered unit, if one is set).
+    - `served`: calls with an assignment that reached on scene; `eligible_served` the eligible
+      ones among them; `served_share` = eligible_served / eligible (None when no call was
+      eligible): the share of eligible calls actually served.
+    Two queries: the incidents grouped by (source, code, eligible), and the calls' assignments.
     """
-    on_scene = Assignment.objects.filter(incident=OuterRef("pk"), on_scene_at__isnull=False)
-    if filters.unit_id:
-        on_scene = on_scene.filter(unit_id=filters.unit_id)
     rows = (
         calls_in_range(filters)
-        .annotate(served=Exists(on_scene))
-        .values_list("source", "call_type_code", "eligible", "served")
+        .values_list("source", "call_type_code", "eligible")
         .annotate(n=Count("pk"))
         .order_by()
     )
     by_source, by_type = Counter(), Counter()
-    total = eligible = eligible_served = served = 0
-    for source, code, is_eligible, is_served, n in rows:
+    total = eligible = 0
+    for source, code, is_eligible, n in rows:
         total += n
         by_source[source] += n
         by_type[code] += n
-        served += n if is_served else 0
-        if is_eligible:
-            eligible += n
-            eligible_served += n if is_served else 0
+        eligible += n if is_eligible else 0
+    on_scene = Q(on_scene_at__isnull=False)
+    reached = _assignments(filters).aggregate(
+        dispatched=Count("incident_id", distinct=True),
+        served=Count("incident_id", distinct=True, filter=on_scene),
+        eligible_served=Count("incident_id", distinct=True, filter=on_scene & Q(incident__eligible=True)),
+    )
     labels = dict(Incident.Source.choices)
     return {
         "total": total,
         "eligible": eligible,
-        "eligible_served": eligible_served,
-        "served_share": eligible_served / eligible if eligible else None,
-        "served": served,
+        **reached,
+        "served_share": reached["eligible_served"] / eligible if eligible else None,
         "by_source": [(labels.get(s, s), n) for s, n in by_source.most_common()],
         "by_call_type": sorted(by_type.items(), key=lambda item: (-item[1], item[0])),
     }
@@ -262,35 +274,21 @@ def outcomes_summary(filters: ReportFilters) -> dict:
       the call's assignments. A call counts once however many requests it had.
     - `backup_rate` = backup_calls / dispatched (None when nothing was dispatched). CAHOOTS
       reported about 0.6% of calls, Olympia about 20%.
-    - `arrests`: outcomes recording an arrest.
+    - `arrests`: outcomes of calls recording an arrest.
     - `by_disposition`, `transports` (outcomes with a transport destination, by destination).
+    Encounters are left out here; encounters_summary counts them.
     """
-    assignments = _assignments(filters, encounters=False)
-    police_backup = Exists(
-        BackupRequest.objects.filter(assignment=OuterRef("pk"), kind=BackupRequest.Kind.POLICE)
-    )
-    totals = assignments.aggregate(
+    police_backup = BackupRequest.objects.filter(kind=BackupRequest.Kind.POLICE)
+    totals = _assignments(filters).aggregate(
         dispatched=Count("incident_id", distinct=True),
         backup_calls=Count(
             "incident_id",
             distinct=True,
-            filter=Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT) | Q(police_backup),
+            filter=Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT)
+            | Q(pk__in=_scoped(police_backup, filters, to_assignment="assignment__").values("assignment_id")),
         ),
     )
-    rows = (
-        Outcome.objects.filter(assignment__in=assignments.values("pk"))
-        .values_list("disposition", "transport_destination", "police_involvement")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    dispositions, transports = Counter(), Counter()
-    arrests = 0
-    for disposition, destination, police, n in rows:
-        dispositions[disposition] += n
-        if destination:
-            transports[destination] += n
-        if police == Outcome.PoliceInvolvement.ARREST:
-            arrests += n
+    dispositions, transports, arrests = _outcome_counts(filters, encounters=False)
     labels = dict(Outcome.Disposition.choices)
     dispatched = totals["dispatched"]
     return {
@@ -304,23 +302,38 @@ def outcomes_summary(filters: ReportFilters) -> dict:
     }
 
 
+def _outcome_counts(filters: ReportFilters, *, encounters: bool) -> tuple[Counter, Counter, int]:
+    rows = (
+        _scoped(Outcome.objects.all(), filters, to_assignment="assignment__", encounters=encounters)
+        .values_list("disposition", "transport_destination", "police_involvement")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    dispositions, transports = Counter(), Counter()
+    arrests = 0
+    for disposition, destination, police, n in rows:
+        dispositions[disposition] += n
+        if destination:
+            transports[destination] += n
+        if police == Outcome.PoliceInvolvement.ARREST:
+            arrests += n
+    return dispositions, transports, arrests
+
+
 def encounters_summary(filters: ReportFilters) -> dict:
     """Self-initiated encounters received in range, kept apart from calls: how many, and their
     outcomes by disposition ("Not recorded yet" for an encounter without one). A source filter
     other than self-initiated leaves none."""
     if filters.source and filters.source != SELF_INITIATED:
-        return {"total": 0, "by_disposition": []}
-    rows = (
-        _assignments(filters, encounters=True)
-        .values_list("outcome__disposition")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+        return {"total": 0, "by_disposition": [], "arrests": 0}
+    total = _assignments(filters, encounters=True).aggregate(n=Count("incident_id", distinct=True))["n"]
+    dispositions, _transports, arrests = _outcome_counts(filters, encounters=True)
     labels = dict(Outcome.Disposition.choices)
-    counts = Counter()
-    for disposition, n in rows:
-        counts[labels.get(disposition, "Not recorded yet") if disposition else "Not recorded yet"] += n
-    return {"total": sum(counts.values()), "by_disposition": counts.most_common()}
+    by_disposition = [(labels.get(d, d), n) for d, n in dispositions.most_common()]
+    missing = total - sum(dispositions.values())
+    if missing > 0:
+        by_disposition.append(("Not recorded yet", missing))
+    return {"total": total, "by_disposition": by_disposition, "arrests": arrests}
 
 
 # --- After the scene ------------------------------------------------------------------------------
@@ -405,21 +418,25 @@ def call_type_analysis(filters: ReportFilters) -> list[dict]:
     police-only) that were not served: removed only by the catalogue, an unknown code or an
     incomplete screening, or eligible but never reached. Sorted by it, largest first: where a
     program could grow by widening its catalogue, finishing screening or adding units.
-    One grouped query: the groups are (code, reasons, eligible, served).
+    Two grouped queries, on (code, reasons, eligible) and on (code, reasons) for the served.
     """
-    on_scene = Assignment.objects.filter(incident=OuterRef("pk"), on_scene_at__isnull=False)
-    if filters.unit_id:
-        on_scene = on_scene.filter(unit_id=filters.unit_id)
     rows = (
         calls_in_range(filters)
-        .annotate(served=Exists(on_scene))
-        .values_list("call_type_code", "eligibility_reasons", "eligible", "served")
+        .values_list("call_type_code", "eligibility_reasons", "eligible")
         .annotate(n=Count("pk"))
         .order_by()
     )
+    served_rows = (
+        _assignments(filters)
+        .filter(on_scene_at__isnull=False)
+        .values_list("incident__call_type_code", "incident__eligibility_reasons")
+        .annotate(n=Count("incident_id", distinct=True))
+        .order_by()
+    )
     table: dict[str, dict] = {}
-    for code, reasons, eligible, served, n in rows:
-        entry = table.setdefault(
+
+    def entry(code):
+        return table.setdefault(
             code,
             {
                 "code": code,
@@ -430,14 +447,20 @@ def call_type_analysis(filters: ReportFilters) -> list[dict]:
                 "reasons": dict.fromkeys(REASONS, 0),
             },
         )
-        reasons = reasons or []
-        entry["calls"] += n
-        entry["eligible"] += n if eligible else 0
-        entry["served"] += n if served else 0
-        for reason in reasons:
-            entry["reasons"][reason] = entry["reasons"].get(reason, 0) + n
-        if not served and not SAFETY_REASONS.intersection(reasons):
-            entry["could_grow"] += n
+
+    for code, reasons, eligible, n in rows:
+        row = entry(code)
+        row["calls"] += n
+        row["eligible"] += n if eligible else 0
+        for reason in reasons or []:
+            row["reasons"][reason] = row["reasons"].get(reason, 0) + n
+        if not SAFETY_REASONS.intersection(reasons or []):
+            row["could_grow"] += n
+    for code, reasons, n in served_rows:
+        row = entry(code)
+        row["served"] += n
+        if not SAFETY_REASONS.intersection(reasons or []):
+            row["could_grow"] -= n
     return sorted(table.values(), key=lambda e: (-e["could_grow"], -e["calls"], e["code"]))
 
 

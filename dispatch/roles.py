@@ -50,6 +50,7 @@ class Action(models.TextChoices):
     REFERRAL_FILE = "referral_file"
     FOLLOW_UP_WORK = "follow_up_work"
     PROGRAM_DATA = "program_data"
+    PROGRAM_DATA_IDENTIFIERS = "program_data_identifiers"  # exports with names, phones, addresses (audited)
     OUTREACH_WORK = "outreach_work"  # claim and finish non-urgent police referrals
     PERSON_READ = "person_read"  # people's records and timelines (every view is audited)
     PERSON_AUDIT_READ = "person_audit_read"
@@ -70,6 +71,7 @@ RULES: dict[str, frozenset[str]] = {
     Action.REFERRAL_FILE: frozenset({_R.POLICE_OFFICER, _R.POLICE}),
     Action.FOLLOW_UP_WORK: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
     Action.PROGRAM_DATA: frozenset({_R.SUPERVISOR}),
+    Action.PROGRAM_DATA_IDENTIFIERS: frozenset({_R.SUPERVISOR}),
     Action.OUTREACH_WORK: frozenset({_R.RESPONDER}),
     Action.PERSON_READ: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
     Action.PERSON_AUDIT_READ: frozenset({_R.SUPERVISOR}),

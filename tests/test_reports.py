@@ -1,0 +1,355 @@
+"""The program's numbers (dispatch.reports) against a small hand-built dataset whose answers are
+worked out here, line by line. Times are in the program's zone (America/Denver, UTC−6 in
+mid-March 2026 after the DST change)."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+
+from dispatch import reports
+from dispatch.models import Assignment, Incident
+from field.models import BackupRequest, Outcome
+from referrals.models import ContactAttempt, FollowUp, PoliceReferral
+from tests.factories import UnitFactory, UserFactory
+
+ZONE = ZoneInfo("America/Denver")
+T0 = datetime(2026, 3, 15, 10, 0, tzinfo=ZONE)
+MARCH = reports.ReportFilters(start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+
+def _incident(received_at, *, code="WELFARE", source="911", eligible=True, reasons=(), **extra):
+    return Incident.objects.create(
+        source=source,
+        call_type_code=code,
+        received_at=received_at,
+        address="100 Main St",
+        eligible=eligible,
+        eligibility_reasons=list(reasons),
+        **extra,
+    )
+
+
+def _assign(
+    incident,
+    unit,
+    *,
+    dispatched,
+    en_route=None,
+    on_scene=None,
+    transporting=None,
+    cleared=None,
+    cancelled=None,
+    destination="",
+):
+    """Offsets in seconds from the incident's received_at."""
+
+    def at(offset):
+        return None if offset is None else incident.received_at + timedelta(seconds=offset)
+
+    status = "cancelled" if cancelled is not None else "cleared" if cleared is not None else "on_scene"
+    return Assignment.objects.create(
+        incident=incident,
+        unit=unit,
+        status=status,
+        dispatched_at=at(dispatched),
+        acknowledged_at=at(dispatched),
+        en_route_at=at(en_route),
+        on_scene_at=at(on_scene),
+        transporting_at=at(transporting),
+        cleared_at=at(cleared),
+        cancelled_at=at(cancelled),
+        transport_destination=destination,
+    )
+
+
+def _outcome(assignment, user, disposition, *, police="none", destination="", self_initiated=False):
+    return Outcome.objects.create(
+        assignment=assignment,
+        self_initiated=self_initiated,
+        disposition=disposition,
+        police_involvement=police,
+        transport_destination=destination,
+        recorded_by=user,
+        recorded_at=assignment.cleared_at or assignment.on_scene_at,
+    )
+
+
+def _follow_up(created_at, status, *, close_reason="", incident=None, attempts=()):
+    follow_up = FollowUp.objects.create(
+        incident=incident,
+        service_type="housing",
+        consent=True,
+        status=status,
+        close_reason=close_reason,
+        due_at=created_at + FollowUp.DEFAULT_DUE,
+    )
+    FollowUp.objects.filter(pk=follow_up.pk).update(created_at=created_at)  # auto_now_add on create
+    for offset in attempts:
+        ContactAttempt.objects.create(
+            follow_up=follow_up, at=created_at + timedelta(seconds=offset), method="phone", result="no_answer"
+        )
+    return follow_up
+
+
+def _referral(user, created_at, urgency, state):
+    referral = PoliceReferral.objects.create(
+        filed_by=user,
+        urgency=urgency,
+        call_type_code="WELFARE",
+        address="1 Elm St",
+        situation="Sitting in rain",
+        officer_name="Officer Lee",
+        officer_callback="555-0100",
+        consent_to_contact=True,
+        state=state,
+    )
+    PoliceReferral.objects.filter(pk=referral.pk).update(created_at=created_at)
+    return referral
+
+
+def build_dataset():
+    """Eight calls and two encounters in March, and calls just outside it. See the tests for the sums."""
+    user = UserFactory(username="recorder")
+    u1, u2 = UnitFactory(callsign="CR-1"), UnitFactory(callsign="CR-2")
+    h = timedelta(hours=1)
+    c1 = _incident(T0, caller_name="Jane Caller", caller_phone="303-555-0199")
+    a1 = _assign(c1, u1, dispatched=60, en_route=90, on_scene=600, cleared=1800)
+    _outcome(a1, user, "resolved_on_scene")
+    BackupRequest.objects.create(unit=u1, assignment=a1, kind="ems", requested_by=user, requested_at=T0)
+    c2 = _incident(T0 + h, source="988")
+    a2 = _assign(
+        c2,
+        u2,
+        dispatched=120,
+        en_route=180,
+        on_scene=900,
+        transporting=1500,
+        cleared=2700,
+        destination="Shelter",
+    )
+    _outcome(a2, user, "transported_shelter", police="backup_requested", destination="Shelter")
+    c3 = _incident(T0 + 2 * h, code="TRESPASS")
+    _assign(c3, u1, dispatched=30, en_route=60, cancelled=300)
+    _incident(T0 + 3 * h, code="TRESPASS", source="non_emergency")  # c4: never sent
+    _incident(
+        T0 + 4 * h, code="ASSAULT", eligible=False, reasons=["violence", "call_type_not_eligible"]
+    )  # c5
+    c6 = _incident(T0 + 5 * h, eligible=False, reasons=["weapons", "screening_incomplete"])
+    a6 = _assign(c6, u2, dispatched=240, en_route=300, on_scene=1200, cleared=1500)
+    _outcome(a6, user, "police_took_over", police="arrest")
+    BackupRequest.objects.create(unit=u2, assignment=a6, kind="police", requested_by=user, requested_at=T0)
+    c7 = _incident(T0 + 6 * h)
+    a7 = _assign(c7, u1, dispatched=90, en_route=120, on_scene=420, cleared=1020)
+    _outcome(a7, user, "referred")
+    BackupRequest.objects.create(
+        unit=u1, assignment=a7, kind="police", urgent=True, requested_by=user, requested_at=T0
+    )
+    _incident(datetime(2026, 3, 31, 23, 50, tzinfo=ZONE), code="NOISE")  # c10: the last evening counts
+    # Outside March, on both edges: never counted.
+    early = _incident(datetime(2026, 2, 28, 23, 30, tzinfo=ZONE))
+    _outcome(
+        _assign(early, u1, dispatched=10, en_route=20, on_scene=30, cleared=40),
+        user,
+        "refused",
+        police="arrest",
+    )
+    late = _incident(datetime(2026, 4, 1, 0, 10, tzinfo=ZONE), source="988")
+    _assign(late, u2, dispatched=5000, en_route=5001, on_scene=9000, cleared=9999)
+    # Self-initiated encounters: counted apart.
+    e1 = _incident(
+        T0 + 7 * h, code="PROACTIVE", source="self_initiated", eligible=False, reasons=["unknown_call_type"]
+    )
+    ae1 = _assign(e1, u1, dispatched=0, on_scene=0, cleared=1200)
+    _outcome(ae1, user, "resolved_on_scene", police="arrest", self_initiated=True)
+    e2 = _incident(
+        T0 + 8 * h, code="PROACTIVE", source="self_initiated", eligible=False, reasons=["unknown_call_type"]
+    )
+    _assign(e2, u2, dispatched=0, on_scene=0)
+    # Follow-ups created in March, and one in February.
+    _follow_up(T0, "connected", incident=c2, attempts=(7200, 18000))
+    _follow_up(T0 + h, "closed", close_reason="engaged", incident=c7, attempts=(14400,))
+    _follow_up(T0, "closed", close_reason="declined", incident=c1, attempts=(36000,))
+    _follow_up(T0, "open", incident=c1)
+    _follow_up(datetime(2026, 2, 10, tzinfo=ZONE), "connected", attempts=(60,))
+    # Police referrals.
+    _referral(user, T0, "now", "dispatch")
+    _referral(user, T0, "later", "queued")
+    _referral(user, T0 + h, "later", "finished")
+    _referral(user, datetime(2026, 4, 2, tzinfo=ZONE), "later", "queued")
+    return {"user": user, "u1": u1, "u2": u2}
+
+
+@pytest.fixture
+def dataset(db):
+    return build_dataset()
+
+
+def spread(rows, key):
+    row = next(r for r in rows if r["key"] == key)
+    return row["count"], row["median"], row["p90"]
+
+
+def test_percentile_cont_interpolates_like_postgresql():
+    assert reports.percentile_cont([], 0.5) is None
+    assert reports.percentile_cont([7.0], 0.9) == 7.0
+    # position 0.9 × (5 − 1) = 3.6: 120 + 0.6 × (240 − 120)
+    assert reports.percentile_cont([30, 60, 90, 120, 240], 0.9) == pytest.approx(192)
+    assert reports.percentile_cont([330, 540, 780, 960], 0.5) == pytest.approx(660)
+
+
+def test_it_counts_calls_by_source_and_type_and_the_share_of_eligible_calls_served(dataset):
+    calls = reports.calls_summary(MARCH)
+    # c1..c7 and c10; the February and April calls and both encounters are out.
+    assert calls["total"] == 8
+    assert dict(calls["by_source"]) == {"911": 6, "988": 1, "Non-emergency line": 1}
+    assert dict(calls["by_call_type"]) == {"WELFARE": 4, "TRESPASS": 2, "ASSAULT": 1, "NOISE": 1}
+    # Eligible: c1 c2 c3 c4 c7 c10. Reached on scene: c1 c2 c7 (c3 was cancelled, c6 is not eligible).
+    assert calls["eligible"] == 6
+    assert calls["eligible_served"] == 3
+    assert calls["served_share"] == pytest.approx(0.5)
+    assert calls["dispatched"] == 5  # c1 c2 c3 c6 c7
+    assert calls["served"] == 4  # c1 c2 c6 c7
+
+
+def test_it_measures_each_response_time_definition_with_median_and_90th_percentile(dataset):
+    rows = reports.response_times(MARCH)
+    # received → dispatched over a1 a2 a3 a6 a7: [30, 60, 90, 120, 240]
+    assert spread(rows, "received_to_dispatched") == (5, pytest.approx(90), pytest.approx(192))
+    # dispatched → on scene: a1 540, a2 780, a6 960, a7 330 → median (540+780)/2, p90 780 + 0.7 × 180
+    assert spread(rows, "dispatched_to_on_scene") == (4, pytest.approx(660), pytest.approx(906))
+    # en route → on scene: 510, 720, 900, 300
+    assert spread(rows, "en_route_to_on_scene") == (4, pytest.approx(615), pytest.approx(846))
+    # received → on scene: 600, 900, 1200, 420
+    assert spread(rows, "received_to_on_scene") == (4, pytest.approx(750), pytest.approx(1110))
+    # time on scene (on scene → cleared): 1200, 1800, 300, 600
+    assert spread(rows, "time_on_scene") == (4, pytest.approx(900), pytest.approx(1620))
+
+
+def test_the_python_percentiles_give_the_same_numbers(dataset):
+    rows = reports.response_times(MARCH, engine="python")
+    assert spread(rows, "received_to_dispatched") == (5, pytest.approx(90), pytest.approx(192))
+    assert spread(rows, "time_on_scene") == (4, pytest.approx(900), pytest.approx(1620))
+
+
+def test_postgresql_and_python_percentiles_agree(dataset, require_postgres):
+    by_db = reports.response_times(MARCH, engine="database")
+    by_python = reports.response_times(MARCH, engine="python")
+    for db_row, py_row in zip(by_db, by_python, strict=True):
+        assert db_row["count"] == py_row["count"]
+        assert db_row["median"] == pytest.approx(py_row["median"])
+        assert db_row["p90"] == pytest.approx(py_row["p90"])
+    fu_db = reports.follow_ups_summary(MARCH, engine="database")
+    fu_python = reports.follow_ups_summary(MARCH, engine="python")
+    assert fu_db["first_contact"] == pytest.approx(fu_python["first_contact"])
+    assert fu_db["first_contact"]["p90"] == pytest.approx(31680)
+
+
+def test_it_counts_outcomes_backup_arrests_and_transports_of_calls_only(dataset):
+    out = reports.outcomes_summary(MARCH)
+    assert out["dispatched"] == 5
+    # c2: outcome says backup requested; c6: arrest and a police request; c7: a police request only.
+    # c1's EMS request does not count.
+    assert out["backup_calls"] == 3
+    assert out["backup_rate"] == pytest.approx(3 / 5)
+    assert out["arrests"] == 1  # c6; the encounter's and February's arrests are apart
+    assert dict(out["by_disposition"]) == {
+        "Resolved on scene": 1,
+        "Transported to shelter": 1,
+        "Police took over": 1,
+        "Referred to services": 1,
+    }
+    assert out["transports"] == [("Shelter", 1)]
+
+
+def test_it_counts_self_initiated_encounters_apart_from_calls(dataset):
+    enc = reports.encounters_summary(MARCH)
+    assert enc["total"] == 2
+    assert dict(enc["by_disposition"]) == {"Resolved on scene": 1, "Not recorded yet": 1}
+    assert enc["arrests"] == 1
+    assert (
+        reports.encounters_summary(reports.ReportFilters(MARCH.start, MARCH.end, source="911"))["total"] == 0
+    )
+
+
+def test_it_measures_follow_up_connection_rate_and_time_to_first_contact(dataset):
+    fu = reports.follow_ups_summary(MARCH)
+    assert fu["created"] == 4  # the February one is out
+    assert fu["connected"] == 2  # connected, and closed engaged; not closed declined, not open
+    assert fu["connection_rate"] == pytest.approx(0.5)
+    # First attempts: 7200, 14400, 36000 (the open one has none): p90 14400 + 0.8 × 21600
+    assert fu["first_contact"] == {"count": 3, "median": pytest.approx(14400), "p90": pytest.approx(31680)}
+
+
+def test_it_counts_police_referrals_by_status(dataset):
+    ref = reports.referrals_summary(MARCH)
+    assert ref["total"] == 3
+    assert dict(ref["by_state"]) == {
+        "Now · Sent to dispatch": 1,
+        "Later · In the outreach queue": 1,
+        "Later · Finished as an encounter": 1,
+    }
+
+
+def test_the_unit_filter_keeps_that_units_calls_and_assignments(dataset):
+    mine = reports.ReportFilters(MARCH.start, MARCH.end, unit_id=dataset["u1"].pk)
+    calls = reports.calls_summary(mine)
+    assert calls["total"] == 3  # c1 c3 c7
+    assert (calls["eligible"], calls["eligible_served"]) == (3, 2)
+    # received → dispatched over a1 a3 a7: [30, 60, 90]; p90 at 1.8: 60 + 0.8 × 30
+    assert spread(reports.response_times(mine), "received_to_dispatched") == (
+        3,
+        pytest.approx(60),
+        pytest.approx(84),
+    )
+    assert reports.outcomes_summary(mine)["backup_calls"] == 1  # c7
+    assert reports.encounters_summary(mine)["total"] == 1
+    assert reports.follow_ups_summary(mine)["created"] == 3  # from c1 (two) and c7
+
+
+def test_the_source_and_call_type_filters_narrow_every_call_metric(dataset):
+    by_988 = reports.ReportFilters(MARCH.start, MARCH.end, source="988")
+    assert reports.calls_summary(by_988)["total"] == 1
+    assert spread(reports.response_times(by_988), "received_to_on_scene") == (1, 900, 900)
+    trespass = reports.ReportFilters(MARCH.start, MARCH.end, call_type="TRESPASS")
+    calls = reports.calls_summary(trespass)
+    assert (calls["total"], calls["eligible"], calls["eligible_served"]) == (2, 2, 0)
+    assert reports.outcomes_summary(trespass)["dispatched"] == 1
+
+
+def test_call_type_analysis_shows_reasons_served_and_where_to_grow(dataset):
+    rows = reports.call_type_analysis(MARCH)
+    assert [r["code"] for r in rows] == ["TRESPASS", "NOISE", "WELFARE", "ASSAULT"]
+    by_code = {r["code"]: r for r in rows}
+    welfare = by_code["WELFARE"]
+    # served: c1 c2 c7, and c6 sent with an override; could grow: none of the unserved lack a disqualifier
+    assert (welfare["calls"], welfare["eligible"], welfare["served"], welfare["could_grow"]) == (4, 3, 4, 0)
+    assert welfare["reasons"]["weapons"] == 1 and welfare["reasons"]["screening_incomplete"] == 1
+    assault = by_code["ASSAULT"]
+    assert assault["reasons"]["violence"] == 1 and assault["reasons"]["call_type_not_eligible"] == 1
+    assert assault["could_grow"] == 0  # violence is a safety disqualifier
+    assert (by_code["TRESPASS"]["served"], by_code["TRESPASS"]["could_grow"]) == (0, 2)
+
+
+def test_an_empty_range_has_no_rates_rather_than_a_division_by_zero(db):
+    empty = reports.dashboard(MARCH)
+    assert empty["calls"]["served_share"] is None
+    assert empty["outcomes"]["backup_rate"] is None
+    assert empty["follow_ups"]["connection_rate"] is None
+    assert spread(empty["response_times"], "received_to_on_scene") == (0, None, None)
+
+
+def test_generate_history_builds_a_consistent_history_without_events(db):
+    from dispatch.models import Event
+
+    call_command("generate_history", incidents=300, days=20, seed=7, units=3, batch=120, verbosity=0)
+    assert Incident.objects.count() == 300
+    assert Event.objects.count() == 0
+    # Every assignment that reached on scene has an outcome; history dates are kept, not today's.
+    assert not Assignment.objects.filter(on_scene_at__isnull=False, outcome__isnull=True).exists()
+    oldest = Incident.objects.order_by("created_at").first()
+    assert oldest.created_at == oldest.received_at
+    assert FollowUp.objects.exists() and PoliceReferral.objects.exists()
+    last_20_days = reports.ReportFilters.default()
+    assert reports.dashboard(last_20_days)["calls"]["total"] > 0
