@@ -108,21 +108,19 @@ def events_retention_cutoff() -> datetime:
 def events_prune() -> int:
     """Delete the events older than settings.EVENT_RETENTION_HOURS; returns how many.
 
-    Deletes a prefix of the log by id (every id up to the newest old one), so what is kept
-    has no holes and `resume` can tell from the oldest id kept whether a client missed any.
-    Refuses a retention under 24 hours: CONTRACT.md promises `resume` a day back.
+    Deletes only a prefix of the log (every id below the oldest event still in retention),
+    so what is kept has no holes and `resume` can tell from the oldest id kept whether a
+    client missed any. Refuses a retention under 24 hours: CONTRACT.md promises `resume` a
+    day back.
     """
     if settings.EVENT_RETENTION_HOURS < 24:
         raise ValueError(
             f"EVENT_RETENTION_HOURS is {settings.EVENT_RETENTION_HOURS}; it must be at least 24."
         )
-    newest_old = (
-        Event.objects.filter(at__lt=events_retention_cutoff())
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
+    cutoff = events_retention_cutoff()
+    first_kept = Event.objects.filter(at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+    old = (
+        Event.objects.filter(at__lt=cutoff) if first_kept is None else Event.objects.filter(id__lt=first_kept)
     )
-    if newest_old is None:
-        return 0
-    deleted, _ = Event.objects.filter(id__lte=newest_old).delete()
+    deleted, _ = old.delete()
     return deleted
