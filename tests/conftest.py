@@ -157,3 +157,9 @@ def artifacts_dir():
     """Where browser tests save screenshots (kept out of git)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop on the main thread
+    while Chromium is open, which async (WebSocket) tests cannot run beside."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
