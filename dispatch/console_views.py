@@ -334,9 +334,17 @@ def incident_transfer(request, incident_id):
     """A call taker hands a pending call to the clinicians' queue (dispatch model 2)."""
     incident = _incident(incident_id)
     form = TransferForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
+    if not form.is_valid():
+        return _answer(
+            request,
+            regions={"queue": _queue_context(request)},
+            flash="Not transferred: the note is too long (500 characters at most).",
+            status=400,
+        )
     try:
-        services.incident_transfer_to_clinician(incident_id=incident.pk, actor=request.user, note=note)
+        services.incident_transfer_to_clinician(
+            incident_id=incident.pk, actor=request.user, note=form.cleaned_data["note"]
+        )
     except services.ServiceConflict as conflict:
         return _answer(
             request,

@@ -488,9 +488,12 @@ def test_intake_rejects_bad_input_without_saving(client, personas, call_types, c
 def test_a_call_taker_transfers_a_call_to_the_clinicians(client, personas, call_types, clinician):
     incident = pending_incident(caller_phone="303-555-0199")
     client.force_login(personas["dispatcher"])
-    response = client.post(f"/dispatch/incidents/{incident.pk}/transfer/", **HTMX)
+    response = client.post(
+        f"/dispatch/incidents/{incident.pk}/transfer/", {"note": "Caller is crying; speaks Spanish"}, **HTMX
+    )
     assert response.status_code == 200
     transfer = ClinicianTransfer.objects.get()
+    assert transfer.note == "Caller is crying; speaks Spanish"
     assert (transfer.incident, transfer.transferred_by, transfer.outcome) == (
         incident,
         personas["dispatcher"],
@@ -503,6 +506,15 @@ def test_a_call_taker_transfers_a_call_to_the_clinicians(client, personas, call_
     html = client.get("/dispatch/console/clinician/").content.decode()
     assert "Clinicians’ queue" in html and 'href="tel:303-555-0199"' in html
     assert "Resolved by phone" in html
+    assert "Caller is crying; speaks Spanish" in html
+
+
+def test_a_transfer_note_over_500_characters_is_refused(client, personas, call_types):
+    incident = pending_incident()
+    client.force_login(personas["dispatcher"])
+    response = client.post(f"/dispatch/incidents/{incident.pk}/transfer/", {"note": "x" * 501}, **HTMX)
+    assert response.status_code == 400
+    assert not ClinicianTransfer.objects.exists()
 
 
 def test_a_call_is_transferred_only_once(client, personas, call_types):
