@@ -51,10 +51,12 @@ class DaphneProcess:
         self.ws_url = f"ws://127.0.0.1:{port}"
 
     def stop(self):
+        # A test server holds nothing worth a graceful shutdown; open sockets would make Daphne
+        # wait out its close timeout, so it gets a short grace and then the kill.
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
