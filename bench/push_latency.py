@@ -43,6 +43,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+# Fixed so a kept work directory (--keep) can be served again by hand; its databases are throwaway.
+BENCH_SECRET_KEY = "bench-only-secret-key-for-throwaway-databases-0123456789"
 now = time.perf_counter
 
 
@@ -131,27 +133,32 @@ class Tablet:
         self.outage = 0.0
         self.planned_drops = 0
         self.unplanned_drops = 0
+        self.connect_failures = 0
+        self.measuring = False
         self.resyncs = 0
         self.refusals: list[str] = []
+        self.gate: asyncio.Semaphore | None = None
 
     async def run(self, gate: asyncio.Semaphore) -> None:
-        first = True
+        # The gate limits how many tablets are in their first handshake at once; it is let go
+        # as soon as the server has accepted the tablet, not when the session ends.
+        await gate.acquire()
+        self.gate = gate
         while not self.finished:
             try:
-                if first:
-                    async with gate:
-                        await self._session()
-                else:
-                    await self._session()
+                await self._session()
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 self.refusals.append(type(exc).__name__)
             except InvalidStatus as exc:
                 self.refusals.append(f"HTTP {exc.response.status_code}")
             except InvalidHandshake as exc:
                 self.refusals.append(type(exc).__name__)
+            self._let_go()
             if not self.finished and not self.outage:
-                self.unplanned_drops += 1
-            first = False
+                if self.measuring:
+                    self.unplanned_drops += 1
+                else:
+                    self.connect_failures += 1
             self.ws = None
             self.live = False
             if not self.down or self.down[-1][1] is not None:
@@ -198,8 +205,14 @@ class Tablet:
         elif kind == "shift":
             self.live = True
             self.first_ready.set()
+            self._let_go()
         elif kind == "resync":
             self.resyncs += 1
+
+    def _let_go(self) -> None:
+        if self.gate is not None:
+            self.gate.release()
+            self.gate = None
 
     def drop(self, outage: float) -> bool:
         """Lose the connection abruptly (no close handshake), stay away `outage` seconds."""
@@ -228,6 +241,7 @@ class Target:
     http_urls: list[str]
     ws_urls: list[str]
     spec: dict
+    pids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -253,6 +267,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     planned_drops: int = 0
     unplanned_drops: int = 0
+    connect_failures: int = 0
     resyncs: int = 0
     unit_waits: int = 0
     connect_seconds: float = 0.0
@@ -394,6 +409,18 @@ class Measure:
                 # The next assign goes to this unit while one of its tablets is away.
                 self.want_replay.append(tablet.unit)
 
+    def _profile(self, duration: float) -> list[subprocess.Popen]:
+        """With --py-spy, sample each server process for the measured phase (for analysis only)."""
+        if not self.args.py_spy:
+            return []
+        profilers = []
+        for n, pid in enumerate(self.t.pids):
+            out = self.args.workdir / f"{self.t.name}-{n + 1}.py-spy.txt"
+            argv = [self.args.py_spy, "record", "-p", str(pid), "-d", str(math.ceil(duration)), "-r", "100"]
+            argv += ["--nonblocking", "-f", "raw", "-o", str(out)]
+            profilers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return profilers
+
     def _all_delivered(self) -> bool:
         return all(m.assignment_id in t.received for m in self.result.made for t in self.by_unit[m.unit])
 
@@ -418,7 +445,10 @@ class Measure:
                 )
                 return self.result
             await asyncio.sleep(args.settle)
+            for t in self.tablets:
+                t.measuring = True
             duration = args.incidents / args.rate
+            profilers = self._profile(duration)
             clients = [
                 httpx.AsyncClient(
                     base_url=url,
@@ -438,6 +468,8 @@ class Measure:
                     calls.append(asyncio.create_task(self._call(number, http)))
                 await asyncio.gather(*calls)
                 await drops
+                for p in profilers:
+                    await asyncio.to_thread(p.wait, 60)
                 deadline = now() + args.grace
                 while now() < deadline and not self._all_delivered():
                     await asyncio.sleep(0.1)
@@ -470,6 +502,7 @@ class Measure:
             r.duplicated_events += t.duplicates
             r.planned_drops += t.planned_drops
             r.unplanned_drops += t.unplanned_drops
+            r.connect_failures += t.connect_failures
             r.resyncs += t.resyncs
 
 
@@ -479,7 +512,7 @@ def server_env(args, database_url: str, redis_url: str = "") -> dict:
     env.update(
         {
             "DATABASE_URL": database_url,
-            "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
+            "SECRET_KEY": BENCH_SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_COOKIES": "0",
             "DEBUG": "0",
@@ -546,7 +579,7 @@ def prepare_database(env: dict, tablets: int, workdir: Path, label: str) -> dict
     return spec
 
 
-def start_daphnes(procs: Processes, env: dict, count: int, workdir: Path, label: str) -> list[str]:
+def start_daphnes(procs: Processes, env: dict, count: int, workdir: Path, label: str) -> list:
     urls = []
     started = []
     for n in range(count):
@@ -558,7 +591,7 @@ def start_daphnes(procs: Processes, env: dict, count: int, workdir: Path, label:
         )
     for url, proc, log_path in started:
         wait_healthy(url, proc, log_path)
-        urls.append(url)
+        urls.append((url, proc.pid))
     return urls
 
 
@@ -578,8 +611,10 @@ def run_app(mode: str, args, procs: Processes, workdir: Path) -> Result:
     try:
         spec = prepare_database(env, args.tablets, workdir, mode)
         print(f"[{mode}] starting {servers} Daphne process(es) ...", flush=True)
-        urls = start_daphnes(procs, env, servers, workdir, mode)
-        target = Target(mode, urls, [u.replace("http://", "ws://") + "/ws/field/" for u in urls], spec)
+        started = start_daphnes(procs, env, servers, workdir, mode)
+        urls = [url for url, _pid in started]
+        ws_urls = [u.replace("http://", "ws://") + "/ws/field/" for u in urls]
+        target = Target(mode, urls, ws_urls, spec, [pid for _url, pid in started])
         print(
             f"[{mode}] connecting {args.tablets} tablets, then {args.incidents} assigns at {args.rate}/s ...",
             flush=True,
@@ -626,7 +661,11 @@ def run_floor(args, procs: Processes, workdir: Path) -> Result:
         proc = procs.start("floor", argv, dict(os.environ, PYTHONUNBUFFERED="1"), log_path)
         wait_healthy(f"http://127.0.0.1:{http_port}", proc, log_path)
         target = Target(
-            "floor", [f"http://127.0.0.1:{http_port}"], [f"ws://127.0.0.1:{ws_port}/ws/field/"], spec
+            "floor",
+            [f"http://127.0.0.1:{http_port}"],
+            [f"ws://127.0.0.1:{ws_port}/ws/field/"],
+            spec,
+            [proc.pid],
         )
         print(
             f"[floor] connecting {args.tablets} tablets, then {args.incidents} assigns at {args.rate}/s ...",
@@ -678,9 +717,14 @@ def table(results: list[Result], floor: Result | None, args) -> str:
         ("assign HTTP answer p50 ms", [percentile(r.answer_ms, 50) for r in columns], True),
         ("assign HTTP answer p99 ms", [percentile(r.answer_ms, 99) for r in columns], True),
         ("request errors", [len(r.errors) for r in columns], False),
-        ("planned drops / unplanned", [f"{r.planned_drops}/{r.unplanned_drops}" for r in columns], False),
+        (
+            "planned drops / unplanned drops",
+            [f"{r.planned_drops}/{r.unplanned_drops}" for r in columns],
+            False,
+        ),
         ("resyncs", [r.resyncs for r in columns], False),
         ("seconds to connect all tablets", [r.connect_seconds for r in columns], False),
+        ("  failed or timed-out handshakes meanwhile", [r.connect_failures for r in columns], False),
     ]
     heads = [r.name for r in columns] + ([f"{r.name}/floor" for r in results] if floor else [])
     width = max(len(label) for label, _, _ in rows) + 2
@@ -756,7 +800,7 @@ def parse_args(argv=None):
         help="clear each assignment once delivered so the unit can be reused "
         "(auto: only when incidents exceed 80%% of the units)",
     )
-    parser.add_argument("--connect-concurrency", type=int, default=50)
+    parser.add_argument("--connect-concurrency", type=int, default=10, help="tablets handshaking at once")
     parser.add_argument("--connect-timeout", type=float, default=180.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -775,6 +819,13 @@ def parse_args(argv=None):
     parser.add_argument(
         "--keep", action="store_true", help="keep the work directory and the PostgreSQL database"
     )
+    parser.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        default="",
+        help="a py-spy binary: sample every server during the measured phase, for analysis "
+        "(keeps the work directory; raw flamegraph text is written there)",
+    )
     args = parser.parse_args(argv)
     if args.tablets < 2 or args.incidents < 1 or args.rate <= 0:
         parser.error("need at least 2 tablets, 1 incident and a positive rate")
@@ -784,6 +835,9 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="cr-bench-"))
+    args.workdir = workdir
+    if args.py_spy:
+        args.keep = True
     procs = Processes()
 
     def stop_on_signal(signum, _frame):
