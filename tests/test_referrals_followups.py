@@ -267,6 +267,25 @@ def test_a_timeline_shows_follow_ups_referrals_and_incidents(client, personas, c
     assert "Incident" in page
 
 
+def outcome_for(person, responder):
+    """An outcome of the field app linked to `person`, made without its services: the merge
+    must find the link on its own, through Person._meta.related_objects."""
+    from django.apps import apps
+
+    from dispatch.services import assignment_create
+
+    Outcome = apps.get_model("field", "Outcome")
+    unit = factories.UnitFactory()
+    assignment = assignment_create(incident_id=factories.incident().pk, callsign=unit.callsign, actor=None)
+    return Outcome.objects.create(
+        assignment=assignment,
+        disposition=Outcome._meta.get_field("disposition").choices[0][0],
+        person=person,
+        recorded_by=responder,
+        recorded_at=timezone.now(),
+    )
+
+
 def test_a_merge_keeps_every_link_of_both_records(client, personas, call_types):
     keep = person_create(actor=None, name="Ana Ruiz")
     dup = person_create(actor=None, alias="Red", phone="303-555-0142")
@@ -292,6 +311,7 @@ def test_a_merge_keeps_every_link_of_both_records(client, personas, call_types):
         for r in Person._meta.related_objects
         if r.related_model not in (FollowUp, PoliceReferral, PersonAccess)
     ]
+    outcome = outcome_for(dup, personas["responder"]) if any(r.name == "outcomes" for r in generic) else None
     client.force_login(personas["case_manager"])
     client.get(reverse("referrals:person", kwargs={"person_id": dup.pk}))
     response = client.post(reverse("referrals:person_merge"), {"survivor": keep.pk, "merged": dup.pk})
@@ -305,6 +325,13 @@ def test_a_merge_keeps_every_link_of_both_records(client, personas, call_types):
     assert not dup.follow_ups.exists() and not dup.police_referrals.exists()
     for relation in generic:
         assert not relation.related_model._default_manager.filter(**{relation.field.name: dup}).exists()
+    if outcome is not None:
+        outcome.refresh_from_db()
+        assert outcome.person == keep
+        assert (
+            "Outcome"
+            in client.get(reverse("referrals:person", kwargs={"person_id": keep.pk})).content.decode()
+        )
     # The audit stays on the record that was viewed; the merge itself is audited on both.
     assert PersonAccess.objects.filter(person=dup, kind="view").count() == 1
     assert PersonAccess.objects.filter(kind="merge").count() == 2
