@@ -107,7 +107,7 @@ def chart(key: str, title: str, rows, *, unit: str = "calls", fmt=str) -> dict:
                 "width": max(width, 1 if value else 0),
                 "y": i * ROW_HEIGHT,
                 "text_y": i * ROW_HEIGHT + ROW_HEIGHT / 2 + 5,
-                "value_x": 200 + max(width, 1) + 8,
+                "value_x": 250 + max(width, 1) + 8,
             }
         )
     description = "; ".join(f"{b['label']}: {b['display']}" for b in bars) or "No data in this range."
@@ -128,7 +128,8 @@ def _dashboard_context(filters: reports.ReportFilters) -> dict:
     spreads = data["response_times"]
     times = []
     for row in spreads:
-        times += [(f"{row['label']} · median", row["median"]), (f"{row['label']} · 90th pct.", row["p90"])]
+        short = row["label"].split(" (")[0]
+        times += [(f"{short} · median", row["median"]), (f"{short} · 90th pct.", row["p90"])]
     first_contact = follow_ups["first_contact"]
     return {
         "data": data,

@@ -195,7 +195,34 @@ def _use_database_percentiles(engine: str | None) -> bool:
 
 
 # --- Calls ----------------------------------------------------------------------------------------
-def calls_summary(filters: ReportFilters) -> dict:
+def _call_totals(filters: ReportFilters, *, with_times: bool) -> dict:
+    """One pass over the calls' assignments for everything counted on them: distinct calls
+    dispatched, served, eligible served and needing police backup, and (with_times, PostgreSQL
+    only) the percentiles of every duration. The dashboard asks once and shares the answer, so
+    the year's assignments are read once, not three times."""
+    on_scene = Q(on_scene_at__isnull=False)
+    police_backup = BackupRequest.objects.filter(kind=BackupRequest.Kind.POLICE)
+    aggregates = {
+        "dispatched": Count("incident_id", distinct=True),
+        "served": Count("incident_id", distinct=True, filter=on_scene),
+        "eligible_served": Count("incident_id", distinct=True, filter=on_scene & Q(incident__eligible=True)),
+        "backup_calls": Count(
+            "incident_id",
+            distinct=True,
+            filter=Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT)
+            | Q(pk__in=_scoped(police_backup, filters, to_assignment="assignment__").values("assignment_id")),
+        ),
+    }
+    if with_times:
+        for key, _label, start, end in DURATIONS:
+            aggregates[f"{key}__p"] = PercentileCont(EpochSeconds(F(end), F(start)))
+            aggregates[f"{key}__n"] = Count(
+                "pk", filter=Q(**{f"{start}__isnull": False, f"{end}__isnull": False})
+            )
+    return _assignments(filters).aggregate(**aggregates)
+
+
+def calls_summary(filters: ReportFilters, *, totals: dict | None = None) -> dict:
     """Counts of the calls received in range, by source, call type and eligibility.
 
     - `dispatched`: calls with at least one assignment (of the filtered unit, if one is set).
@@ -217,12 +244,8 @@ def calls_summary(filters: ReportFilters) -> dict:
         by_source[source] += n
         by_type[code] += n
         eligible += n if is_eligible else 0
-    on_scene = Q(on_scene_at__isnull=False)
-    reached = _assignments(filters).aggregate(
-        dispatched=Count("incident_id", distinct=True),
-        served=Count("incident_id", distinct=True, filter=on_scene),
-        eligible_served=Count("incident_id", distinct=True, filter=on_scene & Q(incident__eligible=True)),
-    )
+    totals = totals or _call_totals(filters, with_times=False)
+    reached = {key: totals[key] for key in ("dispatched", "served", "eligible_served")}
     labels = dict(Incident.Source.choices)
     return {
         "total": total,
@@ -234,7 +257,9 @@ def calls_summary(filters: ReportFilters) -> dict:
     }
 
 
-def response_times(filters: ReportFilters, *, engine: str | None = None) -> list[dict]:
+def response_times(
+    filters: ReportFilters, *, engine: str | None = None, totals: dict | None = None
+) -> list[dict]:
     """Median and 90th percentile of each response-time definition and of time on scene, over
     the assignments of the calls in range (each assignment with both timestamps counts once; a
     call sent to two units in turn counts twice). Seconds.
@@ -243,14 +268,7 @@ def response_times(filters: ReportFilters, *, engine: str | None = None) -> list
     "python" force one (the tests compare them)."""
     qs = _assignments(filters, encounters=False)
     if _use_database_percentiles(engine):
-        aggregates = {}
-        for key, _label, start, end in DURATIONS:
-            seconds = EpochSeconds(F(end), F(start))
-            aggregates[f"{key}__p"] = PercentileCont(seconds)
-            aggregates[f"{key}__n"] = Count(
-                "pk", filter=Q(**{f"{start}__isnull": False, f"{end}__isnull": False})
-            )
-        row = qs.aggregate(**aggregates)
+        row = totals if totals and "time_on_scene__p" in totals else _call_totals(filters, with_times=True)
         spreads = {
             key: Spread(row[f"{key}__n"], *(row[f"{key}__p"] or (None, None))) for key, *_ in DURATIONS
         }
@@ -265,7 +283,7 @@ def response_times(filters: ReportFilters, *, engine: str | None = None) -> list
     return [{"key": key, "label": label, **asdict(spreads[key])} for key, label, *_ in DURATIONS]
 
 
-def outcomes_summary(filters: ReportFilters) -> dict:
+def outcomes_summary(filters: ReportFilters, *, totals: dict | None = None) -> dict:
     """What happened on the calls in range, from their recorded outcomes and backup requests.
 
     - `dispatched`: calls with at least one assignment (of the filtered unit, if set).
@@ -278,16 +296,7 @@ def outcomes_summary(filters: ReportFilters) -> dict:
     - `by_disposition`, `transports` (outcomes with a transport destination, by destination).
     Encounters are left out here; encounters_summary counts them.
     """
-    police_backup = BackupRequest.objects.filter(kind=BackupRequest.Kind.POLICE)
-    totals = _assignments(filters).aggregate(
-        dispatched=Count("incident_id", distinct=True),
-        backup_calls=Count(
-            "incident_id",
-            distinct=True,
-            filter=Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT)
-            | Q(pk__in=_scoped(police_backup, filters, to_assignment="assignment__").values("assignment_id")),
-        ),
-    )
+    totals = totals or _call_totals(filters, with_times=False)
     dispositions, transports, arrests = _outcome_counts(filters, encounters=False)
     labels = dict(Outcome.Disposition.choices)
     dispatched = totals["dispatched"]
@@ -394,10 +403,11 @@ def referrals_summary(filters: ReportFilters) -> dict:
 
 def dashboard(filters: ReportFilters) -> dict:
     """Every section of the supervisor dashboard, for one range and set of filters."""
+    totals = _call_totals(filters, with_times=_use_database_percentiles(None))
     return {
-        "calls": calls_summary(filters),
-        "response_times": response_times(filters),
-        "outcomes": outcomes_summary(filters),
+        "calls": calls_summary(filters, totals=totals),
+        "response_times": response_times(filters, totals=totals),
+        "outcomes": outcomes_summary(filters, totals=totals),
         "encounters": encounters_summary(filters),
         "follow_ups": follow_ups_summary(filters),
         "referrals": referrals_summary(filters),

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch.management.commands.load_demo import CALL_TYPES
@@ -162,6 +162,24 @@ class Command(BaseCommand):
                 done += size
                 if options["verbosity"] >= 2 or done == incidents or done % (batch * 20) == 0:
                     self.stdout.write(f"{done} / {incidents} incidents")
+        if connection.vendor == "postgresql":
+            # The planner's statistics still describe the empty tables: refresh them now rather
+            # than wait for autovacuum, or the first reports get plans made for no rows.
+            tables = [
+                m._meta.db_table
+                for m in (
+                    Incident,
+                    Assignment,
+                    Outcome,
+                    BackupRequest,
+                    FollowUp,
+                    ContactAttempt,
+                    PoliceReferral,
+                    Person,
+                )
+            ]
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
         summary = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in self.totals.items())
         self.stdout.write(self.style.SUCCESS(f"Created {summary}."))
 

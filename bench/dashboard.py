@@ -1,0 +1,129 @@
+"""How fast the supervisor dashboard renders on years of history (issue 6).
+
+    python bench/dashboard.py [--incidents 1000000] [--runs 12]
+
+On PostgreSQL: the database cr_dashboard_bench (or BENCH_DATABASE_URL) is created if missing,
+migrated, and filled with `generate_history --incidents N` unless it already holds N incidents
+(a first fill of a million takes several minutes; later runs reuse it). Then, signed in as a
+supervisor through Django's test Client, it renders the dashboard (and the call-type analysis)
+for one year, for one month and for a range ten times smaller than a month, several times
+each, and prints p50/p95 of the wall time per page and the number of SQL queries per page.
+
+Targets (issue 6): one year p95 <= 500 ms, one month p95 <= 150 ms, and a number of queries per
+page that does not grow with the range or the data.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/cr_dashboard_bench"
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+
+
+def pct(values: list[float], fraction: float) -> float:
+    values = sorted(values)
+    position = fraction * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=12, help="timed renders per page (after one warm-up)")
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from dispatch.models import Assignment, Incident
+    from dispatch.reports import ReportFilters
+
+    call_command("migrate", verbosity=0)
+    have = Incident.objects.count()
+    if have < args.incidents:
+        print(f"filling: {have} incidents present, generating {args.incidents - have} ...", flush=True)
+        started = time.perf_counter()
+        call_command("generate_history", incidents=args.incidents - have, seed=have + 1, verbosity=1)
+        print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"data: {Incident.objects.count():,} incidents, {Assignment.objects.count():,} assignments "
+        f"(PostgreSQL {connection.pg_version // 10000})"
+    )
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-supervisor")
+    user.groups.add(Group.objects.get_or_create(name="supervisor")[0])
+    client = Client()
+    client.force_login(user)
+
+    today = ReportFilters.default().end
+    ranges = [
+        ("one year", today - timedelta(days=364)),
+        ("one month", today - timedelta(days=29)),
+        ("3 days (month / 10)", today - timedelta(days=2)),
+    ]
+    pages = [
+        ("dashboard", reverse("dispatch:dashboard")),
+        ("call types", reverse("dispatch:call_type_analysis")),
+    ]
+    print(f"{'page':<11} {'range':<20} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+    for page, path in pages:
+        for label, start in ranges:
+            params = {"start": start.isoformat(), "end": today.isoformat()}
+            assert client.get(path, params).status_code == 200  # warm-up: templates, connection
+            times, queries = [], set()
+            for _ in range(args.runs):
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    response = client.get(path, params)
+                    times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+                queries.add(len(captured))
+            shown = "/".join(str(q) for q in sorted(queries))
+            print(
+                f"{page:<11} {label:<20} {pct(times, 0.5):8.0f} {pct(times, 0.95):8.0f} {shown:>8}",
+                flush=True,
+            )
+    print(f"({args.runs} timed renders per line after one warm-up; Django test Client, one process)")
+
+
+if __name__ == "__main__":
+    main()
