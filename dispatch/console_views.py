@@ -12,6 +12,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors, services
@@ -48,6 +50,24 @@ def duration(seconds: float) -> str:
     return f"{days} d {hours} h"
 
 
+NO_UNIT_OPTION = mark_safe('<option value="">No unit available</option>')
+
+
+def _unit_options(ranked, form) -> SafeString:
+    """The Assign control's <option>s, best first, the chosen one selected. Built here in one
+    pass rather than by a template loop: the queue re-renders on every live event and a loop
+    over every unit for every call was most of its time."""
+    chosen = (form.data.get("unit") if form.is_bound else form.initial.get("unit")) or ""
+    rows = []
+    for index, (unit, km) in enumerate(ranked):
+        where = f"{km:.1f} km" if km is not None else "position unknown"
+        label = f"{unit.callsign}{' (recommended)' if index == 0 else ''} · {where}"
+        rows.append((unit.callsign, " selected" if unit.callsign == chosen else "", label))
+    if not rows:
+        return NO_UNIT_OPTION
+    return format_html_join("", '<option value="{}"{}>{}</option>', rows)
+
+
 def _transfer_of(incident: Incident) -> ClinicianTransfer | None:
     try:
         return incident.clinician_transfer
@@ -78,8 +98,9 @@ def _queue_context(request, bound_forms=None) -> dict:
                 "reasons": [REASON_LABELS.get(r, r) for r in incident.eligibility_reasons],
                 "assignment": incident.active_assignments[0] if incident.active_assignments else None,
                 "transfer": _transfer_of(incident),
-                "ranked": ranked,
                 "form": form,
+                "unit_options": _unit_options(ranked, form) if form is not None else "",
+                "has_units": bool(ranked),
             }
         )
     return {"queue_rows": rows}
@@ -126,6 +147,9 @@ def _clinician_context(request, bound_forms=None) -> dict:
     for transfer in selectors.clinician_queue():
         incident = transfer.incident
         ranked = selectors.units_ranked_for(incident, available)
+        assign_form = bound_forms.get(("assign", incident.pk)) or AssignForm(
+            incident=incident, initial={"unit": ranked[0][0].callsign if ranked else ""}
+        )
         rows.append(
             {
                 "transfer": transfer,
@@ -137,9 +161,9 @@ def _clinician_context(request, bound_forms=None) -> dict:
                     for key in DISQUALIFIERS
                 ],
                 "contact_form": bound_forms.get(("contact", incident.pk)) or PhoneContactForm(),
-                "assign_form": bound_forms.get(("assign", incident.pk))
-                or AssignForm(incident=incident, initial={"unit": ranked[0][0].callsign if ranked else ""}),
-                "ranked": ranked,
+                "assign_form": assign_form,
+                "unit_options": _unit_options(ranked, assign_form),
+                "has_units": bool(ranked),
             }
         )
     return {"is_clinician": True, "clinician_rows": rows}
