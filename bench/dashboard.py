@@ -84,6 +84,9 @@ def main() -> None:
         started = time.perf_counter()
         call_command("generate_history", incidents=args.incidents - have, seed=have + 1, verbosity=1)
         print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
+    # Fresh statistics and visibility map, as a database that has been running for a while has.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
     print(
         f"data: {Incident.objects.count():,} incidents, {Assignment.objects.count():,} assignments "
         f"(PostgreSQL {connection.pg_version // 10000})"

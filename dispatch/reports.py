@@ -19,12 +19,13 @@ combinations) are small sets.
 
 import math
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Aggregate, Count, F, FloatField, Func, Min, Q
 from django.utils import timezone
 
@@ -401,8 +402,32 @@ def referrals_summary(filters: ReportFilters) -> dict:
     return {"total": sum(n for *_, n in rows), "by_state": by_state}
 
 
+@contextmanager
+def report_snapshot():
+    """Read a whole report in one transaction. On PostgreSQL: one REPEATABLE READ, READ ONLY
+    snapshot, so the sections add up even while calls keep coming in, and a larger work_mem
+    (REPORT_WORK_MEM) for this transaction only, so a year's sorts and hashes stay in memory
+    instead of spilling to temporary files."""
+    outer = connection.in_atomic_block  # a snapshot can only be chosen by the outermost transaction
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            statements = []
+            if not outer:
+                statements.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            work_mem = getattr(settings, "REPORT_WORK_MEM", "64MB")
+            statements.append(f"SET LOCAL work_mem = '{int(work_mem.rstrip('MB'))}MB'")
+            with connection.cursor() as cursor:
+                cursor.execute("; ".join(statements))
+        yield
+
+
 def dashboard(filters: ReportFilters) -> dict:
     """Every section of the supervisor dashboard, for one range and set of filters."""
+    with report_snapshot():
+        return _dashboard(filters)
+
+
+def _dashboard(filters: ReportFilters) -> dict:
     totals = _call_totals(filters, with_times=_use_database_percentiles(None))
     return {
         "calls": calls_summary(filters, totals=totals),
@@ -420,6 +445,12 @@ REASONS = (*DISQUALIFIERS, "call_type_not_eligible", "unknown_call_type", "scree
 
 
 def call_type_analysis(filters: ReportFilters) -> list[dict]:
+    """The call-type table (see _call_type_analysis), read in one snapshot."""
+    with report_snapshot():
+        return _call_type_analysis(filters)
+
+
+def _call_type_analysis(filters: ReportFilters) -> list[dict]:
     """For each CAD call type: calls in, screened eligible, how many calls each reason removed
     (a call can carry several reasons, so these may add up to more than the ineligible calls),
     and how many were served (an assignment reached on scene).
