@@ -416,11 +416,13 @@ class Command(BaseCommand):
     def _person(self, at):
         rng = self.rng
         named = rng.random() < 0.6
+        phone = f"720-555-{rng.randrange(10000):04d}" if rng.random() < 0.5 else ""
         return Person(
             name=f"{rng.choice(FIRST)} {rng.choice(LAST)}" if named else "",
             alias="" if named else rng.choice(("Red", "Sunny", "Doc", "Junior", "Blue")),
             date_of_birth=(at - timedelta(days=rng.randrange(18 * 365, 75 * 365))).date() if named else None,
-            phone=f"720-555-{rng.randrange(10000):04d}" if rng.random() < 0.5 else "",
+            phone=phone,
+            phone_digits=phone.replace("-", ""),  # Person.save() keeps it; bulk_create does not call save()
             created_by=self.user,
             created_at=at,
         )
