@@ -272,6 +272,7 @@ class Result:
     unit_waits: int = 0
     connect_seconds: float = 0.0
     cleared: bool = False
+    load_average: float = 0.0
     note: str = ""
 
 
@@ -445,6 +446,8 @@ class Measure:
                 )
                 return self.result
             await asyncio.sleep(args.settle)
+            # Other work on the machine skews every figure; the table shows how busy it was.
+            self.result.load_average = os.getloadavg()[0]
             for t in self.tablets:
                 t.measuring = True
             duration = args.incidents / args.rate
@@ -725,8 +728,9 @@ def table(results: list[Result], floor: Result | None, args) -> str:
         ("resyncs", [r.resyncs for r in columns], False),
         ("seconds to connect all tablets", [r.connect_seconds for r in columns], False),
         ("  failed or timed-out handshakes meanwhile", [r.connect_failures for r in columns], False),
+        ("1-min load average before assigning", [r.load_average for r in columns], False),
     ]
-    heads = [r.name for r in columns] + ([f"{r.name}/floor" for r in results] if floor else [])
+    heads = [r.name for r in columns] + ([f"{r.name[:4]}/floor" for r in results] if floor else [])
     width = max(len(label) for label, _, _ in rows) + 2
     lines = [
         f"Push latency: {args.tablets} tablets ({(args.tablets + 1) // 2} units), {args.incidents} incidents "
