@@ -143,3 +143,19 @@ def test_an_export_with_a_bad_kind_is_refused_and_not_recorded(client, personas,
     assert response.status_code == 400
     assert not ExportAudit.objects.exists()
     assert client.get(EXPORT, MARCH).status_code == 405
+
+
+def test_the_number_of_queries_does_not_grow_with_the_data(client, personas, db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    signed_in(client, personas["supervisor"])
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url, MARCH).status_code == 200
+        return len(captured)
+
+    empty = (queries(DASHBOARD), queries(CALL_TYPES))
+    build_dataset()
+    assert (queries(DASHBOARD), queries(CALL_TYPES)) == empty
