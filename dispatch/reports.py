@@ -110,7 +110,21 @@ def calls_in_range(filters: ReportFilters):
     return incidents_in_range(filters).exclude(source=SELF_INITIATED)
 
 
-def _scoped(qs, filters: ReportFilters, *, to_assignment: str = "", encounters: bool | None = False):
+# Nothing happens to a call before it is received: an assignment is dispatched, a backup requested
+# and an outcome recorded after received_at. Each table's own timestamp (indexed) may therefore be
+# bounded below by the range's start, less a day of slack for a sender's clock; the database can
+# then skip the years before the range without changing the answer.
+CLOCK_SLACK = timedelta(days=1)
+
+
+def _scoped(
+    qs,
+    filters: ReportFilters,
+    *,
+    to_assignment: str = "",
+    encounters: bool | None = False,
+    after: str = "dispatched_at",
+):
     """Assignments (or rows reached from them: `to_assignment` is the path, e.g. "assignment__")
     whose incident was received in range, narrowed by the filters; with a unit filter, that
     unit's own assignments. `encounters`: False for calls, True for encounters, None for both.
@@ -118,6 +132,7 @@ def _scoped(qs, filters: ReportFilters, *, to_assignment: str = "", encounters: 
     low, high = filters.bounds()
     incident = f"{to_assignment}incident__"
     qs = qs.filter(**{f"{incident}received_at__gte": low, f"{incident}received_at__lt": high})
+    qs = qs.filter(**{f"{after}__gte": low - CLOCK_SLACK})
     if encounters is True:
         qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
     elif encounters is False:
@@ -211,7 +226,11 @@ def _call_totals(filters: ReportFilters, *, with_times: bool) -> dict:
             "incident_id",
             distinct=True,
             filter=Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT)
-            | Q(pk__in=_scoped(police_backup, filters, to_assignment="assignment__").values("assignment_id")),
+            | Q(
+                pk__in=_scoped(
+                    police_backup, filters, to_assignment="assignment__", after="requested_at"
+                ).values("assignment_id")
+            ),
         ),
     }
     if with_times:
@@ -314,7 +333,13 @@ def outcomes_summary(filters: ReportFilters, *, totals: dict | None = None) -> d
 
 def _outcome_counts(filters: ReportFilters, *, encounters: bool) -> tuple[Counter, Counter, int]:
     rows = (
-        _scoped(Outcome.objects.all(), filters, to_assignment="assignment__", encounters=encounters)
+        _scoped(
+            Outcome.objects.all(),
+            filters,
+            to_assignment="assignment__",
+            encounters=encounters,
+            after="recorded_at",
+        )
         .values_list("disposition", "transport_destination", "police_involvement")
         .annotate(n=Count("pk"))
         .order_by()
