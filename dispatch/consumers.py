@@ -31,6 +31,10 @@ CLOSE_ROLE_NOT_ALLOWED = 4403
 REPLAY_BATCH = 500
 # A client further behind than this reloads over HTTP instead of replaying event by event.
 REPLAY_MAX = 5000
+# After the socket opens, live events wait this long for the client's `resume`: a reconnecting
+# tablet then gets its missed events and the live ones in one ordered stream, instead of a
+# live event slipping out first and forcing a resync.
+RESUME_GRACE_SECONDS = 1.0
 
 
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
@@ -46,6 +50,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         self.high: int = 0
         self.send_lock = asyncio.Lock()
         self.tasks: list[asyncio.Task] = []
+        self.resumed = False
         user = self.scope.get("user")
         refusal = None
         if user is None or not user.is_authenticated:
@@ -64,6 +69,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         self.start = self.high = await database_sync_to_async(self._latest_id)()
         await self.accept()
         self.every(settings.EVENT_CATCHUP_SECONDS, self.catch_up)
+        self.tasks.append(asyncio.create_task(self._start_live_without_resume()))
         await self.on_ready()
 
     async def disconnect(self, code):
@@ -160,10 +166,18 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             if len(batch) < REPLAY_BATCH:
                 return
 
+    async def _start_live_without_resume(self):
+        """A client that sends no `resume` gets the live stream from when its socket opened."""
+        await asyncio.sleep(RESUME_GRACE_SECONDS)
+        async with self.send_lock:
+            if not self.resumed:
+                self.resumed = True
+                await self._fill()
+
     async def event_deliver(self, message):
         """A live event from the channel layer."""
-        if not self.may_see(message):
-            return
+        if not self.may_see(message) or not self.resumed:
+            return  # held: it is in the log, and resume (or the grace timer) sends it in order
         event = message["event"]
         async with self.send_lock:
             if event["id"] <= self.high:
@@ -180,6 +194,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def resume(self, last_event_id: int):
         async with self.send_lock:
+            self.resumed = True
             if not await database_sync_to_async(self._replay_possible)(last_event_id):
                 await self._resync()
                 return

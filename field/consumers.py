@@ -41,6 +41,9 @@ class FieldConsumer(EventStreamConsumer):
     async def shift_changed(self, message):
         """The responder started or ended a shift: follow the new unit."""
         async with self.send_lock:
+            # The old unit's last events (its unit.updated going off duty, say) go out first.
+            self.resumed = True
+            await self._fill()
             await self.audience_join()
             await self.send_json({"type": "shift", "unit_id": self.unit_id})
 

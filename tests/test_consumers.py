@@ -313,6 +313,14 @@ async def test_a_live_event_whose_predecessor_was_dropped_brings_it_from_the_log
         assert [e["type"] for e in tablet_events] == ["unit.updated", "assignment.created"]
 
 
+def a_recorded_event_id() -> int:
+    """The id of a fresh event, so a resume from it is never older than the log."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return event_record(EventType.INCIDENT_UPDATED, {"n": 0}).id
+
+
 async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
     two_units, personas, settings, monkeypatch
 ):
@@ -332,6 +340,8 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
                 stored.append(event_record(EventType.INCIDENT_UPDATED, {"n": 2}))
             return stored
 
+        # The console is live (it has resumed), so pushes go straight out unless one is missing.
+        await ws.send_json_to({"type": "resume", "last_event_id": await db(a_recorded_event_id)()})
         # Record both without pushing them, then push them swapped, as two processes' pushes
         # may cross on the way.
         first, second = await db(two_events_not_sent)()
