@@ -396,3 +396,31 @@ async def test_ack_records_acknowledged_at_and_tells_the_console_and_only_for_it
         await drain(tablet, quiet=0.3)
         assert await drain(console, quiet=0.5) == []
         assert (await db(Assignment.objects.get)(pk=assignment.pk)).acknowledged_at == stored.acknowledged_at
+
+
+# --- the moment between the socket opening and the client's resume --------------------------------
+async def test_a_live_event_before_the_resume_arrives_is_sent_in_order_after_the_missed_ones(two_units):
+    """A reconnecting tablet missed an assignment; another lands while its resume is on the way.
+    It gets both, in order, and no resync."""
+    first_incident = await db(make_incident)(call_type="WELFARE")
+    before = await db(newest_event_id)()
+    missed = await db(assign)(first_incident, "CR-1")  # while the tablet was away
+    async with socket("/ws/field/", two_units["maya"]) as ws:
+        assert await receive(ws) == {"type": "shift", "unit_id": two_units["cr1"].pk}
+        await db(services.assignment_set_status)(assignment_id=missed.pk, status="en_route", actor=None)
+        await ws.send_json_to({"type": "resume", "last_event_id": before})
+        received = await drain(ws, quiet=1.5)
+    assert all(message.get("type") != "resync" for message in received)
+    ids = [message["id"] for message in received]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    kinds = [(m["type"], m["data"].get("status")) for m in received if m["type"].startswith("assignment.")]
+    assert kinds == [("assignment.created", "dispatched"), ("assignment.updated", "en_route")]
+
+
+async def test_a_client_that_never_resumes_still_gets_live_events_after_the_grace(two_units):
+    incident = await db(make_incident)(call_type="WELFARE")
+    async with socket("/ws/field/", two_units["maya"]) as ws:
+        await receive(ws)  # the shift message
+        await db(assign)(incident, "CR-1")
+        created = await receive_until(ws, lambda m: m.get("type") == "assignment.created", timeout=4)
+    assert created[-1]["data"]["incident"]["id"] == str(incident.pk)
