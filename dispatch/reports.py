@@ -133,6 +133,8 @@ def _scoped(
     incident = f"{to_assignment}incident__"
     qs = qs.filter(**{f"{incident}received_at__gte": low, f"{incident}received_at__lt": high})
     qs = qs.filter(**{f"{after}__gte": low - CLOCK_SLACK})
+    if to_assignment:
+        qs = qs.filter(**{f"{to_assignment}dispatched_at__gte": low - CLOCK_SLACK})
     if encounters is True:
         qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
     elif encounters is False:
@@ -334,7 +336,9 @@ def outcomes_summary(filters: ReportFilters, *, totals: dict | None = None) -> d
 def _outcome_counts(filters: ReportFilters, *, encounters: bool) -> tuple[Counter, Counter, int]:
     rows = (
         _scoped(
-            Outcome.objects.all(),
+            # self_initiated is the incident's source, stored on the outcome: with recorded_at it
+            # lets the database start from the outcome_kind_recorded index.
+            Outcome.objects.filter(self_initiated=encounters),
             filters,
             to_assignment="assignment__",
             encounters=encounters,
