@@ -8,6 +8,7 @@ from itertools import islice
 from asgiref.sync import sync_to_async
 from django import forms
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -394,7 +395,7 @@ def export(request):
     kind = form.cleaned_data["kind"]
     identifiers = form.cleaned_data["identifiers"]
     if identifiers and not may(request.user, Action.PROGRAM_DATA_IDENTIFIERS):
-        return render(request, "403.html", status=403)
+        raise PermissionDenied
     ExportAudit.objects.create(
         user=request.user,
         kind=kind,

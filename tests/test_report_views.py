@@ -159,3 +159,16 @@ def test_the_number_of_queries_does_not_grow_with_the_data(client, personas, db)
     empty = (queries(DASHBOARD), queries(CALL_TYPES))
     build_dataset()
     assert (queries(DASHBOARD), queries(CALL_TYPES)) == empty
+
+
+def test_a_program_that_withholds_identifier_exports_gets_neither_the_box_nor_the_export(
+    client, personas, dataset, monkeypatch
+):
+    from dispatch import roles
+
+    monkeypatch.setitem(roles.RULES, roles.Action.PROGRAM_DATA_IDENTIFIERS, frozenset())
+    signed_in(client, personas["supervisor"])
+    assert 'name="identifiers"' not in client.get(DASHBOARD, MARCH).content.decode()
+    response = client.post(EXPORT, {**MARCH, "kind": "outcomes", "identifiers": "on"})
+    assert response.status_code == 403
+    assert not ExportAudit.objects.exists()
