@@ -37,6 +37,54 @@ REPLAY_MAX = 5000
 RESUME_GRACE_SECONDS = 1.0
 
 
+class LogWatch:
+    """The newest event id in the log, overall and per unit, as this process last read it.
+
+    Sockets compare it with what they have sent to notice a push the channel layer dropped,
+    without each of them querying the log (500 tablets would make 50 queries a second).
+    Refreshing is idempotent, so two sockets refreshing at once only cost a query more.
+    """
+
+    def __init__(self):
+        self.newest_overall: int | None = None
+        self.newest_by_unit: dict[int, int] = {}
+        self.read_at = 0.0
+
+    async def start(self):
+        if self.newest_overall is None:
+            await database_sync_to_async(self._read)()
+
+    async def newest(self, unit_id=None) -> int:
+        if time.monotonic() - self.read_at >= settings.EVENT_CATCHUP_SECONDS / 2:
+            self.read_at = time.monotonic()
+            await database_sync_to_async(self._read)()
+        if unit_id is None:
+            return self.newest_overall or 0
+        return self.newest_by_unit.get(unit_id, 0)
+
+    def _read(self):
+        newest = Event.objects.aggregate(m=Max("id"))["m"] or 0
+        if self.newest_overall is None or newest < self.newest_overall:
+            # First read, or the log was emptied or replaced: start over from here. A unit
+            # with no entry has nothing newer than this starting point.
+            self.newest_overall, self.newest_by_unit = newest, {}
+            self.read_at = time.monotonic()
+            return
+        if newest == self.newest_overall:
+            return
+        rows = (
+            Event.objects.filter(id__gt=self.newest_overall, unit__isnull=False)
+            .values("unit_id")
+            .annotate(m=Max("id"))
+        )
+        for row in rows:
+            self.newest_by_unit[row["unit_id"]] = row["m"]
+        self.newest_overall = newest
+
+
+LOG_WATCH = LogWatch()
+
+
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     """Shared by both sockets: authentication, audience groups, resume, catch-up."""
 
@@ -66,6 +114,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         # Join, read the newest id, and only then open the socket: every event committed
         # after the client sees the socket open reaches it live, without a resume.
         await self.audience_join()
+        # The watch must know the log from before this socket's starting point.
+        await LOG_WATCH.start()
         self.start = self.high = await database_sync_to_async(self._latest_id)()
         await self.accept()
         self.every(settings.EVENT_CATCHUP_SECONDS, self.catch_up)
@@ -189,8 +239,17 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await self._emit(event)
 
     async def catch_up(self):
+        """Fill from the log only when the process-wide watch says it has something newer
+        for this audience than what was sent: one cheap query per process per interval,
+        not one per socket."""
+        if await LOG_WATCH.newest(self.watch_key()) <= self.high:
+            return
         async with self.send_lock:
             await self._fill()
+
+    def watch_key(self):
+        """Which newest id of the log watch this socket compares with (None: any event)."""
+        return None
 
     async def resume(self, last_event_id: int):
         async with self.send_lock:

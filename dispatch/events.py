@@ -90,15 +90,21 @@ def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None =
         "prev": prev,
         "prev_unit": prev_unit,
     }
+    # The unit's tablets first: they are the ones a person in crisis is waiting on.
     groups = [DISPATCH_GROUP]
     if event.unit_id is not None:
-        groups.append(unit_group(event.unit_id))
+        groups.insert(0, unit_group(event.unit_id))
+    async_to_sync(_push)(groups, message)
+
+
+async def _push(groups: list[str], message: dict) -> None:
+    """All of an event's group sends in one trip to the event loop."""
     layer = get_channel_layer()
     for group in groups:
         try:
-            async_to_sync(layer.group_send)(group, message)
+            await layer.group_send(group, message)
         except Exception:  # the log still has it; resume recovers
-            log.exception("could not push event %s to %s", event.id, group)
+            log.exception("could not push event %s to %s", message["event"]["id"], group)
 
 
 def events_retention_cutoff() -> datetime:

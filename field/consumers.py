@@ -31,6 +31,9 @@ class FieldConsumer(EventStreamConsumer):
             return Event.objects.none()
         return Event.objects.filter(unit_id=self.unit_id)
 
+    def watch_key(self):
+        return self.unit_id
+
     def may_see(self, message) -> bool:
         # After a shift change the old unit's group may still hand over a message or two.
         return self.unit_id is not None and message.get("unit_id") == self.unit_id
