@@ -146,3 +146,10 @@ def test_a_supervisor_finds_every_area_they_may_use_from_the_navigation(client, 
                 "/referrals/directory/"]:
         assert f'href="{url}"' in html, url
         assert client.get(url).status_code == 200, url
+
+
+def test_the_tablet_leads_to_the_outreach_queue_of_police_referrals(client, personas, db):
+    client.force_login(personas["responder"])
+    html = client.get("/field/").content.decode()
+    assert 'href="/referrals/outreach/"' in html
+    assert client.get("/referrals/outreach/").status_code == 200
