@@ -107,14 +107,16 @@ class IncidentAssign(APIView):
     )
     @idempotent("incidents_assign")
     def post(self, request, incident_id):
-        incident = get_object_or_404(selectors.incident_list_visible(request.user), pk=incident_id)
+        # Only whether the caller may see it: the service reads and locks the incident itself.
+        visible = selectors.incident_list_visible(request.user).prefetch_related(None)
+        incident_pk = get_object_or_404(visible.values_list("pk", flat=True), pk=incident_id)
         payload = AssignIn(data=request.data)
         payload.is_valid(raise_exception=True)
         callsign = payload.validated_data["unit"]
         if not Unit.objects.filter(callsign=callsign).exists():
             raise serializers.ValidationError({"unit": [f"No unit {callsign!r}."]})
         assignment = services.assignment_create(
-            incident_id=incident.pk,
+            incident_id=incident_pk,
             callsign=callsign,
             actor=request.user,
             override_reason=payload.validated_data.get("override_reason", ""),
