@@ -197,12 +197,15 @@ def incident_event_data(incident: Incident) -> dict:
     return dict(IncidentOut(incident).data)
 
 
-def assignment_event_data(assignment: Assignment) -> dict:
-    """What a tablet needs to work a call: the assignment and its incident."""
+def assignment_event_data(assignment: Assignment, incident_data: dict | None = None) -> dict:
+    """What a tablet needs to work a call: the assignment and its incident (pass
+    `incident_data` when the caller has just built it, to serialise the incident once)."""
     from dispatch.serializers import AssignmentOut
 
     data = dict(AssignmentOut(assignment).data)
-    data["incident"] = incident_event_data(assignment.incident)
+    data["incident"] = (
+        incident_data if incident_data is not None else incident_event_data(assignment.incident)
+    )
     return data
 
 
@@ -418,8 +421,11 @@ def assignment_create(*, incident_id, callsign: str, actor, override_reason: str
                 incident=incident, kind=IncidentChange.Kind.STATUS, actor=actor, changes=history
             )
             unit_set_status(unit, Unit.Status.DISPATCHED, now=now)
-            event_record(EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment), unit=unit)
-            event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
+            incident_data = incident_event_data(incident)
+            event_record(
+                EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment, incident_data), unit=unit
+            )
+            event_record(EventType.INCIDENT_UPDATED, incident_data)
             return assignment
     except IntegrityError as exc:
         # Only reachable if a lock was bypassed; the constraint still keeps one winner.
@@ -459,8 +465,11 @@ def assignment_set_status(*, assignment_id, status: str, actor, destination: str
         unit = Unit.objects.select_for_update().get(pk=assignment.unit_id)
         unit_set_status(unit, Assignment.UNIT_STATUS[status], now=now)
         assignment.unit = unit
-        event_record(EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment), unit=unit)
-        event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
+        incident_data = incident_event_data(incident)
+        event_record(
+            EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment, incident_data), unit=unit
+        )
+        event_record(EventType.INCIDENT_UPDATED, incident_data)
     return assignment
 
 
