@@ -94,7 +94,10 @@ def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None =
     groups = [DISPATCH_GROUP]
     if event.unit_id is not None:
         groups.insert(0, unit_group(event.unit_id))
-    async_to_sync(_push)(groups, message)
+    try:
+        async_to_sync(_push)(groups, message)
+    except Exception:  # never fail the request that made the change: the log has the event
+        log.exception("could not push event %s", event.id)
 
 
 async def _push(groups: list[str], message: dict) -> None:

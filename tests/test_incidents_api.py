@@ -337,3 +337,24 @@ def test_a_signed_in_dispatcher_may_not_post_as_a_cad(personas, call_types):
     api = APIClient()
     api.force_login(personas["dispatcher"])
     assert post(api, body()).status_code == 403
+
+
+def test_a_push_that_fails_never_fails_the_request(
+    cad, call_types, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The event is in the log; tablets and consoles get it on their next catch-up or resume.
+    (Seen for real: async_to_sync refuses to run on a thread whose event loop is running.)"""
+    from dispatch import events as events_module
+
+    def unable(function):
+        def run(*args, **kwargs):
+            raise RuntimeError("You cannot use AsyncToSync in the same thread as an async event loop")
+
+        return run
+
+    monkeypatch.setattr(events_module, "async_to_sync", unable)
+    with django_capture_on_commit_callbacks(execute=True) as pushes:
+        response = post(cad, body())
+    assert response.status_code == 201
+    assert len(pushes) == 1
+    assert Event.objects.filter(type="incident.created").count() == 1
