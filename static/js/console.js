@@ -59,6 +59,18 @@ function flush() {
   }
 }
 
+// The check above runs when a refresh is asked for; the person may have started typing while
+// it was on its way. Look again when it arrives, and keep their work if so.
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  const isRefresh = event.detail.requestConfig?.verb === "get" && ALL_REGIONS.includes(target?.id);
+  if (isRefresh && inUse(target)) {
+    event.detail.shouldSwap = false;
+    stale.add(target.id);
+    target.dataset.stale = "true";
+  }
+});
+
 document.addEventListener("focusout", () => {
   if (stale.size) refresh([], 400);
 });
