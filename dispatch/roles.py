@@ -87,7 +87,8 @@ def role_of(user) -> str | None:
     if cached is not False:
         return cached
     role = None
-    api_client = getattr(user, "api_client", None) if hasattr(user, "api_client") else None
+    # A person has no api_client: the reverse one-to-one raises an AttributeError subclass.
+    api_client = getattr(user, "api_client", None)
     if api_client is not None:
         role = api_client.role if api_client.is_active else None
     else:
