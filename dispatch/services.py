@@ -355,6 +355,12 @@ def unit_set_status(unit: Unit, status: str, *, now=None) -> None:
     if status == Unit.Status.AVAILABLE:
         unit.available_since = now
     unit.save(update_fields=["status", "status_changed_at", "available_since"])
+    unit_announce(unit)
+
+
+def unit_announce(unit: Unit) -> None:
+    """Tell the unit's tablets and every console how the unit stands now (status, position,
+    who is on it); inside the caller's transaction, sent after commit."""
     event_record(EventType.UNIT_UPDATED, unit_event_data(unit), unit=unit)
 
 

@@ -57,7 +57,7 @@ def shift_start(*, user, unit_id) -> Shift:
             dispatch_services.unit_set_status(unit, Unit.Status.AVAILABLE, now=now)
         else:
             # The unit's members changed: the board shows who is on it.
-            event_record(EventType.UNIT_UPDATED, dispatch_services.unit_event_data(unit), unit=unit)
+            dispatch_services.unit_announce(unit)
         transaction.on_commit(lambda: _tell_tablets_shift_changed([user.pk]))
     return shift
 
@@ -85,7 +85,7 @@ def shift_end(*, user) -> Shift:
         if not others:
             dispatch_services.unit_set_status(unit, Unit.Status.OFF_DUTY, now=now)
         else:
-            event_record(EventType.UNIT_UPDATED, dispatch_services.unit_event_data(unit), unit=unit)
+            dispatch_services.unit_announce(unit)
         transaction.on_commit(lambda: _tell_tablets_shift_changed([user.pk]))
     return shift
 
@@ -99,7 +99,7 @@ def unit_report_location(*, unit_id, latitude: float, longitude: float) -> Unit:
         unit.longitude = longitude
         unit.location_at = timezone.now()
         unit.save(update_fields=["latitude", "longitude", "location_at"])
-        event_record(EventType.UNIT_UPDATED, dispatch_services.unit_event_data(unit), unit=unit)
+        dispatch_services.unit_announce(unit)
     return unit
 
 
