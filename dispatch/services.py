@@ -345,6 +345,21 @@ def _assignment_cancel(assignment: Assignment, now) -> None:
     event_record(EventType.ASSIGNMENT_CANCELLED, assignment_event_data(assignment), unit=unit)
 
 
+def incident_close_unassigned(incident: Incident, *, actor, now, changes: dict) -> None:
+    """Close a pending incident that no unit is on (resolved by phone, an outreach encounter
+    finished), with its history, inside the caller's transaction. The caller records the
+    incident.updated event once it has made all its changes."""
+    incident.status = Incident.Status.CLOSED
+    incident.closed_at = now
+    incident.save(update_fields=["status", "closed_at", "updated_at"])
+    IncidentChange.objects.create(
+        incident=incident,
+        kind=IncidentChange.Kind.STATUS,
+        actor=actor,
+        changes={"status": ["pending", "closed"], **changes},
+    )
+
+
 def unit_set_status(unit: Unit, status: str, *, now=None) -> None:
     """Change a unit's status inside the caller's transaction and tell everyone who watches it."""
     now = now or timezone.now()
@@ -655,15 +670,11 @@ def phone_contact_record(*, incident_id, actor, notes: str, resolve: bool = Fals
             transfer.outcome = ClinicianTransfer.Outcome.RESOLVED_BY_PHONE
             transfer.closed_at = now
             fields += ["outcome", "closed_at"]
-            incident.status = Incident.Status.CLOSED
-            incident.closed_at = now
-            incident.save(update_fields=["status", "closed_at", "updated_at"])
-            IncidentChange.objects.create(
-                incident=incident,
-                kind=IncidentChange.Kind.STATUS,
+            incident_close_unassigned(
+                incident,
                 actor=actor,
+                now=now,
                 changes={
-                    "status": ["pending", "closed"],
                     "resolution": [None, ClinicianTransfer.Outcome.RESOLVED_BY_PHONE.value],
                     "phone_contact": [None, notes],
                 },

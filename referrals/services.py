@@ -14,8 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch.events import EventType, event_record
-from dispatch.models import Incident, IncidentChange
-from dispatch.services import IncidentFields, ServiceConflict, incident_create, incident_event_data
+from dispatch.models import Incident
+from dispatch.services import (
+    IncidentFields,
+    ServiceConflict,
+    incident_close_unassigned,
+    incident_create,
+    incident_event_data,
+)
 from referrals.models import (
     ContactAttempt,
     FollowUp,
@@ -487,14 +493,7 @@ def referral_finish(
             fields.latitude, fields.longitude = unit.latitude, unit.longitude
         incident = incident_create(fields=fields, actor=actor)
         # The encounter is over when it is recorded: close it the way a cleared call closes.
-        Incident.objects.filter(pk=incident.pk).update(status=Incident.Status.CLOSED, closed_at=now)
-        incident.refresh_from_db()
-        IncidentChange.objects.create(
-            incident=incident,
-            kind=IncidentChange.Kind.STATUS,
-            actor=actor,
-            changes={"status": ["pending", "closed"], "unit": [None, unit.callsign]},
-        )
+        incident_close_unassigned(incident, actor=actor, now=now, changes={"unit": [None, unit.callsign]})
         event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
         referral.incident = incident
         referral.state = PoliceReferral.State.FINISHED
