@@ -167,6 +167,13 @@ class Incident(models.Model):
     def __str__(self):
         return f"{self.call_type_code} at {self.address}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        # The day it was received on as loaded: a change of received_at changes two days' numbers.
+        instance.received_at_loaded = instance.__dict__.get("received_at")
+        return instance
+
     @property
     def screening(self) -> dict:
         return {
@@ -453,3 +460,19 @@ class ExportAudit(models.Model):
     def __str__(self):
         who = "with identifiers" if self.with_identifiers else "without identifiers"
         return f"{self.user} exported {self.kind} {self.range_start}–{self.range_end} {who}"
+
+
+class ReportDay(models.Model):
+    """One day's sums for the program's reports (dispatch.reports), kept once the day is over so
+    a year's dashboard adds up 365 rows instead of reading every call again.
+
+    `version` rises whenever a record that day's numbers read changes (dispatch.reports
+    .days_changed); `data` was read at `data_version` and is used only while the two are equal."""
+
+    day = models.DateField(primary_key=True)
+    version = models.PositiveIntegerField(default=0)
+    data_version = models.PositiveIntegerField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.day} v{self.version}"

@@ -1,43 +1,55 @@
 """The program's numbers: every metric the supervisor dashboard, the call-type analysis and the
-exports show is computed here, and only here. Pure reads.
+exports show is computed here, and only here.
 
 Scope, for every metric unless its docstring says otherwise:
 - The range is a span of whole days in the program's TIME_ZONE, first and last day included,
   applied to when a call was *received* (`Incident.received_at`): a call received on the last
   evening of the month and cleared the next morning belongs to that month, with all its
-  assignments and its outcome.
+  assignments and its outcome. Follow-ups and police referrals count on the day they were created.
 - A *call* is an incident from any source except `self_initiated`. Self-initiated encounters
   (the team stopped for someone) are counted apart and never enter a call metric.
 - Filters: `source` and `call_type` (the code as the CAD sent it) narrow the incidents;
   `unit` narrows the calls to those the unit was assigned to, and the assignment-level
   metrics (response times, time on scene, outcomes) to that unit's own assignments.
+- Durations are measured to the second and counted on a grid (`on_grid`): to the second under
+  two minutes, to 10 s under 20 minutes, to the minute under two hours, to 10 minutes under a
+  day, to the hour beyond. Medians and 90th percentiles are those of the durations on the grid
+  (PostgreSQL's percentile_cont: linear interpolation between the two nearest ranks).
 
-The number of queries per page does not depend on the amount of data: each section is one
-grouped or aggregate query, and the grouping keys (sources, codes, dispositions, reason
-combinations) are small sets.
+How a year stays fast: every number is a sum over days. A range's sums (`Totals`) are read from
+the records in a fixed number of grouped queries, whatever the amount of data; for the
+unfiltered dashboard each whole day that is over (two days back and older) is kept in
+`ReportDay` once read, so a year adds up at most 366 stored days and reads only the last two
+from the records. A day's stored sums are used only while nothing that day's numbers depend on
+has changed since: every save or delete of an incident, assignment, outcome, backup request,
+follow-up, contact attempt or police referral raises its day's version (`days_changed`, wired
+in dispatch.apps), in the same transaction as the change.
 """
 
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, F, FloatField, Func, Min, Q
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from dispatch.models import Assignment, Incident
+from dispatch.models import Assignment, Incident, ReportDay
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 from field.models import BackupRequest, Outcome
-from referrals.models import FollowUp, PoliceReferral
+from referrals.models import ContactAttempt, FollowUp, PoliceReferral
 
 DEFAULT_DAYS = 30
-PERCENTILES = (0.5, 0.9)
 SELF_INITIATED = Incident.Source.SELF_INITIATED
 POLICE_BACKUP_INVOLVEMENT = (Outcome.PoliceInvolvement.BACKUP_REQUESTED, Outcome.PoliceInvolvement.ARREST)
+# Days this many days before today and older are kept once read; younger ones are read each time.
+# Writers raise the version of every day but today, so a change that commits around midnight
+# is never missed by a day being stored.
+SETTLED_AFTER_DAYS = 2
 
 # The response-time definitions programs use (PRODUCT.md), plus time on scene: (key, label, start, end).
 # Each is measured per assignment that has both timestamps; fields are on Assignment, except
@@ -68,11 +80,14 @@ class ReportFilters:
 
     def bounds(self) -> tuple[datetime, datetime]:
         """[start of the first day, start of the day after the last day) in the program's zone."""
-        zone = program_zone()
-        return (
-            datetime.combine(self.start, time.min, tzinfo=zone),
-            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=zone),
-        )
+        return day_bounds(self.start, self.end)
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.source or self.call_type or self.unit_id)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -82,6 +97,18 @@ class ReportFilters:
 
 def program_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
+
+
+def program_today() -> date:
+    return timezone.localdate(timezone=program_zone())
+
+
+def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    zone = program_zone()
+    return (
+        datetime.combine(first, time.min, tzinfo=zone),
+        datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
+    )
 
 
 def incidents_in_range(filters: ReportFilters):
@@ -110,84 +137,82 @@ def calls_in_range(filters: ReportFilters):
     return incidents_in_range(filters).exclude(source=SELF_INITIATED)
 
 
-# Nothing happens to a call before it is received: an assignment is dispatched, a backup requested
-# and an outcome recorded after received_at. Each table's own timestamp (indexed) may therefore be
-# bounded below by the range's start, less a day of slack for a sender's clock; the database can
-# then skip the years before the range without changing the answer.
-CLOCK_SLACK = timedelta(days=1)
+# --- Durations on a grid --------------------------------------------------------------------------
+# (below this many seconds, step); the last step applies beyond.
+GRID = ((120, 1), (1200, 10), (7200, 60), (86400, 600), (None, 3600))
 
 
-def _scoped(
-    qs,
-    filters: ReportFilters,
-    *,
-    to_assignment: str = "",
-    encounters: bool | None = False,
-    after: str = "dispatched_at",
-):
-    """Assignments (or rows reached from them: `to_assignment` is the path, e.g. "assignment__")
-    whose incident was received in range, narrowed by the filters; with a unit filter, that
-    unit's own assignments. `encounters`: False for calls, True for encounters, None for both.
-    Written as joins from the range, so the database reads only the range's rows."""
-    low, high = filters.bounds()
-    incident = f"{to_assignment}incident__"
-    qs = qs.filter(**{f"{incident}received_at__gte": low, f"{incident}received_at__lt": high})
-    qs = qs.filter(**{f"{after}__gte": low - CLOCK_SLACK})
-    if to_assignment:
-        qs = qs.filter(**{f"{to_assignment}dispatched_at__gte": low - CLOCK_SLACK})
-    if encounters is True:
-        qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
-    elif encounters is False:
-        qs = qs.exclude(**{f"{incident}source": SELF_INITIATED})
-    if filters.source:
-        qs = qs.filter(**{f"{incident}source": filters.source})
-    if filters.call_type:
-        qs = qs.filter(**{f"{incident}call_type_code": filters.call_type})
-    if filters.unit_id:
-        qs = qs.filter(**{f"{to_assignment}unit_id": filters.unit_id})
-    return qs
+def on_grid(seconds: float) -> int:
+    """A duration rounded to the nearest point of the grid (halves up), in seconds."""
+    for below, step in GRID:
+        if below is None or seconds < below:
+            return int((seconds / step + 0.5) // 1) * step
+    raise AssertionError("unreachable")
 
 
-def _assignments(filters: ReportFilters, *, encounters: bool | None = False):
-    return _scoped(Assignment.objects.all(), filters, encounters=encounters)
+class GridSeconds(Func):
+    """`on_grid(end - start)` in SQL, the same answer on PostgreSQL and SQLite."""
 
+    output_field = IntegerField()
+    SECONDS = "__seconds__"
 
-# --- Percentiles: in the database on PostgreSQL, in Python elsewhere ------------------------------
-class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate: percentile_cont(ARRAY[...]) WITHIN GROUP (ORDER BY x).
-    One sort answers every fraction asked; NULL inputs are ignored."""
+    def __init__(self, end, start):
+        super().__init__(end, start)
 
-    function = "percentile_cont"
-    template = "%(function)s(ARRAY[%(fractions)s]::float8[]) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    def _sql(self, compiler, seconds_template: str, floor: str):
+        (end_sql, end_params), (start_sql, start_params) = (
+            compiler.compile(expr) for expr in self.source_expressions
+        )
+        cases = []
+        for below, step in GRID:
+            rounded = floor.format(f"({self.SECONDS}) / {float(step)} + 0.5") + f" * {step}"
+            cases.append(
+                f"ELSE {rounded}" if below is None else f"WHEN ({self.SECONDS}) < {below} THEN {rounded}"
+            )
+        sql = f"(CASE {' '.join(cases)} END)"
+        # Every use of the duration repeats its parameters, in order.
+        params = [*end_params, *start_params] * sql.count(self.SECONDS)
+        return sql.replace(self.SECONDS, seconds_template.format(end=end_sql, start=start_sql)), params
 
-    def __init__(self, expression, fractions=PERCENTILES, **extra):
-        fractions_sql = ", ".join(repr(float(f)) for f in fractions)
-        super().__init__(expression, fractions=fractions_sql, **extra)
+    def as_postgresql(self, compiler, connection, **extra):
+        return self._sql(compiler, "EXTRACT(EPOCH FROM ({end} - {start}))", "CAST(FLOOR({}) AS integer)")
 
-    def convert_value(self, value, expression, connection):
-        return value  # a list of floats, or None for no rows
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django's own timestamp difference (microseconds, exact); CAST truncates, so floor the
+        # negative side too.
+        return self._sql(
+            compiler,
+            "(django_timestamp_diff({end}, {start}) / 1000000.0)",
+            "(CAST({0} AS INTEGER) - (CAST({0} AS INTEGER) > {0}))",
+        )
 
-    def get_db_converters(self, connection):
-        return []
-
-
-class EpochSeconds(Func):
-    """Seconds between two timestamps, as a float (PostgreSQL)."""
-
-    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
-    arg_joiner = " - "
-    output_field = FloatField()
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(f"GridSeconds needs PostgreSQL or SQLite, not {connection.vendor}.")
 
 
 def percentile_cont(values: list[float], fraction: float) -> float | None:
-    """The same answer as PostgreSQL's percentile_cont: linear interpolation between the two
-    nearest ranks of the sorted values (position fraction × (n − 1))."""
-    if not values:
+    """PostgreSQL's percentile_cont: linear interpolation between the two nearest ranks of the
+    sorted values (position fraction × (n − 1))."""
+    return histogram_percentile(Counter(values), fraction)
+
+
+def histogram_percentile(histogram: Counter, fraction: float) -> float | None:
+    """percentile_cont over the values a histogram {value: how many} holds."""
+    n = sum(histogram.values())
+    if not n:
         return None
-    position = fraction * (len(values) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return values[low] + (values[high] - values[low]) * (position - low)
+    position = fraction * (n - 1)
+    low_rank, high_rank = int(position // 1), -int(-position // 1)
+    low = high = None
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if low is None and seen > low_rank:
+            low = value
+        if seen > high_rank:
+            high = value
+            break
+    return low + (high - low) * (position - low_rank)
 
 
 @dataclass(frozen=True)
@@ -198,237 +223,364 @@ class Spread:
     median: float | None
     p90: float | None
 
-
-def _spread_from_values(values: list[float]) -> Spread:
-    values = sorted(values)
-    return Spread(len(values), percentile_cont(values, 0.5), percentile_cont(values, 0.9))
-
-
-def _use_database_percentiles(engine: str | None) -> bool:
-    if engine is None:
-        return connection.vendor == "postgresql"
-    if engine == "database" and connection.vendor != "postgresql":
-        raise ValueError("Percentiles in the database need PostgreSQL.")
-    return engine == "database"
+    @classmethod
+    def of(cls, histogram: Counter) -> "Spread":
+        return cls(
+            sum(histogram.values()),
+            histogram_percentile(histogram, 0.5),
+            histogram_percentile(histogram, 0.9),
+        )
 
 
-# --- Calls ----------------------------------------------------------------------------------------
-def _call_totals(filters: ReportFilters, *, with_times: bool) -> dict:
-    """One pass over the calls' assignments for everything counted on them: distinct calls
-    dispatched, served, eligible served and needing police backup, and (with_times, PostgreSQL
-    only) the percentiles of every duration. The dashboard asks once and shares the answer, so
-    the year's assignments are read once, not three times."""
-    on_scene = Q(on_scene_at__isnull=False)
-    police_backup = BackupRequest.objects.filter(kind=BackupRequest.Kind.POLICE)
-    aggregates = {
-        "dispatched": Count("incident_id", distinct=True),
-        "served": Count("incident_id", distinct=True, filter=on_scene),
-        "eligible_served": Count("incident_id", distinct=True, filter=on_scene & Q(incident__eligible=True)),
-        "backup_calls": Count(
-            "incident_id",
-            distinct=True,
-            filter=Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT)
-            | Q(
-                pk__in=_scoped(
-                    police_backup, filters, to_assignment="assignment__", after="requested_at"
-                ).values("assignment_id")
-            ),
-        ),
-    }
-    if with_times:
-        for key, _label, start, end in DURATIONS:
-            aggregates[f"{key}__p"] = PercentileCont(EpochSeconds(F(end), F(start)))
-            aggregates[f"{key}__n"] = Count(
-                "pk", filter=Q(**{f"{start}__isnull": False, f"{end}__isnull": False})
+# --- One range's sums -----------------------------------------------------------------------------
+@dataclass
+class Totals:
+    """Everything the reports count, for calls received (follow-ups and referrals created) in a
+    span of days. Sums of two spans are the sums of their union: a call is counted on one day."""
+
+    calls: Counter = field(default_factory=Counter)  # (source, code, eligible, reasons) → calls
+    dispatched: int = 0  # calls with an assignment
+    served: int = 0  # calls with an assignment that reached on scene
+    eligible_served: int = 0
+    backup_calls: int = 0  # dispatched calls where the team needed police
+    encounters: int = 0  # self-initiated encounters with an assignment
+    served_types: Counter = field(default_factory=Counter)  # (code, reasons) → served calls
+    durations: dict = field(default_factory=lambda: {key: Counter() for key, *_ in DURATIONS})
+    outcomes: Counter = field(default_factory=Counter)  # (encounter, disposition, destination, police)
+    follow_ups: int = 0
+    connected: int = 0
+    first_contact: Counter = field(default_factory=Counter)  # seconds on the grid → follow-ups
+    referrals: Counter = field(default_factory=Counter)  # (urgency, state) → referrals
+
+    COUNTERS = ("calls", "served_types", "outcomes", "first_contact", "referrals")
+    NUMBERS = (
+        "dispatched",
+        "served",
+        "eligible_served",
+        "backup_calls",
+        "encounters",
+        "follow_ups",
+        "connected",
+    )
+
+    def add(self, other: "Totals") -> "Totals":
+        for name in self.NUMBERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in self.COUNTERS:
+            getattr(self, name).update(getattr(other, name))
+        for key, histogram in other.durations.items():
+            self.durations[key].update(histogram)
+        return self
+
+    def as_json(self) -> dict:
+        """Plain lists and numbers (JSON has no tuple keys); from_json reads it back."""
+        data = {name: getattr(self, name) for name in self.NUMBERS}
+        for name in self.COUNTERS:
+            data[name] = [[*_key(k), n] for k, n in getattr(self, name).items()]
+        data["durations"] = {key: [[s, n] for s, n in h.items()] for key, h in self.durations.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Totals":
+        totals = cls(**{name: data[name] for name in cls.NUMBERS})
+        for name in cls.COUNTERS:
+            getattr(totals, name).update(_rows_to_counter(data[name]))
+        for key, rows in data["durations"].items():
+            totals.durations[key] = Counter(dict(rows))
+        return totals
+
+
+def _key(key) -> list:
+    """A counter's key as a JSON list; a tuple of reasons stays a list inside it."""
+    if not isinstance(key, tuple):
+        return [key]
+    return [list(part) if isinstance(part, tuple) else part for part in key]
+
+
+def _rows_to_counter(rows) -> Counter:
+    counter = Counter()
+    for *key, n in rows:
+        key = tuple(tuple(part) if isinstance(part, list) else part for part in key)
+        counter[key if len(key) > 1 else key[0]] += n
+    return counter
+
+
+def _reasons(value) -> tuple:
+    return tuple(value or ())
+
+
+# --- Reading the records --------------------------------------------------------------------------
+# Nothing happens to a call before it is received: an assignment is dispatched, a backup requested
+# and an outcome recorded after received_at. Each table's own timestamp (indexed) may therefore be
+# bounded below by the range's start, less a day of slack for a sender's clock; the database can
+# then skip the years before the range without changing the answer.
+CLOCK_SLACK = timedelta(days=1)
+
+
+class _Reader:
+    """The records' sums over `spans` (a list of [low, high) datetimes), narrowed by `filters`;
+    per day of the program's zone when `by_day`, else as one total. A fixed number of grouped
+    queries, whatever the spans and the data."""
+
+    def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]], *, by_day: bool):
+        self.filters, self.spans, self.by_day = filters, spans, by_day
+        self.low = min(low for low, _high in spans)
+        self.totals: dict[date | None, Totals] = {}
+
+    def at(self, row) -> Totals:
+        day = row.get("report_day") if self.by_day else None
+        if day not in self.totals:
+            self.totals[day] = Totals()
+        return self.totals[day]
+
+    def within(self, path: str) -> Q:
+        q = Q()
+        for low, high in self.spans:
+            q |= Q(**{f"{path}__gte": low, f"{path}__lt": high})
+        return q
+
+    def grouped(self, qs, day_path: str, fields: tuple, **aggregates):
+        if self.by_day:
+            qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=program_zone()))
+            fields = ("report_day", *fields)
+        return qs.values(*fields).annotate(**aggregates).order_by()
+
+    def scoped(self, qs, *, to_assignment: str = "", encounters: bool | None = False, after: str):
+        """Assignments (or rows reached from them: `to_assignment` is the path, e.g.
+        "assignment__") whose incident was received in the spans, narrowed by the filters; with
+        a unit filter, that unit's own assignments. `encounters`: False for calls, True for
+        encounters, None for both."""
+        filters = self.filters
+        incident = f"{to_assignment}incident__"
+        qs = qs.filter(self.within(f"{incident}received_at"))
+        qs = qs.filter(**{f"{after}__gte": self.low - CLOCK_SLACK})
+        if to_assignment:
+            qs = qs.filter(**{f"{to_assignment}dispatched_at__gte": self.low - CLOCK_SLACK})
+        if encounters is True:
+            qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
+        elif encounters is False:
+            qs = qs.exclude(**{f"{incident}source": SELF_INITIATED})
+        if filters.source:
+            qs = qs.filter(**{f"{incident}source": filters.source})
+        if filters.call_type:
+            qs = qs.filter(**{f"{incident}call_type_code": filters.call_type})
+        if filters.unit_id:
+            qs = qs.filter(**{f"{to_assignment}unit_id": filters.unit_id})
+        return qs
+
+    def assignments(self, *, encounters: bool | None = False):
+        return self.scoped(Assignment.objects.all(), encounters=encounters, after="dispatched_at")
+
+    def read(self) -> dict[date | None, Totals]:
+        self._calls()
+        self._assignment_counts()
+        self._served_types()
+        self._durations()
+        self._outcomes()
+        self._follow_ups()
+        self._referrals()
+        return self.totals
+
+    def _calls(self):
+        incidents = _narrow(Incident.objects.filter(self.within("received_at")), self.filters)
+        fields = ("source", "call_type_code", "eligible", "eligibility_reasons")
+        rows = self.grouped(incidents.exclude(source=SELF_INITIATED), "received_at", fields, n=Count("pk"))
+        for row in rows:
+            key = (
+                row["source"],
+                row["call_type_code"],
+                row["eligible"],
+                _reasons(row["eligibility_reasons"]),
             )
-    return _assignments(filters).aggregate(**aggregates)
+            self.at(row).calls[key] += row["n"]
 
-
-def calls_summary(filters: ReportFilters, *, totals: dict | None = None) -> dict:
-    """Counts of the calls received in range, by source, call type and eligibility.
-
-    - `dispatched`: calls with at least one assignment (of the filtered unit, if one is set).
-    - `served`: calls with an assignment that reached on scene; `eligible_served` the eligible
-      ones among them; `served_share` = eligible_served / eligible (None when no call was
-      eligible): the share of eligible calls actually served.
-    Two queries: the incidents grouped by (source, code, eligible), and the calls' assignments.
-    """
-    rows = (
-        calls_in_range(filters)
-        .values_list("source", "call_type_code", "eligible")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    by_source, by_type = Counter(), Counter()
-    total = eligible = 0
-    for source, code, is_eligible, n in rows:
-        total += n
-        by_source[source] += n
-        by_type[code] += n
-        eligible += n if is_eligible else 0
-    totals = totals or _call_totals(filters, with_times=False)
-    reached = {key: totals[key] for key in ("dispatched", "served", "eligible_served")}
-    labels = dict(Incident.Source.choices)
-    return {
-        "total": total,
-        "eligible": eligible,
-        **reached,
-        "served_share": reached["eligible_served"] / eligible if eligible else None,
-        "by_source": [(labels.get(s, s), n) for s, n in by_source.most_common()],
-        "by_call_type": sorted(by_type.items(), key=lambda item: (-item[1], item[0])),
-    }
-
-
-def response_times(
-    filters: ReportFilters, *, engine: str | None = None, totals: dict | None = None
-) -> list[dict]:
-    """Median and 90th percentile of each response-time definition and of time on scene, over
-    the assignments of the calls in range (each assignment with both timestamps counts once; a
-    call sent to two units in turn counts twice). Seconds.
-
-    `engine`: None picks the database on PostgreSQL and Python elsewhere; "database" or
-    "python" force one (the tests compare them)."""
-    qs = _assignments(filters, encounters=False)
-    if _use_database_percentiles(engine):
-        row = totals if totals and "time_on_scene__p" in totals else _call_totals(filters, with_times=True)
-        spreads = {
-            key: Spread(row[f"{key}__n"], *(row[f"{key}__p"] or (None, None))) for key, *_ in DURATIONS
-        }
-    else:
-        fields = sorted({f for *_, start, end in DURATIONS for f in (start, end)})
-        values = defaultdict(list)
-        for record in qs.values(*fields).iterator(chunk_size=5000):
-            for key, _label, start, end in DURATIONS:
-                if record[start] is not None and record[end] is not None:
-                    values[key].append((record[end] - record[start]).total_seconds())
-        spreads = {key: _spread_from_values(values[key]) for key, *_ in DURATIONS}
-    return [{"key": key, "label": label, **asdict(spreads[key])} for key, label, *_ in DURATIONS]
-
-
-def outcomes_summary(filters: ReportFilters, *, totals: dict | None = None) -> dict:
-    """What happened on the calls in range, from their recorded outcomes and backup requests.
-
-    - `dispatched`: calls with at least one assignment (of the filtered unit, if set).
-    - `backup_calls`: of those, calls where the team needed police: an outcome records police
-      involvement `backup_requested` or `arrest`, or a police BackupRequest was made on one of
-      the call's assignments. A call counts once however many requests it had.
-    - `backup_rate` = backup_calls / dispatched (None when nothing was dispatched). CAHOOTS
-      reported about 0.6% of calls, Olympia about 20%.
-    - `arrests`: outcomes of calls recording an arrest.
-    - `by_disposition`, `transports` (outcomes with a transport destination, by destination).
-    Encounters are left out here; encounters_summary counts them.
-    """
-    totals = totals or _call_totals(filters, with_times=False)
-    dispositions, transports, arrests = _outcome_counts(filters, encounters=False)
-    labels = dict(Outcome.Disposition.choices)
-    dispatched = totals["dispatched"]
-    return {
-        "dispatched": dispatched,
-        "backup_calls": totals["backup_calls"],
-        "backup_rate": totals["backup_calls"] / dispatched if dispatched else None,
-        "arrests": arrests,
-        "recorded": sum(dispositions.values()),
-        "by_disposition": [(labels.get(d, d), n) for d, n in dispositions.most_common()],
-        "transports": sorted(transports.items(), key=lambda item: (-item[1], item[0])),
-    }
-
-
-def _outcome_counts(filters: ReportFilters, *, encounters: bool) -> tuple[Counter, Counter, int]:
-    rows = (
-        _scoped(
-            # self_initiated is the incident's source, stored on the outcome: with recorded_at it
-            # lets the database start from the outcome_kind_recorded index.
-            Outcome.objects.filter(self_initiated=encounters),
-            filters,
+    def _assignment_counts(self):
+        """Distinct calls dispatched, served, eligible served and needing police backup, and
+        encounters, in one pass over the spans' assignments."""
+        call = ~Q(incident__source=SELF_INITIATED)
+        on_scene = call & Q(on_scene_at__isnull=False)
+        police_backup = self.scoped(
+            BackupRequest.objects.filter(kind=BackupRequest.Kind.POLICE),
             to_assignment="assignment__",
-            encounters=encounters,
-            after="recorded_at",
+            after="requested_at",
+        ).values("assignment_id")
+        backup = call & (
+            Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT) | Q(pk__in=police_backup)
         )
-        .values_list("disposition", "transport_destination", "police_involvement")
-        .annotate(n=Count("pk"))
-        .order_by()
+        rows = self.grouped(
+            self.assignments(encounters=None),
+            "incident__received_at",
+            (),
+            dispatched=Count("incident_id", distinct=True, filter=call),
+            served=Count("incident_id", distinct=True, filter=on_scene),
+            eligible_served=Count("incident_id", distinct=True, filter=on_scene & Q(incident__eligible=True)),
+            backup_calls=Count("incident_id", distinct=True, filter=backup),
+            encounters=Count("incident_id", distinct=True, filter=~call),
+        )
+        for row in rows:
+            totals = self.at(row)
+            for name in ("dispatched", "served", "eligible_served", "backup_calls", "encounters"):
+                setattr(totals, name, getattr(totals, name) + row[name])
+
+    def _served_types(self):
+        rows = self.grouped(
+            self.assignments().filter(on_scene_at__isnull=False),
+            "incident__received_at",
+            ("incident__call_type_code", "incident__eligibility_reasons"),
+            n=Count("incident_id", distinct=True),
+        )
+        for row in rows:
+            key = (row["incident__call_type_code"], _reasons(row["incident__eligibility_reasons"]))
+            self.at(row).served_types[key] += row["n"]
+
+    def _durations(self):
+        for key, _label, start, end in DURATIONS:
+            measured = self.assignments().filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
+            measured = measured.annotate(seconds=GridSeconds(F(end), F(start)))
+            for row in self.grouped(measured, "incident__received_at", ("seconds",), n=Count("pk")):
+                self.at(row).durations[key][row["seconds"]] += row["n"]
+
+    def _outcomes(self):
+        outcomes = self.scoped(
+            Outcome.objects.all(), to_assignment="assignment__", encounters=None, after="recorded_at"
+        )
+        fields = ("self_initiated", "disposition", "transport_destination", "police_involvement")
+        for row in self.grouped(outcomes, "assignment__incident__received_at", fields, n=Count("pk")):
+            self.at(row).outcomes[tuple(row[f] for f in fields)] += row["n"]
+
+    def _follow_ups(self):
+        """Follow-ups created in the spans: how many, how many connected (connected now, or
+        closed engaged), and the time from creation to the first contact attempt."""
+        qs = FollowUp.objects.filter(self.within("created_at"))
+        if self.filters.narrowed:
+            qs = qs.filter(incident__in=_narrow(Incident.objects.all(), self.filters).values("pk"))
+        connected = Q(status=FollowUp.Status.CONNECTED) | Q(
+            status=FollowUp.Status.CLOSED, close_reason=FollowUp.CloseReason.ENGAGED
+        )
+        for row in self.grouped(qs, "created_at", (), n=Count("pk"), connected=Count("pk", filter=connected)):
+            totals = self.at(row)
+            totals.follow_ups += row["n"]
+            totals.connected += row["connected"]
+        first = ContactAttempt.objects.filter(follow_up=OuterRef("pk")).order_by("at").values("at")[:1]
+        with_first = (
+            qs.annotate(first_attempt=Subquery(first))
+            .filter(first_attempt__isnull=False)
+            .annotate(seconds=GridSeconds(F("first_attempt"), F("created_at")))
+        )
+        for row in self.grouped(with_first, "created_at", ("seconds",), n=Count("pk")):
+            self.at(row).first_contact[row["seconds"]] += row["n"]
+
+    def _referrals(self):
+        """Police referrals created in the spans. The call-type filter applies; source and unit
+        do not (a referral is its own source and is often not a unit's yet)."""
+        qs = PoliceReferral.objects.filter(self.within("created_at"))
+        if self.filters.call_type:
+            qs = qs.filter(call_type_code=self.filters.call_type)
+        for row in self.grouped(qs, "created_at", ("urgency", "state"), n=Count("pk")):
+            self.at(row).referrals[(row["urgency"], row["state"])] += row["n"]
+
+
+# --- Stored days ----------------------------------------------------------------------------------
+def _runs(days: list[date]) -> list[tuple[datetime, datetime]]:
+    """Consecutive days as [low, high) datetime spans."""
+    spans, first, last = [], None, None
+    for day in sorted(days):
+        if last is not None and day == last + timedelta(days=1):
+            last = day
+            continue
+        if first is not None:
+            spans.append(day_bounds(first, last))
+        first = last = day
+    if first is not None:
+        spans.append(day_bounds(first, last))
+    return spans
+
+
+@dataclass
+class _Pending:
+    """Days read from the records that may be stored, with the version each was read at."""
+
+    days: dict[date, tuple[int, Totals]] = field(default_factory=dict)
+
+
+def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
+    """The range's sums: stored days whose version has not moved, the rest from the records.
+    A narrowed range is read from the records whole. Adds to `pending` the settled days it read."""
+    if filters.narrowed:
+        return _Reader(filters, [filters.bounds()], by_day=False).read().get(None, Totals())
+    settled_until = program_today() - timedelta(days=SETTLED_AFTER_DAYS)
+    stored = ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list(
+        "day", "version", "data_version", "data"
     )
-    dispositions, transports = Counter(), Counter()
-    arrests = 0
-    for disposition, destination, police, n in rows:
-        dispositions[disposition] += n
-        if destination:
-            transports[destination] += n
-        if police == Outcome.PoliceInvolvement.ARREST:
-            arrests += n
-    return dispositions, transports, arrests
+    total, versions = Totals(), {}
+    for day, version, data_version, data in stored:
+        versions[day] = version
+        if data is not None and data_version == version and day <= settled_until:
+            total.add(Totals.from_json(data))
+            versions[day] = None  # in hand
+    missing = [day for day in filters.days() if versions.get(day, 0) is not None]
+    if not missing:
+        return total
+    unfiltered = ReportFilters(filters.start, filters.end)
+    read = _Reader(unfiltered, _runs(missing), by_day=True).read()
+    for day in missing:
+        totals = read.get(day, Totals())
+        total.add(totals)
+        if day <= settled_until:
+            pending.days[day] = (versions.get(day, 0), totals)
+    return total
 
 
-def encounters_summary(filters: ReportFilters) -> dict:
-    """Self-initiated encounters received in range, kept apart from calls: how many, and their
-    outcomes by disposition ("Not recorded yet" for an encounter without one). A source filter
-    other than self-initiated leaves none."""
-    if filters.source and filters.source != SELF_INITIATED:
-        return {"total": 0, "by_disposition": [], "arrests": 0}
-    total = _assignments(filters, encounters=True).aggregate(n=Count("incident_id", distinct=True))["n"]
-    dispositions, _transports, arrests = _outcome_counts(filters, encounters=True)
-    labels = dict(Outcome.Disposition.choices)
-    by_disposition = [(labels.get(d, d), n) for d, n in dispositions.most_common()]
-    missing = total - sum(dispositions.values())
-    if missing > 0:
-        by_disposition.append(("Not recorded yet", missing))
-    return {"total": total, "by_disposition": by_disposition, "arrests": arrests}
-
-
-# --- After the scene ------------------------------------------------------------------------------
-def follow_ups_summary(filters: ReportFilters, *, engine: str | None = None) -> dict:
-    """Follow-up service connections created in range (by `FollowUp.created_at`, whole days in
-    the program's zone).
-
-    - `connected`: follow-ups that are connected now, or closed with reason `engaged`.
-    - `connection_rate` = connected / created (None when none were created).
-    - `first_contact`: time from creation to the first contact attempt (whatever its result),
-      over the follow-ups that have one; median and 90th percentile in seconds.
-    With a source, call-type or unit filter, only follow-ups from a call that matches count.
-    """
-    low, high = filters.bounds()
-    qs = FollowUp.objects.filter(created_at__gte=low, created_at__lt=high)
-    if filters.source or filters.call_type or filters.unit_id:
-        qs = qs.filter(incident__in=_narrow(Incident.objects.all(), filters).values("pk"))
-    connected = Q(status=FollowUp.Status.CONNECTED) | Q(
-        status=FollowUp.Status.CLOSED, close_reason=FollowUp.CloseReason.ENGAGED
-    )
-    totals = qs.aggregate(created=Count("pk"), connected=Count("pk", filter=connected))
-    with_first = qs.annotate(first_attempt=Min("attempts__at")).filter(first_attempt__isnull=False)
-    if _use_database_percentiles(engine):
-        row = with_first.aggregate(
-            n=Count("pk"), p=PercentileCont(EpochSeconds(F("first_attempt"), F("created_at")))
+def _store(pending: _Pending) -> None:
+    """Keep the settled days just read. A day whose version moved while it was being read is
+    stored with the version it was read at, so it is not used and is read again next time."""
+    if not pending.days:
+        return
+    rows = [
+        ReportDay(day=day, version=version, data_version=version, data=totals.as_json())
+        for day, (version, totals) in pending.days.items()
+    ]
+    with transaction.atomic():
+        ReportDay.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["day"], update_fields=["data", "data_version"]
         )
-        first_contact = Spread(row["n"], *(row["p"] or (None, None)))
-    else:
-        first_contact = _spread_from_values(
-            [
-                (first - created).total_seconds()
-                for created, first in with_first.values_list("created_at", "first_attempt")
-            ]
-        )
-    created = totals["created"]
-    return {
-        "created": created,
-        "connected": totals["connected"],
-        "connection_rate": totals["connected"] / created if created else None,
-        "first_contact": asdict(first_contact),
-    }
 
 
-def referrals_summary(filters: ReportFilters) -> dict:
-    """Police referrals filed in range (by `created_at`), by urgency and the program's working
-    state. The call-type filter applies; source and unit do not (a referral is its own source
-    and is often not a unit's yet)."""
-    low, high = filters.bounds()
-    qs = PoliceReferral.objects.filter(created_at__gte=low, created_at__lt=high)
-    if filters.call_type:
-        qs = qs.filter(call_type_code=filters.call_type)
-    rows = qs.values_list("urgency", "state").annotate(n=Count("pk")).order_by("urgency", "state")
-    urgency = dict(PoliceReferral.Urgency.choices)
-    states = dict(PoliceReferral.State.choices)
-    by_state = [(f"{urgency[u].split(':')[0]} · {states[s]}", n) for u, s, n in rows]
-    return {"total": sum(n for *_, n in rows), "by_state": by_state}
+def days_changed(*moments: datetime | None) -> None:
+    """Raise the version of the days (in the program's zone) of these moments, all but today
+    and later ones: their stored sums are no longer used. Called in the writer's transaction."""
+    today = program_today()
+    zone = program_zone()
+    days = {timezone.localdate(moment, timezone=zone) for moment in moments if moment is not None}
+    table = connection.ops.quote_name(ReportDay._meta.db_table)
+    with connection.cursor() as cursor:
+        for day in sorted(d for d in days if d < today):
+            cursor.execute(
+                f'INSERT INTO {table} ("day", "version") VALUES (%s, 1) '
+                f'ON CONFLICT ("day") DO UPDATE SET "version" = {table}."version" + 1',
+                [day],
+            )
+
+
+def days_fill(first: date, last: date, *, chunk_days: int = 31) -> int:
+    """Read and keep every settled day from first to last that is not kept at its version yet, a
+    month at a time (after a bulk load, so the first dashboard does not wait). How many it kept."""
+    last = min(last, program_today() - timedelta(days=SETTLED_AFTER_DAYS))
+    kept, day = 0, first
+    while day <= last:
+        until = min(day + timedelta(days=chunk_days - 1), last)
+        pending = _Pending()
+        with report_snapshot():
+            _range_totals(ReportFilters(day, until), pending)
+        _store(pending)
+        kept += len(pending.days)
+        day = until + timedelta(days=1)
+    return kept
+
+
+def days_changed_between(first: date, last: date) -> int:
+    """Raise the version of every stored day from first to last (a bulk load wrote them)."""
+    return ReportDay.objects.filter(day__gte=first, day__lte=last).update(version=F("version") + 1)
 
 
 @contextmanager
@@ -450,21 +602,156 @@ def report_snapshot():
         yield
 
 
+def range_totals(filters: ReportFilters) -> Totals:
+    """The range's sums, read in one snapshot; the settled days read are stored afterwards."""
+    pending = _Pending()
+    with report_snapshot():
+        totals = _range_totals(filters, pending)
+    _store(pending)
+    return totals
+
+
+# --- The sections ---------------------------------------------------------------------------------
+def calls_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Counts of the calls received in range, by source, call type and eligibility.
+
+    - `dispatched`: calls with at least one assignment (of the filtered unit, if one is set).
+    - `served`: calls with an assignment that reached on scene; `eligible_served` the eligible
+      ones among them; `served_share` = eligible_served / eligible (None when no call was
+      eligible): the share of eligible calls actually served.
+    """
+    totals = totals or range_totals(filters)
+    by_source, by_type = Counter(), Counter()
+    total = eligible = 0
+    for (source, code, is_eligible, _), n in totals.calls.items():
+        total += n
+        by_source[source] += n
+        by_type[code] += n
+        eligible += n if is_eligible else 0
+    labels = dict(Incident.Source.choices)
+    return {
+        "total": total,
+        "eligible": eligible,
+        "dispatched": totals.dispatched,
+        "served": totals.served,
+        "eligible_served": totals.eligible_served,
+        "served_share": totals.eligible_served / eligible if eligible else None,
+        "by_source": [(labels.get(s, s), n) for s, n in by_source.most_common()],
+        "by_call_type": sorted(by_type.items(), key=lambda item: (-item[1], item[0])),
+    }
+
+
+def response_times(filters: ReportFilters, *, totals: Totals | None = None) -> list[dict]:
+    """Median and 90th percentile of each response-time definition and of time on scene, over
+    the assignments of the calls in range (each assignment with both timestamps counts once; a
+    call sent to two units in turn counts twice). Seconds, on the grid (`on_grid`)."""
+    totals = totals or range_totals(filters)
+    return [
+        {"key": key, "label": label, **asdict(Spread.of(totals.durations[key]))}
+        for key, label, *_ in DURATIONS
+    ]
+
+
+def outcomes_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """What happened on the calls in range, from their recorded outcomes and backup requests.
+
+    - `dispatched`: calls with at least one assignment (of the filtered unit, if set).
+    - `backup_calls`: of those, calls where the team needed police: an outcome records police
+      involvement `backup_requested` or `arrest`, or a police BackupRequest was made on one of
+      the call's assignments. A call counts once however many requests it had.
+    - `backup_rate` = backup_calls / dispatched (None when nothing was dispatched). CAHOOTS
+      reported about 0.6% of calls, Olympia about 20%.
+    - `arrests`: outcomes of calls recording an arrest.
+    - `by_disposition`, `transports` (outcomes with a transport destination, by destination).
+    Encounters are left out here; encounters_summary counts them.
+    """
+    totals = totals or range_totals(filters)
+    dispositions, transports, arrests = _outcome_counts(totals, encounters=False)
+    labels = dict(Outcome.Disposition.choices)
+    dispatched = totals.dispatched
+    return {
+        "dispatched": dispatched,
+        "backup_calls": totals.backup_calls,
+        "backup_rate": totals.backup_calls / dispatched if dispatched else None,
+        "arrests": arrests,
+        "recorded": sum(dispositions.values()),
+        "by_disposition": [(labels.get(d, d), n) for d, n in dispositions.most_common()],
+        "transports": sorted(transports.items(), key=lambda item: (-item[1], item[0])),
+    }
+
+
+def _outcome_counts(totals: Totals, *, encounters: bool) -> tuple[Counter, Counter, int]:
+    dispositions, transports = Counter(), Counter()
+    arrests = 0
+    for (self_initiated, disposition, destination, police), n in totals.outcomes.items():
+        if self_initiated != encounters:
+            continue
+        dispositions[disposition] += n
+        if destination:
+            transports[destination] += n
+        if police == Outcome.PoliceInvolvement.ARREST:
+            arrests += n
+    return dispositions, transports, arrests
+
+
+def encounters_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Self-initiated encounters received in range, kept apart from calls: how many, and their
+    outcomes by disposition ("Not recorded yet" for an encounter without one). A source filter
+    other than self-initiated leaves none."""
+    if filters.source and filters.source != SELF_INITIATED:
+        return {"total": 0, "by_disposition": [], "arrests": 0}
+    totals = totals or range_totals(filters)
+    dispositions, _transports, arrests = _outcome_counts(totals, encounters=True)
+    labels = dict(Outcome.Disposition.choices)
+    by_disposition = [(labels.get(d, d), n) for d, n in dispositions.most_common()]
+    missing = totals.encounters - sum(dispositions.values())
+    if missing > 0:
+        by_disposition.append(("Not recorded yet", missing))
+    return {"total": totals.encounters, "by_disposition": by_disposition, "arrests": arrests}
+
+
+def follow_ups_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Follow-up service connections created in range (by `FollowUp.created_at`, whole days in
+    the program's zone).
+
+    - `connected`: follow-ups that are connected now, or closed with reason `engaged`.
+    - `connection_rate` = connected / created (None when none were created).
+    - `first_contact`: time from creation to the first contact attempt (whatever its result),
+      over the follow-ups that have one; median and 90th percentile in seconds, on the grid.
+    With a source, call-type or unit filter, only follow-ups from a call that matches count.
+    """
+    totals = totals or range_totals(filters)
+    created = totals.follow_ups
+    return {
+        "created": created,
+        "connected": totals.connected,
+        "connection_rate": totals.connected / created if created else None,
+        "first_contact": asdict(Spread.of(totals.first_contact)),
+    }
+
+
+def referrals_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Police referrals filed in range (by `created_at`), by urgency and the program's working
+    state. The call-type filter applies; source and unit do not."""
+    totals = totals or range_totals(filters)
+    urgency = dict(PoliceReferral.Urgency.choices)
+    states = dict(PoliceReferral.State.choices)
+    by_state = [
+        (f"{urgency[u].split(':')[0]} · {states[s]}", n) for (u, s), n in sorted(totals.referrals.items())
+    ]
+    return {"total": sum(totals.referrals.values()), "by_state": by_state}
+
+
 def dashboard(filters: ReportFilters) -> dict:
     """Every section of the supervisor dashboard, for one range and set of filters."""
-    with report_snapshot():
-        return _dashboard(filters)
-
-
-def _dashboard(filters: ReportFilters) -> dict:
-    totals = _call_totals(filters, with_times=_use_database_percentiles(None))
+    totals = range_totals(filters)
     return {
         "calls": calls_summary(filters, totals=totals),
         "response_times": response_times(filters, totals=totals),
         "outcomes": outcomes_summary(filters, totals=totals),
-        "encounters": encounters_summary(filters),
-        "follow_ups": follow_ups_summary(filters),
-        "referrals": referrals_summary(filters),
+        "encounters": encounters_summary(filters, totals=totals),
+        "follow_ups": follow_ups_summary(filters, totals=totals),
+        "referrals": referrals_summary(filters, totals=totals),
     }
 
 
@@ -473,13 +760,7 @@ SAFETY_REASONS = frozenset(DISQUALIFIERS)
 REASONS = (*DISQUALIFIERS, "call_type_not_eligible", "unknown_call_type", "screening_incomplete")
 
 
-def call_type_analysis(filters: ReportFilters) -> list[dict]:
-    """The call-type table (see _call_type_analysis), read in one snapshot."""
-    with report_snapshot():
-        return _call_type_analysis(filters)
-
-
-def _call_type_analysis(filters: ReportFilters) -> list[dict]:
+def call_type_analysis(filters: ReportFilters, *, totals: Totals | None = None) -> list[dict]:
     """For each CAD call type: calls in, screened eligible, how many calls each reason removed
     (a call can carry several reasons, so these may add up to more than the ineligible calls),
     and how many were served (an assignment reached on scene).
@@ -488,21 +769,8 @@ def _call_type_analysis(filters: ReportFilters) -> list[dict]:
     police-only) that were not served: removed only by the catalogue, an unknown code or an
     incomplete screening, or eligible but never reached. Sorted by it, largest first: where a
     program could grow by widening its catalogue, finishing screening or adding units.
-    Two grouped queries, on (code, reasons, eligible) and on (code, reasons) for the served.
     """
-    rows = (
-        calls_in_range(filters)
-        .values_list("call_type_code", "eligibility_reasons", "eligible")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    served_rows = (
-        _assignments(filters)
-        .filter(on_scene_at__isnull=False)
-        .values_list("incident__call_type_code", "incident__eligibility_reasons")
-        .annotate(n=Count("incident_id", distinct=True))
-        .order_by()
-    )
+    totals = totals or range_totals(filters)
     table: dict[str, dict] = {}
 
     def entry(code):
@@ -518,18 +786,18 @@ def _call_type_analysis(filters: ReportFilters) -> list[dict]:
             },
         )
 
-    for code, reasons, eligible, n in rows:
+    for (_source, code, eligible, reasons), n in totals.calls.items():
         row = entry(code)
         row["calls"] += n
         row["eligible"] += n if eligible else 0
-        for reason in reasons or []:
+        for reason in reasons:
             row["reasons"][reason] = row["reasons"].get(reason, 0) + n
-        if not SAFETY_REASONS.intersection(reasons or []):
+        if not SAFETY_REASONS.intersection(reasons):
             row["could_grow"] += n
-    for code, reasons, n in served_rows:
+    for (code, reasons), n in totals.served_types.items():
         row = entry(code)
         row["served"] += n
-        if not SAFETY_REASONS.intersection(reasons or []):
+        if not SAFETY_REASONS.intersection(reasons):
             row["could_grow"] -= n
     return sorted(table.values(), key=lambda e: (-e["could_grow"], -e["calls"], e["code"]))
 

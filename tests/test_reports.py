@@ -227,23 +227,147 @@ def test_it_measures_each_response_time_definition_with_median_and_90th_percenti
     assert spread(rows, "time_on_scene") == (4, pytest.approx(900), pytest.approx(1620))
 
 
-def test_the_python_percentiles_give_the_same_numbers(dataset):
-    rows = reports.response_times(MARCH, engine="python")
-    assert spread(rows, "received_to_dispatched") == (5, pytest.approx(90), pytest.approx(192))
-    assert spread(rows, "time_on_scene") == (4, pytest.approx(900), pytest.approx(1620))
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [
+        (0, 0),
+        (0.4, 0),
+        (0.5, 1),
+        (59.6, 60),
+        (119.4, 119),
+        (119.6, 120),  # to the second
+        (120, 120),
+        (124.9, 120),
+        (125, 130),
+        (1194, 1190),
+        (1195, 1200),  # to 10 s
+        (1200, 1200),
+        (1229, 1200),
+        (1230, 1260),
+        (7170, 7200),  # to the minute
+        (7200, 7200),
+        (7499, 7200),
+        (7500, 7800),
+        (86100, 86400),  # to 10 minutes
+        (86400, 86400),
+        (88199, 86400),
+        (88200, 90000),  # to the hour
+        (-0.6, -1),
+        (-5, -5),  # a sender's clock behind: kept, not hidden
+    ],
+)
+def test_durations_are_counted_on_the_grid_the_same_in_python_and_in_the_database(db, seconds, expected):
+    from django.db.models import F
+
+    from dispatch.reports import GridSeconds
+
+    assert reports.on_grid(seconds) == expected
+    incident = _incident(T0)
+    unit = UnitFactory()
+    _assign(incident, unit, dispatched=seconds, on_scene=seconds)
+    in_db = (
+        Assignment.objects.annotate(s=GridSeconds(F("dispatched_at"), F("incident__received_at")))
+        .values_list("s", flat=True)
+        .get()
+    )
+    assert in_db == expected
 
 
-def test_postgresql_and_python_percentiles_agree(dataset, require_postgres):
-    by_db = reports.response_times(MARCH, engine="database")
-    by_python = reports.response_times(MARCH, engine="python")
-    for db_row, py_row in zip(by_db, by_python, strict=True):
-        assert db_row["count"] == py_row["count"]
-        assert db_row["median"] == pytest.approx(py_row["median"])
-        assert db_row["p90"] == pytest.approx(py_row["p90"])
-    fu_db = reports.follow_ups_summary(MARCH, engine="database")
-    fu_python = reports.follow_ups_summary(MARCH, engine="python")
-    assert fu_db["first_contact"] == pytest.approx(fu_python["first_contact"])
-    assert fu_db["first_contact"]["p90"] == pytest.approx(31680)
+def test_percentiles_of_a_histogram_interpolate_between_ranks():
+    from collections import Counter
+
+    histogram = Counter({30: 1, 60: 2, 240: 1})  # 30, 60, 60, 240
+    assert reports.histogram_percentile(histogram, 0.5) == pytest.approx(60)
+    assert reports.histogram_percentile(histogram, 0.9) == pytest.approx(60 + 0.7 * 180)
+    assert reports.histogram_percentile(Counter(), 0.5) is None
+
+
+def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dispatch.models import ReportDay
+
+    first = reports.dashboard(MARCH)
+    kept = ReportDay.objects.filter(day__gte=MARCH.start, day__lte=MARCH.end, data__isnull=False)
+    assert kept.count() == 31  # every day of March, the empty ones too
+    with CaptureQueriesContext(connection) as queries:
+        again = reports.dashboard(MARCH)
+    assert again == first
+    tables = ("incident", "assignment", "outcome", "followup", "policereferral", "backuprequest")
+    reads = [q["sql"] for q in queries if any(f"_{table}" in q["sql"] for table in tables)]
+    assert reads == []
+    assert sum("dispatch_reportday" in q["sql"] for q in queries) == 1
+
+
+def test_a_change_to_a_kept_day_is_counted_at_once(dataset):
+    reports.dashboard(MARCH)
+    c4 = Incident.objects.get(call_type_code="TRESPASS", source="non_emergency")
+    unit = UnitFactory(callsign="CR-9")
+    # c4 was never sent; weeks later someone records that a team did reach it.
+    late = _assign(c4, unit, dispatched=600, en_route=660, on_scene=1200, cleared=1500)
+    calls = reports.calls_summary(MARCH)
+    assert calls["dispatched"] == 6 and calls["served"] == 5 and calls["eligible_served"] == 4
+    outcome = _outcome(late, dataset["user"], "resolved_on_scene")
+    assert reports.outcomes_summary(MARCH)["recorded"] == 5
+    ContactAttempt.objects.create(
+        follow_up=FollowUp.objects.get(status="open"),
+        at=T0 + timedelta(hours=1),
+        method="phone",
+        result="reached",
+    )
+    assert reports.follow_ups_summary(MARCH)["first_contact"]["count"] == 4
+    outcome.delete()
+    late.delete()
+    assert reports.outcomes_summary(MARCH)["recorded"] == 4
+    assert reports.calls_summary(MARCH)["dispatched"] == 5
+
+
+def test_a_call_moved_to_another_day_leaves_the_first(dataset):
+    reports.dashboard(MARCH)
+    april = reports.ReportFilters(date(2026, 4, 1), date(2026, 4, 30))
+    reports.dashboard(april)
+    c10 = Incident.objects.get(call_type_code="NOISE")
+    c10.received_at = datetime(2026, 4, 1, 0, 5, tzinfo=ZONE)  # the CAD corrects the time
+    c10.save()
+    assert reports.calls_summary(MARCH)["total"] == 7
+    assert reports.calls_summary(april)["total"] == 2
+
+
+def test_a_day_that_changed_while_it_was_read_is_read_again(dataset):
+    from dispatch.models import ReportDay
+
+    pending = reports._Pending()
+    with reports.report_snapshot():
+        reports._range_totals(MARCH, pending)
+    # A writer commits to 15 March between the read and the store.
+    Incident.objects.filter(call_type_code="ASSAULT").update(eligible=True)
+    reports.days_changed(T0)
+    reports._store(pending)
+    day = ReportDay.objects.get(day=T0.date())
+    assert day.data_version == day.version - 1
+    assert reports.calls_summary(MARCH)["eligible"] == 7
+
+
+def test_today_and_yesterday_are_always_read_from_the_records(db):
+    from django.utils import timezone
+
+    from dispatch.models import ReportDay
+
+    now = timezone.now()
+    recent = reports.ReportFilters(reports.program_today() - timedelta(days=1), reports.program_today())
+    _incident(now)
+    assert reports.calls_summary(recent)["total"] == 1
+    assert not ReportDay.objects.exists()  # nothing kept, and writing today raised no version
+    _incident(now)
+    assert reports.calls_summary(recent)["total"] == 2
+
+
+def test_a_filtered_range_is_read_whole_and_not_kept(dataset):
+    from dispatch.models import ReportDay
+
+    assert reports.calls_summary(reports.ReportFilters(MARCH.start, MARCH.end, source="988"))["total"] == 1
+    assert not ReportDay.objects.filter(data__isnull=False).exists()
 
 
 def test_it_counts_outcomes_backup_arrests_and_transports_of_calls_only(dataset):

@@ -1,0 +1,64 @@
+"""Keep the reports' stored days honest: every save or delete of a record the reports read
+raises the version of the day it is counted on (dispatch.reports.days_changed), in the
+writer's transaction. Connected in DispatchConfig.ready.
+
+Every write to these tables goes through save() or delete(); a bulk load (generate_history)
+raises the versions of the days it wrote itself."""
+
+from django.db.models.signals import post_delete, post_save
+
+from dispatch.models import Assignment, Incident
+from dispatch.reports import days_changed
+from field.models import BackupRequest, Outcome
+from referrals.models import ContactAttempt, FollowUp, PoliceReferral
+
+
+def _received_at_of_assignment(assignment_id):
+    if assignment_id is None:
+        return None
+    return Assignment.objects.filter(pk=assignment_id).values_list("incident__received_at", flat=True).first()
+
+
+def _assignment_received_at(assignment: Assignment):
+    if Assignment.incident.is_cached(assignment):
+        return assignment.incident.received_at
+    return Incident.objects.filter(pk=assignment.incident_id).values_list("received_at", flat=True).first()
+
+
+def _through_assignment(instance):
+    """For a row that belongs to an assignment (outcome, backup request)."""
+    field = type(instance).assignment
+    if instance.assignment_id is not None and field.is_cached(instance) and instance.assignment is not None:
+        return _assignment_received_at(instance.assignment)
+    return _received_at_of_assignment(instance.assignment_id)
+
+
+def _contact_attempt_day(attempt: ContactAttempt):
+    if ContactAttempt.follow_up.is_cached(attempt):
+        return attempt.follow_up.created_at
+    return FollowUp.objects.filter(pk=attempt.follow_up_id).values_list("created_at", flat=True).first()
+
+
+MOMENTS = {
+    Incident: lambda i: (i.received_at, getattr(i, "received_at_loaded", None)),
+    Assignment: lambda a: (_assignment_received_at(a),),
+    Outcome: lambda o: (_through_assignment(o),),
+    BackupRequest: lambda b: (_through_assignment(b),),
+    FollowUp: lambda f: (f.created_at,),
+    ContactAttempt: lambda c: (_contact_attempt_day(c),),
+    PoliceReferral: lambda r: (r.created_at,),
+}
+
+
+def _changed(sender, instance, **kwargs):
+    if kwargs.get("raw"):  # loaddata: fixtures are not changes to a program's history
+        return
+    days_changed(*MOMENTS[sender](instance))
+    if sender is Incident:
+        instance.received_at_loaded = instance.received_at
+
+
+def connect() -> None:
+    for model in MOMENTS:
+        post_save.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-save")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-delete")
