@@ -464,15 +464,28 @@ class ExportAudit(models.Model):
 
 class ReportDay(models.Model):
     """One day's sums for the program's reports (dispatch.reports), kept once the day is over so
-    a year's dashboard adds up 365 rows instead of reading every call again.
+    a year's dashboard adds up kept days and months instead of reading every call again.
 
     `version` rises whenever a record that day's numbers read changes (dispatch.reports
-    .days_changed); `data` was read at `data_version` and is used only while the two are equal."""
+    .days_changed); `data` (compact JSON) was read at `data_version` and is used only while
+    the two are equal."""
 
     day = models.DateField(primary_key=True)
     version = models.PositiveIntegerField(default=0)
     data_version = models.PositiveIntegerField(null=True, blank=True)
-    data = models.JSONField(null=True, blank=True)
+    data = models.TextField(blank=True)
 
     def __str__(self):
         return f"{self.day} v{self.version}"
+
+
+class ReportMonth(models.Model):
+    """A whole calendar month's sums, kept beside its days: used only while every one of its
+    days is still at the version listed in `versions` (JSON, first day first)."""
+
+    month = models.DateField(primary_key=True, help_text="The month's first day.")
+    versions = models.TextField()
+    data = models.TextField()
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}"

@@ -26,6 +26,7 @@ follow-up, contact attempt or police referral raises its day's version (`days_ch
 in dispatch.apps), in the same transaction as the change.
 """
 
+import json
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -34,14 +35,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, F, Func, IntegerField, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from dispatch.models import Assignment, Incident, ReportDay
+from dispatch.models import Assignment, Incident, ReportDay, ReportMonth
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 from field.models import BackupRequest, Outcome
-from referrals.models import ContactAttempt, FollowUp, PoliceReferral
+from referrals.models import FollowUp, PoliceReferral
 
 DEFAULT_DAYS = 30
 SELF_INITIATED = Incident.Source.SELF_INITIATED
@@ -233,12 +234,16 @@ class Spread:
 
 
 # --- One range's sums -----------------------------------------------------------------------------
+NUMBERS = ("dispatched", "served", "eligible_served", "backup_calls", "encounters", "follow_ups", "connected")
+
+
 @dataclass
 class Totals:
     """Everything the reports count, for calls received (follow-ups and referrals created) in a
     span of days. Sums of two spans are the sums of their union: a call is counted on one day."""
 
-    calls: Counter = field(default_factory=Counter)  # (source, code, eligible, reasons) → calls
+    sources: Counter = field(default_factory=Counter)  # source → calls
+    types: Counter = field(default_factory=Counter)  # (code, eligible, reasons) → calls
     dispatched: int = 0  # calls with an assignment
     served: int = 0  # calls with an assignment that reached on scene
     eligible_served: int = 0
@@ -252,57 +257,66 @@ class Totals:
     first_contact: Counter = field(default_factory=Counter)  # seconds on the grid → follow-ups
     referrals: Counter = field(default_factory=Counter)  # (urgency, state) → referrals
 
-    COUNTERS = ("calls", "served_types", "outcomes", "first_contact", "referrals")
-    NUMBERS = (
-        "dispatched",
-        "served",
-        "eligible_served",
-        "backup_calls",
-        "encounters",
-        "follow_ups",
-        "connected",
-    )
-
     def add(self, other: "Totals") -> "Totals":
-        for name in self.NUMBERS:
+        for name in NUMBERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in self.COUNTERS:
+        for name in ("sources", "types", "served_types", "outcomes", "first_contact", "referrals"):
             getattr(self, name).update(getattr(other, name))
         for key, histogram in other.durations.items():
             self.durations[key].update(histogram)
         return self
 
-    def as_json(self) -> dict:
-        """Plain lists and numbers (JSON has no tuple keys); from_json reads it back."""
-        data = {name: getattr(self, name) for name in self.NUMBERS}
-        for name in self.COUNTERS:
-            data[name] = [[*_key(k), n] for k, n in getattr(self, name).items()]
-        data["durations"] = {key: [[s, n] for s, n in h.items()] for key, h in self.durations.items()}
-        return data
+    def dumps(self) -> str:
+        """Compact JSON: plain lists (JSON has no tuple keys), histograms as flat value, count
+        pairs. add_json reads it back."""
+        data = {
+            "numbers": [getattr(self, name) for name in NUMBERS],
+            "sources": list(self.sources.items()),
+            "types": [
+                [code, eligible, list(reasons), n] for (code, eligible, reasons), n in self.types.items()
+            ],
+            "served_types": [[code, list(reasons), n] for (code, reasons), n in self.served_types.items()],
+            "durations": [_flat(self.durations[key]) for key, *_ in DURATIONS],
+            "outcomes": [[*key, n] for key, n in self.outcomes.items()],
+            "first_contact": _flat(self.first_contact),
+            "referrals": [[*key, n] for key, n in self.referrals.items()],
+        }
+        return json.dumps(data, separators=(",", ":"))
 
-    @classmethod
-    def from_json(cls, data: dict) -> "Totals":
-        totals = cls(**{name: data[name] for name in cls.NUMBERS})
-        for name in cls.COUNTERS:
-            getattr(totals, name).update(_rows_to_counter(data[name]))
-        for key, rows in data["durations"].items():
-            totals.durations[key] = Counter(dict(rows))
-        return totals
+    def add_json(self, text: str) -> "Totals":
+        """Add sums written by dumps(), without building a Totals for them first."""
+        data = json.loads(text)
+        for name, n in zip(NUMBERS, data["numbers"], strict=True):
+            setattr(self, name, getattr(self, name) + n)
+        sources, types, served_types = self.sources, self.types, self.served_types
+        for source, n in data["sources"]:
+            sources[source] += n
+        for code, eligible, reasons, n in data["types"]:
+            types[(code, eligible, tuple(reasons))] += n
+        for code, reasons, n in data["served_types"]:
+            served_types[(code, tuple(reasons))] += n
+        for (key, *_), flat in zip(DURATIONS, data["durations"], strict=True):
+            _add_flat(self.durations[key], flat)
+        for *key, n in data["outcomes"]:
+            self.outcomes[tuple(key)] += n
+        _add_flat(self.first_contact, data["first_contact"])
+        for *key, n in data["referrals"]:
+            self.referrals[tuple(key)] += n
+        return self
 
 
-def _key(key) -> list:
-    """A counter's key as a JSON list; a tuple of reasons stays a list inside it."""
-    if not isinstance(key, tuple):
-        return [key]
-    return [list(part) if isinstance(part, tuple) else part for part in key]
+def _flat(histogram: Counter) -> list:
+    return [item for pair in histogram.items() for item in pair]
 
 
-def _rows_to_counter(rows) -> Counter:
-    counter = Counter()
-    for *key, n in rows:
-        key = tuple(tuple(part) if isinstance(part, list) else part for part in key)
-        counter[key if len(key) > 1 else key[0]] += n
-    return counter
+def _add_flat(histogram: Counter, flat: list) -> None:
+    pairs = iter(flat)
+    for value, n in zip(pairs, pairs, strict=True):
+        histogram[value] += n
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _reasons(value) -> tuple:
@@ -343,6 +357,8 @@ class _Reader:
         if self.by_day:
             qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=program_zone()))
             fields = ("report_day", *fields)
+        if not fields:
+            return [qs.aggregate(**aggregates)]
         return qs.values(*fields).annotate(**aggregates).order_by()
 
     def scoped(self, qs, *, to_assignment: str = "", encounters: bool | None = False, after: str):
@@ -386,13 +402,10 @@ class _Reader:
         fields = ("source", "call_type_code", "eligible", "eligibility_reasons")
         rows = self.grouped(incidents.exclude(source=SELF_INITIATED), "received_at", fields, n=Count("pk"))
         for row in rows:
-            key = (
-                row["source"],
-                row["call_type_code"],
-                row["eligible"],
-                _reasons(row["eligibility_reasons"]),
-            )
-            self.at(row).calls[key] += row["n"]
+            totals = self.at(row)
+            totals.sources[row["source"]] += row["n"]
+            key = (row["call_type_code"], row["eligible"], _reasons(row["eligibility_reasons"]))
+            totals.types[key] += row["n"]
 
     def _assignment_counts(self):
         """Distinct calls dispatched, served, eligible served and needing police backup, and
@@ -461,14 +474,23 @@ class _Reader:
             totals = self.at(row)
             totals.follow_ups += row["n"]
             totals.connected += row["connected"]
-        first = ContactAttempt.objects.filter(follow_up=OuterRef("pk")).order_by("at").values("at")[:1]
-        with_first = (
-            qs.annotate(first_attempt=Subquery(first))
-            .filter(first_attempt__isnull=False)
-            .annotate(seconds=GridSeconds(F("first_attempt"), F("created_at")))
+        # Each follow-up's first attempt (an aggregate PostgreSQL computes once however often the
+        # grid repeats it), then the follow-ups counted by day and grid point around that.
+        if self.by_day:
+            qs = qs.annotate(report_day=TruncDate("created_at", tzinfo=program_zone()))
+        per_follow_up = (
+            qs.annotate(seconds=GridSeconds(Min("attempts__at"), F("created_at")))
+            .filter(seconds__isnull=False)
+            .values_list(*(("report_day",) if self.by_day else ()), "seconds")
         )
-        for row in self.grouped(with_first, "created_at", ("seconds",), n=Count("pk")):
-            self.at(row).first_contact[row["seconds"]] += row["n"]
+        inner, params = per_follow_up.query.sql_with_params()
+        columns = "t.report_day, t.seconds" if self.by_day else "t.seconds"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {columns}, COUNT(*) FROM ({inner}) t GROUP BY {columns}", params)
+            rows = cursor.fetchall()
+        for *day, seconds, n in rows:
+            row = {"report_day": _as_date(day[0])} if day else {}
+            self.at(row).first_contact[seconds] += n
 
     def _referrals(self):
         """Police referrals created in the spans. The call-type filter applies; source and unit
@@ -480,7 +502,7 @@ class _Reader:
             self.at(row).referrals[(row["urgency"], row["state"])] += row["n"]
 
 
-# --- Stored days ----------------------------------------------------------------------------------
+# --- Kept days and months -------------------------------------------------------------------------
 def _runs(days: list[date]) -> list[tuple[datetime, datetime]]:
     """Consecutive days as [low, high) datetime spans."""
     spans, first, last = [], None, None
@@ -496,54 +518,116 @@ def _runs(days: list[date]) -> list[tuple[datetime, datetime]]:
     return spans
 
 
+def _month_days(month: date) -> list[date]:
+    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return [month + timedelta(days=i) for i in range((following - month).days)]
+
+
+def _months_within(first: date, last: date) -> list[date]:
+    """The first days of the calendar months wholly inside [first, last]."""
+    month = first if first.day == 1 else (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    months = []
+    while _month_days(month)[-1] <= last:
+        months.append(month)
+        month = _month_days(month)[-1] + timedelta(days=1)
+    return months
+
+
 @dataclass
 class _Pending:
-    """Days read from the records that may be stored, with the version each was read at."""
+    """Settled days and months just added up, to keep: each with the version(s) it was read at."""
 
     days: dict[date, tuple[int, Totals]] = field(default_factory=dict)
+    months: dict[date, tuple[list[int], Totals]] = field(default_factory=dict)
 
 
 def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
-    """The range's sums: stored days whose version has not moved, the rest from the records.
-    A narrowed range is read from the records whole. Adds to `pending` the settled days it read."""
+    """The range's sums: kept months and days whose versions have not moved, the rest from the
+    records. A narrowed range is read from the records whole. Adds to `pending` what it read
+    or added up that may be kept."""
     if filters.narrowed:
         return _Reader(filters, [filters.bounds()], by_day=False).read().get(None, Totals())
     settled_until = program_today() - timedelta(days=SETTLED_AFTER_DAYS)
-    stored = ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list(
-        "day", "version", "data_version", "data"
-    )
-    total, versions = Totals(), {}
-    for day, version, data_version, data in stored:
+    versions, kept = {}, set()
+    for day, version, data_version in ReportDay.objects.filter(
+        day__gte=filters.start, day__lte=filters.end
+    ).values_list("day", "version", "data_version"):
         versions[day] = version
-        if data is not None and data_version == version and day <= settled_until:
-            total.add(Totals.from_json(data))
-            versions[day] = None  # in hand
-    missing = [day for day in filters.days() if versions.get(day, 0) is not None]
-    if not missing:
-        return total
-    unfiltered = ReportFilters(filters.start, filters.end)
-    read = _Reader(unfiltered, _runs(missing), by_day=True).read()
-    for day in missing:
-        totals = read.get(day, Totals())
-        total.add(totals)
-        if day <= settled_until:
-            pending.days[day] = (versions.get(day, 0), totals)
+        if data_version == version and day <= settled_until:
+            kept.add(day)
+
+    total = Totals()
+    months = _months_within(filters.start, min(filters.end, settled_until))
+    stale_months = set(months)
+    if months:
+        for month, month_versions, data in ReportMonth.objects.filter(month__in=months).values_list(
+            "month", "versions", "data"
+        ):
+            if json.loads(month_versions) == [versions.get(day, 0) for day in _month_days(month)]:
+                total.add_json(data)
+                stale_months.discard(month)
+    in_months = {day for month in months if month not in stale_months for day in _month_days(month)}
+    wanted = [day for day in filters.days() if day not in in_months]
+    texts = {}
+    if kept.intersection(wanted):
+        texts = dict(
+            ReportDay.objects.filter(day__in=sorted(kept.intersection(wanted))).values_list("day", "data")
+        )
+    missing = [day for day in wanted if day not in texts]
+    read = {}
+    if missing:
+        read = _Reader(ReportFilters(filters.start, filters.end), _runs(missing), by_day=True).read()
+        for day in missing:
+            if day <= settled_until:
+                pending.days[day] = (versions.get(day, 0), read.setdefault(day, Totals()))
+
+    def add_day(to: Totals, day: date) -> None:
+        if day in texts:
+            to.add_json(texts[day])
+        elif day in read:
+            to.add(read[day])
+
+    in_stale_months = set()
+    for month in sorted(stale_months):
+        days = _month_days(month)
+        month_total = Totals()
+        for day in days:
+            add_day(month_total, day)
+        total.add(month_total)
+        pending.months[month] = ([versions.get(day, 0) for day in days], month_total)
+        in_stale_months.update(days)
+    for day in wanted:
+        if day not in in_stale_months:
+            add_day(total, day)
     return total
 
 
 def _store(pending: _Pending) -> None:
-    """Keep the settled days just read. A day whose version moved while it was being read is
-    stored with the version it was read at, so it is not used and is read again next time."""
-    if not pending.days:
+    """Keep the settled days and months just added up. One whose versions moved while it was
+    read is kept with the versions it was read at, so it is not used and is read again."""
+    if not pending.days and not pending.months:
         return
-    rows = [
-        ReportDay(day=day, version=version, data_version=version, data=totals.as_json())
-        for day, (version, totals) in pending.days.items()
-    ]
     with transaction.atomic():
-        ReportDay.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["day"], update_fields=["data", "data_version"]
-        )
+        if pending.days:
+            ReportDay.objects.bulk_create(
+                [
+                    ReportDay(day=day, version=version, data_version=version, data=totals.dumps())
+                    for day, (version, totals) in pending.days.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["day"],
+                update_fields=["data", "data_version"],
+            )
+        if pending.months:
+            ReportMonth.objects.bulk_create(
+                [
+                    ReportMonth(month=month, versions=json.dumps(versions), data=totals.dumps())
+                    for month, (versions, totals) in pending.months.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["month"],
+                update_fields=["versions", "data"],
+            )
 
 
 def days_changed(*moments: datetime | None) -> None:
@@ -556,9 +640,9 @@ def days_changed(*moments: datetime | None) -> None:
     with connection.cursor() as cursor:
         for day in sorted(d for d in days if d < today):
             cursor.execute(
-                f'INSERT INTO {table} ("day", "version") VALUES (%s, 1) '
+                f'INSERT INTO {table} ("day", "version", "data") VALUES (%s, 1, %s) '
                 f'ON CONFLICT ("day") DO UPDATE SET "version" = {table}."version" + 1',
-                [day],
+                [day, ""],
             )
 
 
@@ -621,13 +705,12 @@ def calls_summary(filters: ReportFilters, *, totals: Totals | None = None) -> di
       eligible): the share of eligible calls actually served.
     """
     totals = totals or range_totals(filters)
-    by_source, by_type = Counter(), Counter()
-    total = eligible = 0
-    for (source, code, is_eligible, _), n in totals.calls.items():
-        total += n
-        by_source[source] += n
+    by_type = Counter()
+    eligible = 0
+    for (code, is_eligible, _), n in totals.types.items():
         by_type[code] += n
         eligible += n if is_eligible else 0
+    total = sum(totals.sources.values())
     labels = dict(Incident.Source.choices)
     return {
         "total": total,
@@ -636,7 +719,7 @@ def calls_summary(filters: ReportFilters, *, totals: Totals | None = None) -> di
         "served": totals.served,
         "eligible_served": totals.eligible_served,
         "served_share": totals.eligible_served / eligible if eligible else None,
-        "by_source": [(labels.get(s, s), n) for s, n in by_source.most_common()],
+        "by_source": [(labels.get(s, s), n) for s, n in totals.sources.most_common()],
         "by_call_type": sorted(by_type.items(), key=lambda item: (-item[1], item[0])),
     }
 
@@ -786,7 +869,7 @@ def call_type_analysis(filters: ReportFilters, *, totals: Totals | None = None) 
             },
         )
 
-    for (_source, code, eligible, reasons), n in totals.calls.items():
+    for (code, eligible, reasons), n in totals.types.items():
         row = entry(code)
         row["calls"] += n
         row["eligible"] += n if eligible else 0

@@ -301,7 +301,10 @@ class FollowUp(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "due_at"], name="followup_status_due")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="followup_status_due"),
+            models.Index(fields=["created_at"], name="followup_created"),  # the reports' range
+        ]
 
     def __str__(self):
         return f"{self.get_service_type_display()} follow-up ({self.get_status_display().lower()})"

@@ -286,18 +286,21 @@ def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from dispatch.models import ReportDay
+    from dispatch.models import ReportDay, ReportMonth
 
     first = reports.dashboard(MARCH)
-    kept = ReportDay.objects.filter(day__gte=MARCH.start, day__lte=MARCH.end, data__isnull=False)
+    kept = ReportDay.objects.filter(day__gte=MARCH.start, day__lte=MARCH.end, data_version__isnull=False)
     assert kept.count() == 31  # every day of March, the empty ones too
+    assert ReportMonth.objects.filter(month=MARCH.start).exists()  # and March as a whole
     with CaptureQueriesContext(connection) as queries:
         again = reports.dashboard(MARCH)
     assert again == first
     tables = ("incident", "assignment", "outcome", "followup", "policereferral", "backuprequest")
     reads = [q["sql"] for q in queries if any(f"_{table}" in q["sql"] for table in tables)]
     assert reads == []
+    # The days' versions, then March whole: no day's sums are needed.
     assert sum("dispatch_reportday" in q["sql"] for q in queries) == 1
+    assert sum("dispatch_reportmonth" in q["sql"] for q in queries) == 1
 
 
 def test_a_change_to_a_kept_day_is_counted_at_once(dataset):
@@ -367,7 +370,7 @@ def test_a_filtered_range_is_read_whole_and_not_kept(dataset):
     from dispatch.models import ReportDay
 
     assert reports.calls_summary(reports.ReportFilters(MARCH.start, MARCH.end, source="988"))["total"] == 1
-    assert not ReportDay.objects.filter(data__isnull=False).exists()
+    assert not ReportDay.objects.filter(data_version__isnull=False).exists()
 
 
 def test_it_counts_outcomes_backup_arrests_and_transports_of_calls_only(dataset):
