@@ -480,3 +480,16 @@ def test_generate_history_builds_a_consistent_history_without_events(db):
     assert FollowUp.objects.exists() and PoliceReferral.objects.exists()
     last_20_days = reports.ReportFilters.default()
     assert reports.dashboard(last_20_days)["calls"]["total"] > 0
+
+
+def test_a_call_sent_to_two_units_counts_once_in_a_filtered_range_too(dataset):
+    c1 = Incident.objects.get(caller_name="Jane Caller")
+    _assign(c1, dataset["u2"], dispatched=1900, en_route=1950, on_scene=2400, cleared=3000)
+    by_911 = reports.ReportFilters(MARCH.start, MARCH.end, source="911")
+    whole = reports.calls_summary(MARCH)
+    assert whole["dispatched"] == 5 and whole["served"] == 4
+    narrowed = reports.calls_summary(by_911)
+    assert narrowed["dispatched"] == 4  # c1 c3 c6 c7, c1 once although two units went
+    assert narrowed["served"] == 3  # c1 c6 c7
+    # Each assignment is its own response: c1's second one is measured too.
+    assert spread(reports.response_times(by_911), "received_to_dispatched")[0] == 5
