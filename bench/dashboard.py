@@ -74,7 +74,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
-    from dispatch.models import Assignment, Incident, ReportDay, ReportMonth
+    from dispatch.models import Assignment, Incident, ReportSums
     from dispatch.reports import ReportFilters
 
     call_command("migrate", verbosity=0)
@@ -111,9 +111,8 @@ def main() -> None:
         ("call types", reverse("dispatch:call_type_analysis")),
     ]
     # Start with no kept day, so the first render of the year reads every record (cold).
-    kept = ReportDay.objects.filter(data_version__isnull=False).update(data="", data_version=None)
-    months, _ = ReportMonth.objects.all().delete()
-    print(f"cleared {kept} kept days and {months} kept months")
+    kept, _ = ReportSums.objects.all().delete()
+    print(f"cleared {kept} kept days and months")
     print(f"{'page':<11} {'range':<22} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
     for page, path in pages:
         for label, start, narrow in ranges:

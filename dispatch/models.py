@@ -463,29 +463,31 @@ class ExportAudit(models.Model):
 
 
 class ReportDay(models.Model):
-    """One day's sums for the program's reports (dispatch.reports), kept once the day is over so
-    a year's dashboard adds up kept days and months instead of reading every call again.
-
-    `version` rises whenever a record that day's numbers read changes (dispatch.reports
-    .days_changed); `data` (compact JSON) was read at `data_version` and is used only while
-    the two are equal."""
+    """A day's version for the program's reports (dispatch.reports): it rises whenever a record
+    that day's numbers read changes (dispatch.reports.days_changed)."""
 
     day = models.DateField(primary_key=True)
     version = models.PositiveIntegerField(default=0)
-    data_version = models.PositiveIntegerField(null=True, blank=True)
-    data = models.TextField(blank=True)
 
     def __str__(self):
         return f"{self.day} v{self.version}"
 
 
-class ReportMonth(models.Model):
-    """A whole calendar month's sums, kept beside its days: used only while every one of its
-    days is still at the version listed in `versions` (JSON, first day first)."""
+class ReportSums(models.Model):
+    """The kept sums of a settled day or calendar month, for one facet of the reports (every
+    call, or one combination of filters). Used only while each of its days is still at the
+    version listed in `versions` (JSON, first day first)."""
 
-    month = models.DateField(primary_key=True, help_text="The month's first day.")
+    facet = models.CharField(max_length=200, blank=True, help_text='"" for every call, else the filters.')
+    first_day = models.DateField()
+    last_day = models.DateField()
     versions = models.TextField()
-    data = models.TextField()
+    data = models.TextField(help_text="dispatch.reports.Totals, as compact JSON.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["facet", "first_day", "last_day"], name="report_sums_period"),
+        ]
 
     def __str__(self):
-        return f"{self.month:%Y-%m}"
+        return f"{self.facet or 'all'} {self.first_day}–{self.last_day}"

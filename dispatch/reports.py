@@ -17,13 +17,14 @@ Scope, for every metric unless its docstring says otherwise:
   (PostgreSQL's percentile_cont: linear interpolation between the two nearest ranks).
 
 How a year stays fast: every number is a sum over days. A range's sums (`Totals`) are read from
-the records in a fixed number of grouped queries, whatever the amount of data; for the
-unfiltered dashboard each whole day that is over (two days back and older) is kept in
-`ReportDay` once read, so a year adds up at most 366 stored days and reads only the last two
-from the records. A day's stored sums are used only while nothing that day's numbers depend on
-has changed since: every save or delete of an incident, assignment, outcome, backup request,
-follow-up, contact attempt or police referral raises its day's version (`days_changed`, wired
-in dispatch.apps), in the same transaction as the change.
+the records in a fixed number of grouped queries, whatever the amount of data. Once read, the
+sums of each day that is over (two days back and older) and of each whole calendar month are
+kept in `ReportSums`, per facet (every call, or one combination of filters), so a year adds up
+about a dozen kept months and the days at its edges, and reads only the last two days from the
+records. Kept sums are used only while nothing their days' numbers depend on has changed:
+every save or delete of an incident, assignment, outcome, backup request, follow-up, contact
+attempt or police referral raises the version of the day it counts on (`days_changed`, wired
+in dispatch.signals), in the same transaction as the change.
 """
 
 import json
@@ -39,7 +40,7 @@ from django.db.models import Count, F, Func, IntegerField, Min, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from dispatch.models import Assignment, Incident, ReportDay, ReportMonth
+from dispatch.models import Assignment, Incident, ReportDay, ReportSums
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 from field.models import BackupRequest, Outcome
 from referrals.models import FollowUp, PoliceReferral
@@ -86,6 +87,12 @@ class ReportFilters:
     @property
     def narrowed(self) -> bool:
         return bool(self.source or self.call_type or self.unit_id)
+
+    @property
+    def facet(self) -> str:
+        """Which sums the filters ask for: "" for every call, else the filters, in one order."""
+        parts = [("source", self.source), ("call_type", self.call_type), ("unit", self.unit_id or "")]
+        return "&".join(f"{name}={value}" for name, value in parts if value)
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
@@ -535,51 +542,54 @@ def _months_within(first: date, last: date) -> list[date]:
 
 @dataclass
 class _Pending:
-    """Settled days and months just added up, to keep: each with the version(s) it was read at."""
+    """Settled periods (a day, or a calendar month) just added up, to keep: (first, last) →
+    the versions of its days as read, and its sums."""
 
-    days: dict[date, tuple[int, Totals]] = field(default_factory=dict)
-    months: dict[date, tuple[list[int], Totals]] = field(default_factory=dict)
+    facet: str = ""
+    periods: dict[tuple[date, date], tuple[list[int], Totals]] = field(default_factory=dict)
 
 
 def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
-    """The range's sums: kept months and days whose versions have not moved, the rest from the
-    records. A narrowed range is read from the records whole. Adds to `pending` what it read
-    or added up that may be kept."""
-    if filters.narrowed:
-        return _Reader(filters, [filters.bounds()], by_day=False).read().get(None, Totals())
+    """The range's sums for its facet: kept months and days whose days' versions have not
+    moved, and the rest from the records (read per day, and added to `pending` to keep when
+    settled). At most four queries before the records, none of them over the records."""
     settled_until = program_today() - timedelta(days=SETTLED_AFTER_DAYS)
-    versions, kept = {}, set()
-    for day, version, data_version in ReportDay.objects.filter(
-        day__gte=filters.start, day__lte=filters.end
-    ).values_list("day", "version", "data_version"):
-        versions[day] = version
-        if data_version == version and day <= settled_until:
-            kept.add(day)
+    pending.facet = facet = filters.facet
+    versions = dict(
+        ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list("day", "version")
+    )
+
+    def current(days):
+        return [versions.get(day, 0) for day in days]
 
     total = Totals()
     months = _months_within(filters.start, min(filters.end, settled_until))
     stale_months = set(months)
     if months:
-        for month, month_versions, data in ReportMonth.objects.filter(month__in=months).values_list(
-            "month", "versions", "data"
-        ):
-            if json.loads(month_versions) == [versions.get(day, 0) for day in _month_days(month)]:
+        kept_months = ReportSums.objects.filter(
+            facet=facet, first_day__in=months, last_day__gt=F("first_day")
+        ).values_list("first_day", "last_day", "versions", "data")
+        for first, last, kept_versions, data in kept_months:
+            days = _month_days(first)
+            if last == days[-1] and json.loads(kept_versions) == current(days):
                 total.add_json(data)
-                stale_months.discard(month)
-    in_months = {day for month in months if month not in stale_months for day in _month_days(month)}
-    wanted = [day for day in filters.days() if day not in in_months]
+                stale_months.discard(first)
+    in_kept_months = {day for month in months if month not in stale_months for day in _month_days(month)}
+    wanted = [day for day in filters.days() if day not in in_kept_months]
     texts = {}
-    if kept.intersection(wanted):
-        texts = dict(
-            ReportDay.objects.filter(day__in=sorted(kept.intersection(wanted))).values_list("day", "data")
-        )
+    settled = [day for day in wanted if day <= settled_until]
+    if settled:
+        kept_days = ReportSums.objects.filter(
+            facet=facet, first_day__in=settled, last_day=F("first_day")
+        ).values_list("first_day", "versions", "data")
+        texts = {day: data for day, kept, data in kept_days if json.loads(kept) == current([day])}
     missing = [day for day in wanted if day not in texts]
     read = {}
     if missing:
-        read = _Reader(ReportFilters(filters.start, filters.end), _runs(missing), by_day=True).read()
+        read = _Reader(filters, _runs(missing), by_day=True).read()
         for day in missing:
             if day <= settled_until:
-                pending.days[day] = (versions.get(day, 0), read.setdefault(day, Totals()))
+                pending.periods[(day, day)] = (current([day]), read.setdefault(day, Totals()))
 
     def add_day(to: Totals, day: date) -> None:
         if day in texts:
@@ -594,7 +604,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
         for day in days:
             add_day(month_total, day)
         total.add(month_total)
-        pending.months[month] = ([versions.get(day, 0) for day in days], month_total)
+        pending.periods[(month, days[-1])] = (current(days), month_total)
         in_stale_months.update(days)
     for day in wanted:
         if day not in in_stale_months:
@@ -603,31 +613,27 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
 
 
 def _store(pending: _Pending) -> None:
-    """Keep the settled days and months just added up. One whose versions moved while it was
-    read is kept with the versions it was read at, so it is not used and is read again."""
-    if not pending.days and not pending.months:
+    """Keep the settled days and months just added up. One whose days' versions moved while it
+    was read is kept with the versions it was read at, so it is not used and is read again."""
+    if not pending.periods:
         return
+    rows = [
+        ReportSums(
+            facet=pending.facet,
+            first_day=first,
+            last_day=last,
+            versions=json.dumps(versions),
+            data=totals.dumps(),
+        )
+        for (first, last), (versions, totals) in pending.periods.items()
+    ]
     with transaction.atomic():
-        if pending.days:
-            ReportDay.objects.bulk_create(
-                [
-                    ReportDay(day=day, version=version, data_version=version, data=totals.dumps())
-                    for day, (version, totals) in pending.days.items()
-                ],
-                update_conflicts=True,
-                unique_fields=["day"],
-                update_fields=["data", "data_version"],
-            )
-        if pending.months:
-            ReportMonth.objects.bulk_create(
-                [
-                    ReportMonth(month=month, versions=json.dumps(versions), data=totals.dumps())
-                    for month, (versions, totals) in pending.months.items()
-                ],
-                update_conflicts=True,
-                unique_fields=["month"],
-                update_fields=["versions", "data"],
-            )
+        ReportSums.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["facet", "first_day", "last_day"],
+            update_fields=["versions", "data"],
+        )
 
 
 def days_changed(*moments: datetime | None) -> None:
@@ -640,24 +646,25 @@ def days_changed(*moments: datetime | None) -> None:
     with connection.cursor() as cursor:
         for day in sorted(d for d in days if d < today):
             cursor.execute(
-                f'INSERT INTO {table} ("day", "version", "data") VALUES (%s, 1, %s) '
+                f'INSERT INTO {table} ("day", "version") VALUES (%s, 1) '
                 f'ON CONFLICT ("day") DO UPDATE SET "version" = {table}."version" + 1',
-                [day, ""],
+                [day],
             )
 
 
-def days_fill(first: date, last: date, *, chunk_days: int = 31) -> int:
-    """Read and keep every settled day from first to last that is not kept at its version yet, a
-    month at a time (after a bulk load, so the first dashboard does not wait). How many it kept."""
+def days_fill(first: date, last: date) -> int:
+    """Read and keep every settled day and whole month from first to last whose kept sums are
+    missing or out of date, a calendar month at a time (after a bulk load, so the first
+    dashboard does not wait). How many days and months it kept."""
     last = min(last, program_today() - timedelta(days=SETTLED_AFTER_DAYS))
     kept, day = 0, first
     while day <= last:
-        until = min(day + timedelta(days=chunk_days - 1), last)
+        until = min(_month_days(day.replace(day=1))[-1], last)
         pending = _Pending()
         with report_snapshot():
             _range_totals(ReportFilters(day, until), pending)
         _store(pending)
-        kept += len(pending.days)
+        kept += len(pending.periods)
         day = until + timedelta(days=1)
     return kept
 

@@ -2,11 +2,13 @@
 worked out here, line by line. Times are in the program's zone (America/Denver, UTC−6 in
 mid-March 2026 after the DST change)."""
 
+import json
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
 from dispatch import reports
 from dispatch.models import Assignment, Incident
@@ -286,12 +288,12 @@ def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from dispatch.models import ReportDay, ReportMonth
+    from dispatch.models import ReportSums
 
     first = reports.dashboard(MARCH)
-    kept = ReportDay.objects.filter(day__gte=MARCH.start, day__lte=MARCH.end, data_version__isnull=False)
-    assert kept.count() == 31  # every day of March, the empty ones too
-    assert ReportMonth.objects.filter(month=MARCH.start).exists()  # and March as a whole
+    kept = ReportSums.objects.filter(facet="", first_day__gte=MARCH.start, last_day__lte=MARCH.end)
+    assert kept.filter(last_day=F("first_day")).count() == 31  # every day of March, the empty ones too
+    assert kept.filter(first_day=MARCH.start, last_day=MARCH.end).exists()  # and March as a whole
     with CaptureQueriesContext(connection) as queries:
         again = reports.dashboard(MARCH)
     assert again == first
@@ -300,7 +302,7 @@ def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
     assert reads == []
     # The days' versions, then March whole: no day's sums are needed.
     assert sum("dispatch_reportday" in q["sql"] for q in queries) == 1
-    assert sum("dispatch_reportmonth" in q["sql"] for q in queries) == 1
+    assert sum("dispatch_reportsums" in q["sql"] for q in queries) == 1
 
 
 def test_a_change_to_a_kept_day_is_counted_at_once(dataset):
@@ -338,7 +340,7 @@ def test_a_call_moved_to_another_day_leaves_the_first(dataset):
 
 
 def test_a_day_that_changed_while_it_was_read_is_read_again(dataset):
-    from dispatch.models import ReportDay
+    from dispatch.models import ReportDay, ReportSums
 
     pending = reports._Pending()
     with reports.report_snapshot():
@@ -347,8 +349,9 @@ def test_a_day_that_changed_while_it_was_read_is_read_again(dataset):
     Incident.objects.filter(call_type_code="ASSAULT").update(eligible=True)
     reports.days_changed(T0)
     reports._store(pending)
-    day = ReportDay.objects.get(day=T0.date())
-    assert day.data_version == day.version - 1
+    version = ReportDay.objects.get(day=T0.date()).version
+    kept = ReportSums.objects.get(facet="", first_day=T0.date(), last_day=T0.date())
+    assert json.loads(kept.versions) == [version - 1]
     assert reports.calls_summary(MARCH)["eligible"] == 7
 
 
@@ -366,11 +369,19 @@ def test_today_and_yesterday_are_always_read_from_the_records(db):
     assert reports.calls_summary(recent)["total"] == 2
 
 
-def test_a_filtered_range_is_read_whole_and_not_kept(dataset):
-    from dispatch.models import ReportDay
+def test_each_filter_keeps_its_own_sums_and_a_change_reaches_them_all(dataset):
+    from dispatch.models import ReportSums
 
-    assert reports.calls_summary(reports.ReportFilters(MARCH.start, MARCH.end, source="988"))["total"] == 1
-    assert not ReportDay.objects.filter(data_version__isnull=False).exists()
+    by_988 = reports.ReportFilters(MARCH.start, MARCH.end, source="988")
+    assert reports.calls_summary(by_988)["total"] == 1
+    assert reports.calls_summary(MARCH)["total"] == 8
+    assert set(ReportSums.objects.values_list("facet", flat=True)) == {"", "source=988"}
+    assert reports.calls_summary(by_988)["total"] == 1  # from what was kept
+    _incident(T0 + timedelta(hours=12), source="988")
+    assert reports.calls_summary(by_988)["total"] == 2
+    assert reports.calls_summary(MARCH)["total"] == 9
+    mine = reports.ReportFilters(MARCH.start, MARCH.end, source="911", call_type="WELFARE", unit_id=7)
+    assert mine.facet == "source=911&call_type=WELFARE&unit=7"
 
 
 def test_it_counts_outcomes_backup_arrests_and_transports_of_calls_only(dataset):

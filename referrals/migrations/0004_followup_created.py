@@ -7,7 +7,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0006_report_days'),
         ('referrals', '0003_person_phone_digits'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
