@@ -163,9 +163,7 @@ class GridSeconds(Func):
 
     output_field = IntegerField()
     SECONDS = "__seconds__"
-
-    def __init__(self, end, start):
-        super().__init__(end, start)
+    arity = 2  # end, start
 
     def _sql(self, compiler, seconds_template: str, floor: str):
         (end_sql, end_params), (start_sql, start_params) = (
@@ -334,8 +332,12 @@ def _reasons(value) -> tuple:
 # Nothing happens to a call before it is received: an assignment is dispatched, a backup requested
 # and an outcome recorded after received_at. Each table's own timestamp (indexed) may therefore be
 # bounded below by the range's start, less a day of slack for a sender's clock; the database can
-# then skip the years before the range without changing the answer.
+# then skip the years before the range without changing the answer. Only for one run of days:
+# for scattered days (a day changed long ago, and the last two) the bound would make it read
+# every assignment since the oldest of them, where the incidents' own index finds a few thousand.
 CLOCK_SLACK = timedelta(days=1)
+# Reads of at most this many days run without parallel workers (PostgreSQL).
+SMALL_READ_DAYS = 7
 
 
 class _Reader:
@@ -376,9 +378,10 @@ class _Reader:
         filters = self.filters
         incident = f"{to_assignment}incident__"
         qs = qs.filter(self.within(f"{incident}received_at"))
-        qs = qs.filter(**{f"{after}__gte": self.low - CLOCK_SLACK})
-        if to_assignment:
-            qs = qs.filter(**{f"{to_assignment}dispatched_at__gte": self.low - CLOCK_SLACK})
+        if len(self.spans) == 1:
+            qs = qs.filter(**{f"{after}__gte": self.low - CLOCK_SLACK})
+            if to_assignment:
+                qs = qs.filter(**{f"{to_assignment}dispatched_at__gte": self.low - CLOCK_SLACK})
         if encounters is True:
             qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
         elif encounters is False:
@@ -395,6 +398,13 @@ class _Reader:
         return self.scoped(Assignment.objects.all(), encounters=encounters, after="dispatched_at")
 
     def read(self) -> dict[date | None, Totals]:
+        # A few days' records are a few thousand rows, found through the indexes: starting
+        # parallel workers for them costs more than it saves. A long run keeps them.
+        few = sum((high - low for low, high in self.spans), timedelta()) <= timedelta(days=SMALL_READ_DAYS)
+        serial = few and connection.vendor == "postgresql" and connection.in_atomic_block
+        if serial:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         self._calls()
         self._assignment_counts()
         self._served_types()
@@ -402,6 +412,9 @@ class _Reader:
         self._outcomes()
         self._follow_ups()
         self._referrals()
+        if serial:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
         return self.totals
 
     def _calls(self):
