@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import F
 
 from dispatch import reports
@@ -504,3 +504,26 @@ def test_a_call_sent_to_two_units_counts_once_in_a_filtered_range_too(dataset):
     assert narrowed["served"] == 3  # c1 c6 c7
     # Each assignment is its own response: c1's second one is measured too.
     assert spread(reports.response_times(by_911), "received_to_dispatched")[0] == 5
+
+
+def test_keep_report_sums_adds_up_what_is_missing_or_out_of_date_and_nothing_else(db):
+    from io import StringIO
+
+    from dispatch.models import ReportSums
+
+    def keep(days):
+        out = StringIO()
+        call_command("keep_report_sums", days=days, stdout=out)
+        return out.getvalue()
+
+    today = reports.program_today()
+    _incident(datetime.combine(today - timedelta(days=5), datetime.min.time(), tzinfo=ZONE))
+    assert keep(10) == "Kept the sums of 8 days and months.\n"  # 8 settled days; no whole month
+    assert keep(10) == "Kept the sums of 0 days and months.\n"
+    _incident(datetime.combine(today - timedelta(days=5), datetime.min.time(), tzinfo=ZONE))
+    assert keep(10) == "Kept the sums of 1 days and months.\n"
+    five_days_ago = reports.ReportFilters(today - timedelta(days=5), today - timedelta(days=5))
+    assert reports.calls_summary(five_days_ago)["total"] == 2
+    assert ReportSums.objects.filter(facet="").count() == 8
+    with pytest.raises(CommandError):
+        call_command("keep_report_sums", days=0)
