@@ -341,17 +341,16 @@ SMALL_READ_DAYS = 7
 
 
 class _Reader:
-    """The records' sums over `spans` (a list of [low, high) datetimes), narrowed by `filters`;
-    per day of the program's zone when `by_day`, else as one total. A fixed number of grouped
-    queries, whatever the spans and the data."""
+    """The records' sums over `spans` (a list of [low, high) datetimes), narrowed by `filters`,
+    per day of the program's zone. A fixed number of grouped queries, whatever the spans and
+    the data."""
 
-    def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]], *, by_day: bool):
-        self.filters, self.spans, self.by_day = filters, spans, by_day
+    def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]]):
+        self.filters, self.spans = filters, spans
         self.low = min(low for low, _high in spans)
-        self.totals: dict[date | None, Totals] = {}
+        self.totals: dict[date, Totals] = {}
 
-    def at(self, row) -> Totals:
-        day = row.get("report_day") if self.by_day else None
+    def at(self, day) -> Totals:
         if day not in self.totals:
             self.totals[day] = Totals()
         return self.totals[day]
@@ -363,12 +362,9 @@ class _Reader:
         return q
 
     def grouped(self, qs, day_path: str, fields: tuple, **aggregates):
-        if self.by_day:
-            qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=program_zone()))
-            fields = ("report_day", *fields)
-        if not fields:
-            return [qs.aggregate(**aggregates)]
-        return qs.values(*fields).annotate(**aggregates).order_by()
+        """Rows of `fields` and `aggregates`, with the day of `day_path` as "report_day"."""
+        qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=program_zone()))
+        return qs.values("report_day", *fields).annotate(**aggregates).order_by()
 
     def scoped(self, qs, *, to_assignment: str = "", encounters: bool | None = False, after: str):
         """Assignments (or rows reached from them: `to_assignment` is the path, e.g.
@@ -397,7 +393,7 @@ class _Reader:
     def assignments(self, *, encounters: bool | None = False):
         return self.scoped(Assignment.objects.all(), encounters=encounters, after="dispatched_at")
 
-    def read(self) -> dict[date | None, Totals]:
+    def read(self) -> dict[date, Totals]:
         # A few days' records are a few thousand rows, found through the indexes: starting
         # parallel workers for them costs more than it saves. A long run keeps them.
         few = sum((high - low for low, high in self.spans), timedelta()) <= timedelta(days=SMALL_READ_DAYS)
@@ -422,7 +418,7 @@ class _Reader:
         fields = ("source", "call_type_code", "eligible", "eligibility_reasons")
         rows = self.grouped(incidents.exclude(source=SELF_INITIATED), "received_at", fields, n=Count("pk"))
         for row in rows:
-            totals = self.at(row)
+            totals = self.at(row["report_day"])
             totals.sources[row["source"]] += row["n"]
             key = (row["call_type_code"], row["eligible"], _reasons(row["eligibility_reasons"]))
             totals.types[key] += row["n"]
@@ -451,7 +447,7 @@ class _Reader:
             encounters=Count("incident_id", distinct=True, filter=~call),
         )
         for row in rows:
-            totals = self.at(row)
+            totals = self.at(row["report_day"])
             for name in ("dispatched", "served", "eligible_served", "backup_calls", "encounters"):
                 setattr(totals, name, getattr(totals, name) + row[name])
 
@@ -464,14 +460,14 @@ class _Reader:
         )
         for row in rows:
             key = (row["incident__call_type_code"], _reasons(row["incident__eligibility_reasons"]))
-            self.at(row).served_types[key] += row["n"]
+            self.at(row["report_day"]).served_types[key] += row["n"]
 
     def _durations(self):
         for key, _label, start, end in DURATIONS:
             measured = self.assignments().filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
             measured = measured.annotate(seconds=GridSeconds(F(end), F(start)))
             for row in self.grouped(measured, "incident__received_at", ("seconds",), n=Count("pk")):
-                self.at(row).durations[key][row["seconds"]] += row["n"]
+                self.at(row["report_day"]).durations[key][row["seconds"]] += row["n"]
 
     def _outcomes(self):
         outcomes = self.scoped(
@@ -479,7 +475,7 @@ class _Reader:
         )
         fields = ("self_initiated", "disposition", "transport_destination", "police_involvement")
         for row in self.grouped(outcomes, "assignment__incident__received_at", fields, n=Count("pk")):
-            self.at(row).outcomes[tuple(row[f] for f in fields)] += row["n"]
+            self.at(row["report_day"]).outcomes[tuple(row[f] for f in fields)] += row["n"]
 
     def _follow_ups(self):
         """Follow-ups created in the spans: how many, how many connected (connected now, or
@@ -491,26 +487,26 @@ class _Reader:
             status=FollowUp.Status.CLOSED, close_reason=FollowUp.CloseReason.ENGAGED
         )
         for row in self.grouped(qs, "created_at", (), n=Count("pk"), connected=Count("pk", filter=connected)):
-            totals = self.at(row)
+            totals = self.at(row["report_day"])
             totals.follow_ups += row["n"]
             totals.connected += row["connected"]
         # Each follow-up's first attempt (an aggregate PostgreSQL computes once however often the
         # grid repeats it), then the follow-ups counted by day and grid point around that.
-        if self.by_day:
-            qs = qs.annotate(report_day=TruncDate("created_at", tzinfo=program_zone()))
         per_follow_up = (
-            qs.annotate(seconds=GridSeconds(Min("attempts__at"), F("created_at")))
+            qs.annotate(report_day=TruncDate("created_at", tzinfo=program_zone()))
+            .annotate(seconds=GridSeconds(Min("attempts__at"), F("created_at")))
             .filter(seconds__isnull=False)
-            .values_list(*(("report_day",) if self.by_day else ()), "seconds")
+            .values_list("report_day", "seconds")
         )
         inner, params = per_follow_up.query.sql_with_params()
-        columns = "t.report_day, t.seconds" if self.by_day else "t.seconds"
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {columns}, COUNT(*) FROM ({inner}) t GROUP BY {columns}", params)
+            cursor.execute(
+                f"SELECT t.report_day, t.seconds, COUNT(*) FROM ({inner}) t GROUP BY t.report_day, t.seconds",
+                params,
+            )
             rows = cursor.fetchall()
-        for *day, seconds, n in rows:
-            row = {"report_day": _as_date(day[0])} if day else {}
-            self.at(row).first_contact[seconds] += n
+        for day, seconds, n in rows:
+            self.at(_as_date(day)).first_contact[seconds] += n
 
     def _referrals(self):
         """Police referrals created in the spans. The call-type filter applies; source and unit
@@ -519,7 +515,7 @@ class _Reader:
         if self.filters.call_type:
             qs = qs.filter(call_type_code=self.filters.call_type)
         for row in self.grouped(qs, "created_at", ("urgency", "state"), n=Count("pk")):
-            self.at(row).referrals[(row["urgency"], row["state"])] += row["n"]
+            self.at(row["report_day"]).referrals[(row["urgency"], row["state"])] += row["n"]
 
 
 # --- Kept days and months -------------------------------------------------------------------------
@@ -599,7 +595,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     missing = [day for day in wanted if day not in texts]
     read = {}
     if missing:
-        read = _Reader(filters, _runs(missing), by_day=True).read()
+        read = _Reader(filters, _runs(missing)).read()
         for day in missing:
             if day <= settled_until:
                 pending.periods[(day, day)] = (current([day]), read.setdefault(day, Totals()))
