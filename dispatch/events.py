@@ -7,12 +7,15 @@ what makes delivery reliable: clients `resume` from the last id they saw.
 """
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from dispatch.models import Event
@@ -62,18 +65,64 @@ def event_record(type: str, data: dict, unit=None) -> Event:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record() must run inside transaction.atomic()")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
-    # Read under the same lock (SQLite: under its one write lock): the event just before this
-    # one, for dispatch and for the unit. A socket sends a pushed event at once when it has
-    # sent that one, and fills the gap from the log first when it has not (dispatch.consumers).
-    newest = Event.objects.order_by("-id").values_list("id", flat=True)
-    prev = newest.first() or 0
-    prev_unit = (newest.filter(unit=unit).first() or 0) if unit is not None else None
+    newest = _newest_under_lock(unit)
+    # The event just before this one, for dispatch and for the unit. A socket sends a pushed
+    # event at once when it has sent that one, and fills the gap from the log first when it
+    # has not (dispatch.consumers).
+    prev = newest.overall
+    prev_unit = newest.by_unit[unit.pk] if unit is not None else None
     event = Event.objects.create(type=type, at=timezone.now(), data=data, unit=unit)
-    transaction.on_commit(lambda: event_send(event, prev=prev, prev_unit=prev_unit))
+    hook = partial(event_send, event, prev=prev, prev_unit=prev_unit)
+    transaction.on_commit(hook)
+    newest.overall = event.id
+    if unit is not None:
+        newest.by_unit[unit.pk] = event.id
+    newest.hook = hook
     return event
+
+
+@dataclass
+class _Newest:
+    """The newest event ids as this transaction knows them, while it holds the lock."""
+
+    overall: int
+    by_unit: dict = field(default_factory=dict)
+    # The send hook of the last event recorded with these numbers.
+    hook: object = None
+
+
+def _newest_under_lock(unit) -> _Newest:
+    """Take the lock that orders ids (once per transaction) and read the newest ids under it.
+
+    A transaction that records several events (an assign records three) asks once: while it
+    holds the lock nobody else can add an event, so after its first read the newest ids are
+    the ones it wrote itself. What it knows is trusted only while the send hook of its last
+    event is still waiting for this transaction's commit: after a commit, a rollback, or a
+    rollback to a savepoint that took that event (and perhaps the lock) back, it asks again.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    newest = getattr(db, "_cr_event_newest", None)
+    if newest is None or not any(entry[1] is newest.hook for entry in db.run_on_commit):
+        if db.vendor == "postgresql":
+            with db.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
+        # Read under the same lock (SQLite: under its one write lock), in one query.
+        latest = Event.objects.order_by("-id").values_list("id", flat=True)
+        if unit is None:
+            newest = _Newest(overall=latest.first() or 0)
+        else:
+            row = (
+                latest.annotate(of_unit=Subquery(latest.filter(unit=unit).values("id")[:1]))
+                .values_list("id", "of_unit")
+                .first()
+            )
+            newest = _Newest(overall=row[0] if row else 0, by_unit={unit.pk: (row[1] or 0) if row else 0})
+        db._cr_event_newest = newest
+    elif unit is not None and unit.pk not in newest.by_unit:
+        newest.by_unit[unit.pk] = (
+            Event.objects.filter(unit=unit).order_by("-id").values_list("id", flat=True).first() or 0
+        )
+    return newest
 
 
 def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None = None) -> None:

@@ -1,0 +1,98 @@
+"""dispatch.events.event_record: every pushed event names the event before it, for dispatch and
+for its unit, even when one transaction records several or a savepoint takes one back."""
+
+import pytest
+from django.db import transaction
+
+from dispatch import events as events_module
+from dispatch.events import event_record
+from dispatch.models import Event
+from tests import factories
+
+
+@pytest.fixture
+def pushed(monkeypatch):
+    """The messages event_send pushes, in order, instead of the channel layer."""
+    messages = []
+
+    def recorder(function):
+        def run(groups, message):
+            messages.append(message)
+
+        return run
+
+    monkeypatch.setattr(events_module, "async_to_sync", recorder)
+    return messages
+
+
+def sent(messages):
+    return [(m["event"]["id"], m["prev"], m["prev_unit"]) for m in messages]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_events_of_one_transaction_each_name_the_one_before_them(pushed):
+    one, two = factories.UnitFactory(), factories.UnitFactory()
+    with transaction.atomic():
+        before = event_record("test.before", {}, unit=two)
+    with transaction.atomic():
+        a = event_record("test.a", {}, unit=one)
+        b = event_record("test.b", {}, unit=one)
+        c = event_record("test.c", {})
+        d = event_record("test.d", {}, unit=two)
+        e = event_record("test.e", {}, unit=one)
+        assert pushed == [pushed[0]]  # nothing more before the commit
+    assert sent(pushed) == [
+        (before.id, 0, 0),
+        (a.id, before.id, 0),
+        (b.id, a.id, a.id),
+        (c.id, b.id, None),
+        (d.id, c.id, before.id),
+        (e.id, d.id, b.id),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_taken_back_by_a_savepoint_is_no_ones_predecessor(pushed):
+    unit = factories.UnitFactory()
+    with transaction.atomic():
+        a = event_record("test.a", {}, unit=unit)
+        try:
+            with transaction.atomic():
+                event_record("test.rolled_back", {}, unit=unit)
+                raise RuntimeError("take it back")
+        except RuntimeError:
+            pass
+        c = event_record("test.c", {}, unit=unit)
+    assert sent(pushed) == [(a.id, 0, 0), (c.id, a.id, a.id)]
+    assert list(Event.objects.values_list("type", flat=True).order_by("id")) == ["test.a", "test.c"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_savepoint_that_recorded_the_first_event_and_was_rolled_back_leaves_nothing_behind(pushed):
+    unit = factories.UnitFactory()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event_record("test.rolled_back", {}, unit=unit)
+                raise RuntimeError("take it back")
+        except RuntimeError:
+            pass
+        b = event_record("test.b", {}, unit=unit)
+    assert sent(pushed) == [(b.id, 0, 0)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_transaction_reads_what_others_committed_before_it(pushed):
+    unit = factories.UnitFactory()
+    with transaction.atomic():
+        a = event_record("test.a", {}, unit=unit)
+    with transaction.atomic():
+        b = event_record("test.b", {})
+    with transaction.atomic():
+        c = event_record("test.c", {}, unit=unit)
+    with transaction.atomic():
+        event_record("test.rolled_back", {}, unit=unit)
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        e = event_record("test.e", {}, unit=unit)
+    assert sent(pushed) == [(a.id, 0, 0), (b.id, a.id, None), (c.id, b.id, a.id), (e.id, c.id, c.id)]
