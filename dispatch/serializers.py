@@ -163,7 +163,10 @@ def assignment_representation(assignment: Assignment) -> dict:
     }
 
 
-def incident_representation(incident: Incident) -> dict:
+def incident_representation(incident: Incident, assignments: list[Assignment] | None = None) -> dict:
+    """`assignments`: all of the incident's, in order, when the caller already holds them."""
+    if assignments is None:
+        assignments = incident.assignments.all()
     return {
         "id": _text(incident.id),
         "external_id": _text(incident.external_id),
@@ -188,7 +191,7 @@ def incident_representation(incident: Incident) -> dict:
         "tandem": incident.tandem,
         "status": _text(incident.status),
         "eligibility": {"eligible": incident.eligible, "reasons": list(incident.eligibility_reasons)},
-        "assignments": [assignment_representation(a) for a in incident.assignments.all()],
+        "assignments": [assignment_representation(a) for a in assignments],
         "cancelled_at": utc_timestamp(incident.cancelled_at),
         "closed_at": utc_timestamp(incident.closed_at),
         "created_at": utc_timestamp(incident.created_at),
