@@ -132,7 +132,13 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default: exactly as long as the
+                # layer's blocking receive (BZPOPMIN, 5 s), so an idle socket's receive loop died
+                # with "Timeout reading from" and the tablet was disconnected. Wait longer than
+                # the blocking read, and still give up on a Redis that stopped answering.
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15)}
+                ],
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
                 "expiry": 60,
                 "prefix": env.str("CHANNEL_PREFIX", default="asgi"),
