@@ -6,7 +6,9 @@ commits. The channel layer may drop a message (channels-redis does at capacity);
 what makes delivery reliable: clients `resume` from the last id they saw.
 """
 
+import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -72,8 +74,12 @@ def event_record(type: str, data: dict, unit=None) -> Event:
     prev = newest.overall
     prev_unit = newest.by_unit[unit.pk] if unit is not None else None
     event = Event.objects.create(type=type, at=timezone.now(), data=data, unit=unit)
+    if newest.hook is None:
+        # The transaction's first event (or the first since a savepoint took its events back).
+        transaction.on_commit(_batch_open)
     hook = partial(event_send, event, prev=prev, prev_unit=prev_unit)
     transaction.on_commit(hook)
+    _batch_flush_last()
     newest.overall = event.id
     if unit is not None:
         newest.by_unit[unit.pk] = event.id
@@ -130,7 +136,8 @@ def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None =
 
     `prev`/`prev_unit` name the event before it (0: none); None means unknown, and the
     receiving socket checks the log. A failure here loses nothing: the event is in the log,
-    sockets read it on their next catch-up and clients replay it on resume.
+    sockets read it on their next catch-up and clients replay it on resume. Called from a
+    transaction's commit hooks, the push joins that transaction's batch (see _batch_open).
     """
     message = {
         "type": "event.deliver",
@@ -139,24 +146,74 @@ def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None =
         "prev": prev,
         "prev_unit": prev_unit,
     }
-    # The unit's tablets first: they are the ones a person in crisis is waiting on.
     groups = [DISPATCH_GROUP]
     if event.unit_id is not None:
+        # The unit's tablets first: they are the ones a person in crisis is waiting on.
         groups.insert(0, unit_group(event.unit_id))
+    if _batch.pushes is not None:
+        _batch.pushes.append((groups, message))
+    else:
+        _push_now([(groups, message)])
+
+
+class _Batch(threading.local):
+    # While a transaction's commit hooks run: the pushes of its events, in id order.
+    pushes: list | None = None
+
+
+_batch = _Batch()
+
+
+def _batch_open() -> None:
+    """The first commit hook of a transaction that recorded events: its events' pushes wait
+    for _batch_flush, so the whole transaction costs one trip to the event loop."""
+    if _batch.pushes:  # left by a transaction whose hooks were cut short: send it first
+        _push_now(_batch.pushes)
+    _batch.pushes = []
+
+
+def _batch_flush() -> None:
+    pushes, _batch.pushes = _batch.pushes, None
+    if pushes:
+        _push_now(pushes)
+
+
+def _batch_flush_last() -> None:
+    """Keep one _batch_flush at the very end of the transaction's commit hooks, after the push
+    of every event it recorded. It is registered outside any savepoint (no savepoint's
+    rollback takes it back; a rollback of the transaction drops it with the rest), so it
+    runs whenever the transaction commits, and sends whatever pushes survived."""
+    db = connections[DEFAULT_DB_ALIAS]
+    db.run_on_commit = [entry for entry in db.run_on_commit if entry[1] is not _batch_flush]
+    db.run_on_commit.append((set(), _batch_flush, False))
+
+
+def _push_now(pushes: list[tuple[list[str], dict]]) -> None:
     try:
-        async_to_sync(_push)(groups, message)
-    except Exception:  # never fail the request that made the change: the log has the event
-        log.exception("could not push event %s", event.id)
+        async_to_sync(_push)(pushes)
+    except Exception:  # never fail the request that made the change: the log has the events
+        log.exception("could not push events %s", [message["event"]["id"] for _, message in pushes])
 
 
-async def _push(groups: list[str], message: dict) -> None:
-    """All of an event's group sends in one trip to the event loop."""
+async def _push(pushes: list[tuple[list[str], dict]]) -> None:
+    """Every group send of a batch in one trip to the event loop: each group gets its
+    messages in id order (a socket that sees one out of order reads the log for the gap),
+    and the groups are sent to side by side, the units' groups started first."""
+    by_group: dict[str, list[dict]] = {}
+    for groups, message in pushes:
+        for group in groups:
+            by_group.setdefault(group, []).append(message)
+    by_group = dict(sorted(by_group.items(), key=lambda item: item[0] == DISPATCH_GROUP))
     layer = get_channel_layer()
-    for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # the log still has it; resume recovers
-            log.exception("could not push event %s to %s", message["event"]["id"], group)
+
+    async def send(group: str, messages: list[dict]) -> None:
+        for message in messages:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # the log still has it; resume recovers
+                log.exception("could not push event %s to %s", message["event"]["id"], group)
+
+    await asyncio.gather(*(send(group, messages) for group, messages in by_group.items()))
 
 
 def events_retention_cutoff() -> datetime:

@@ -10,19 +10,28 @@ from dispatch.models import Event
 from tests import factories
 
 
+class Pushed(list):
+    """The messages pushed, in order, instead of through the channel layer; `trips` holds
+    the (groups, message) pairs of each trip to the event loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.trips = []
+
+
 @pytest.fixture
 def pushed(monkeypatch):
-    """The messages event_send pushes, in order, instead of the channel layer."""
-    messages = []
+    record = Pushed()
 
     def recorder(function):
-        def run(groups, message):
-            messages.append(message)
+        def run(pushes):
+            record.trips.append(pushes)
+            record.extend(message for _groups, message in pushes)
 
         return run
 
     monkeypatch.setattr(events_module, "async_to_sync", recorder)
-    return messages
+    return record
 
 
 def sent(messages):
@@ -49,6 +58,10 @@ def test_the_events_of_one_transaction_each_name_the_one_before_them(pushed):
         (d.id, c.id, before.id),
         (e.id, d.id, b.id),
     ]
+    # One trip to the event loop per transaction; the unit's group first for each event.
+    assert [len(trip) for trip in pushed.trips] == [1, 5]
+    assert pushed.trips[1][0][0] == [f"unit.{one.pk}", "dispatch"]
+    assert pushed.trips[1][2][0] == ["dispatch"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -64,6 +77,7 @@ def test_an_event_taken_back_by_a_savepoint_is_no_ones_predecessor(pushed):
             pass
         c = event_record("test.c", {}, unit=unit)
     assert sent(pushed) == [(a.id, 0, 0), (c.id, a.id, a.id)]
+    assert len(pushed.trips) <= 2
     assert list(Event.objects.values_list("type", flat=True).order_by("id")) == ["test.a", "test.c"]
 
 
@@ -96,3 +110,39 @@ def test_each_transaction_reads_what_others_committed_before_it(pushed):
     with transaction.atomic():
         e = event_record("test.e", {}, unit=unit)
     assert sent(pushed) == [(a.id, 0, 0), (b.id, a.id, None), (c.id, b.id, a.id), (e.id, c.id, c.id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_savepoint_rolled_back_after_the_last_event_still_lets_the_others_go_out(pushed):
+    unit = factories.UnitFactory()
+    with transaction.atomic():
+        a = event_record("test.a", {}, unit=unit)
+        try:
+            with transaction.atomic():
+                event_record("test.rolled_back", {}, unit=unit)
+                raise RuntimeError("take it back")
+        except RuntimeError:
+            pass
+    assert sent(pushed) == [(a.id, 0, 0)]
+    assert len(pushed.trips) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_pushed_for_a_transaction_that_rolls_back_and_the_next_one_pushes_alone(pushed):
+    unit = factories.UnitFactory()
+    with transaction.atomic():
+        event_record("test.rolled_back", {}, unit=unit)
+        transaction.set_rollback(True)
+    assert pushed == []
+    with transaction.atomic():
+        b = event_record("test.b", {}, unit=unit)
+    assert [[message["event"]["id"] for _g, message in trip] for trip in pushed.trips] == [[b.id]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_sent_outside_any_transaction_goes_at_once(pushed):
+    with transaction.atomic():
+        a = event_record("test.a", {})
+    pushed.clear()
+    events_module.event_send(a, prev=0, prev_unit=None)
+    assert sent(pushed) == [(a.id, 0, None)]
