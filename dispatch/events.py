@@ -65,26 +65,35 @@ def event_record(type: str, data: dict, unit=None) -> Event:
     commit hands out ids in commit order, so a client that has seen id N has seen every
     event below N it may see, and `resume` from N never skips one.
     """
+    return events_record([(type, data, unit)])[0]
+
+
+def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
+    """event_record() for several events (type, data, unit) at once: one INSERT, ids in
+    the order given."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_record() must run inside transaction.atomic()")
-    newest = _newest_under_lock(unit)
-    # The event just before this one, for dispatch and for the unit. A socket sends a pushed
-    # event at once when it has sent that one, and fills the gap from the log first when it
-    # has not (dispatch.consumers).
-    prev = newest.overall
-    prev_unit = newest.by_unit[unit.pk] if unit is not None else None
-    event = Event.objects.create(type=type, at=timezone.now(), data=data, unit=unit)
+    newest = _newest_under_lock([unit for _type, _data, unit in items if unit is not None])
+    now = timezone.now()
+    events = Event.objects.bulk_create(
+        [Event(type=type, at=now, data=data, unit=unit) for type, data, unit in items]
+    )
     if newest.hook is None:
         # The transaction's first event (or the first since a savepoint took its events back).
         transaction.on_commit(_batch_open)
-    hook = partial(event_send, event, prev=prev, prev_unit=prev_unit)
-    transaction.on_commit(hook)
+    for event in events:
+        # The event just before this one, for dispatch and for the unit. A socket sends a
+        # pushed event at once when it has sent that one, and fills the gap from the log
+        # first when it has not (dispatch.consumers).
+        prev_unit = newest.by_unit[event.unit_id] if event.unit_id is not None else None
+        hook = partial(event_send, event, prev=newest.overall, prev_unit=prev_unit)
+        transaction.on_commit(hook)
+        newest.overall = event.id
+        if event.unit_id is not None:
+            newest.by_unit[event.unit_id] = event.id
+        newest.hook = hook
     _batch_flush_last()
-    newest.overall = event.id
-    if unit is not None:
-        newest.by_unit[unit.pk] = event.id
-    newest.hook = hook
-    return event
+    return events
 
 
 @dataclass
@@ -97,37 +106,43 @@ class _Newest:
     hook: object = None
 
 
-def _newest_under_lock(unit) -> _Newest:
-    """Take the lock that orders ids (once per transaction) and read the newest ids under it.
+def _newest_under_lock(units: list) -> _Newest:
+    """Take the lock that orders ids (once per transaction) and read the newest ids under it,
+    overall and for each of `units`.
 
     A transaction that records several events (an assign records three) asks once: while it
     holds the lock nobody else can add an event, so after its first read the newest ids are
     the ones it wrote itself. What it knows is trusted only while the send hook of its last
     event is still waiting for this transaction's commit: after a commit, a rollback, or a
     rollback to a savepoint that took that event (and perhaps the lock) back, it asks again.
+    Every event goes through here: an Event written any other way would not be known.
     """
     db = connections[DEFAULT_DB_ALIAS]
     newest = getattr(db, "_cr_event_newest", None)
+    unknown = list(dict.fromkeys(unit.pk for unit in units))
     if newest is None or not any(entry[1] is newest.hook for entry in db.run_on_commit):
         if db.vendor == "postgresql":
             with db.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
         # Read under the same lock (SQLite: under its one write lock), in one query.
         latest = Event.objects.order_by("-id").values_list("id", flat=True)
-        if unit is None:
+        if not unknown:
             newest = _Newest(overall=latest.first() or 0)
         else:
+            unit_id = unknown.pop(0)
             row = (
-                latest.annotate(of_unit=Subquery(latest.filter(unit=unit).values("id")[:1]))
+                latest.annotate(of_unit=Subquery(latest.filter(unit_id=unit_id).values("id")[:1]))
                 .values_list("id", "of_unit")
                 .first()
             )
-            newest = _Newest(overall=row[0] if row else 0, by_unit={unit.pk: (row[1] or 0) if row else 0})
+            newest = _Newest(overall=row[0] if row else 0, by_unit={unit_id: (row[1] or 0) if row else 0})
         db._cr_event_newest = newest
-    elif unit is not None and unit.pk not in newest.by_unit:
-        newest.by_unit[unit.pk] = (
-            Event.objects.filter(unit=unit).order_by("-id").values_list("id", flat=True).first() or 0
-        )
+    for unit_id in unknown:
+        if unit_id not in newest.by_unit:
+            newest.by_unit[unit_id] = (
+                Event.objects.filter(unit_id=unit_id).order_by("-id").values_list("id", flat=True).first()
+                or 0
+            )
     return newest
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dispatch.events import EventType, event_record, iso
+from dispatch.events import EventType, event_record, events_record, iso
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Alert,
@@ -362,17 +362,21 @@ def incident_close_unassigned(incident: Incident, *, actor, now, changes: dict) 
     )
 
 
-def unit_set_status(unit: Unit, status: str, *, now=None) -> None:
-    """Change a unit's status inside the caller's transaction and tell everyone who watches it."""
+def unit_set_status(unit: Unit, status: str, *, now=None, announce: bool = True) -> bool:
+    """Change a unit's status inside the caller's transaction and tell everyone who watches it.
+    Returns whether it changed; with `announce=False` the caller records the unit.updated
+    event itself (unit_event_data), beside its own."""
     now = now or timezone.now()
     if unit.status == status:
-        return
+        return False
     unit.status = status
     unit.status_changed_at = now
     if status == Unit.Status.AVAILABLE:
         unit.available_since = now
     unit.save(update_fields=["status", "status_changed_at", "available_since"])
-    unit_announce(unit)
+    if announce:
+        unit_announce(unit)
+    return True
 
 
 def unit_announce(unit: Unit) -> None:
@@ -464,12 +468,15 @@ def assignment_create(
             IncidentChange.objects.create(
                 incident=incident, kind=IncidentChange.Kind.STATUS, actor=actor, changes=history
             )
-            unit_set_status(unit, Unit.Status.DISPATCHED, now=now)
+            unit_changed = unit_set_status(unit, Unit.Status.DISPATCHED, now=now, announce=False)
             incident_data = incident_event_data(incident, [*assignments, assignment])
-            event_record(
-                EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment, incident_data), unit=unit
+            events_record(
+                [
+                    *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
+                    (EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment, incident_data), unit),
+                    (EventType.INCIDENT_UPDATED, incident_data, None),
+                ]
             )
-            event_record(EventType.INCIDENT_UPDATED, incident_data)
             return assignment
     except IntegrityError as exc:
         # Only reachable if a lock was bypassed; the constraint still keeps one winner.
@@ -507,13 +514,16 @@ def assignment_set_status(*, assignment_id, status: str, actor, destination: str
                 changes={"status": ["assigned", "closed"]},
             )
         unit = Unit.objects.select_for_update().get(pk=assignment.unit_id)
-        unit_set_status(unit, Assignment.UNIT_STATUS[status], now=now)
+        unit_changed = unit_set_status(unit, Assignment.UNIT_STATUS[status], now=now, announce=False)
         assignment.unit = unit
         incident_data = incident_event_data(incident)
-        event_record(
-            EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment, incident_data), unit=unit
+        events_record(
+            [
+                *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
+                (EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment, incident_data), unit),
+                (EventType.INCIDENT_UPDATED, incident_data, None),
+            ]
         )
-        event_record(EventType.INCIDENT_UPDATED, incident_data)
     return assignment
 
 
