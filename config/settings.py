@@ -132,7 +132,20 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default: exactly as long as the
+                # layer's blocking receive (BZPOPMIN, 5 s), so an idle socket's receive loop died
+                # with "Timeout reading from" and the tablet was disconnected. Wait longer than
+                # the blocking read, and still give up on a Redis that stopped answering.
+                # redis-py 8 also caps a pool at 100 connections and raises beyond: when a
+                # process's tablets all drop at once (a proxy restart), their group_discards
+                # failed with "Too many connections" and left them in their groups.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=15),
+                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
                 "expiry": 60,
                 "prefix": env.str("CHANNEL_PREFIX", default="asgi"),

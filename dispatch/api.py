@@ -1,5 +1,6 @@
 """The integration API of CONTRACT.md: thin views over dispatch.services and selectors."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -8,7 +9,7 @@ from rest_framework.views import APIView
 
 from dispatch import selectors, services
 from dispatch.api_support import idempotent
-from dispatch.models import Unit
+from dispatch.models import Incident, Unit
 from dispatch.roles import Action, ApiPermission
 from dispatch.serializers import (
     AssignIn,
@@ -107,20 +108,26 @@ class IncidentAssign(APIView):
     )
     @idempotent("incidents_assign")
     def post(self, request, incident_id):
-        # Only whether the caller may see it: the service reads and locks the incident itself.
-        visible = selectors.incident_list_visible(request.user).prefetch_related(None)
-        incident_pk = get_object_or_404(visible.values_list("pk", flat=True), pk=incident_id)
+        visible = selectors.incident_list_visible(request.user)
         payload = AssignIn(data=request.data)
-        payload.is_valid(raise_exception=True)
+        if not payload.is_valid():
+            # An incident the caller may not see is a 404 whatever the body says.
+            get_object_or_404(visible.values_list("pk", flat=True), pk=incident_id)
+            raise serializers.ValidationError(payload.errors)
         callsign = payload.validated_data["unit"]
-        if not Unit.objects.filter(callsign=callsign).exists():
-            raise serializers.ValidationError({"unit": [f"No unit {callsign!r}."]})
-        assignment = services.assignment_create(
-            incident_id=incident_pk,
-            callsign=callsign,
-            actor=request.user,
-            override_reason=payload.validated_data.get("override_reason", ""),
-        )
+        try:
+            # The service reads, locks and checks the incident among those the caller may see.
+            assignment = services.assignment_create(
+                incidents=visible,
+                incident_id=incident_id,
+                callsign=callsign,
+                actor=request.user,
+                override_reason=payload.validated_data.get("override_reason", ""),
+            )
+        except Incident.DoesNotExist as exc:
+            raise Http404 from exc
+        except Unit.DoesNotExist as exc:
+            raise serializers.ValidationError({"unit": [f"No unit {callsign!r}."]}) from exc
         return Response(AssignmentOut(assignment).data, status=status.HTTP_201_CREATED)
 
 

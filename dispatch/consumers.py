@@ -238,6 +238,12 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
                 await self._fill(upto=event["id"] - 1)
             await self._emit(event)
 
+    async def events_deliver(self, message):
+        """Several live events for this socket's group in one channel-layer message, in id
+        order (dispatch.events._push): each is handled as if it had come alone."""
+        for event_message in message["messages"]:
+            await self.event_deliver(event_message)
+
     async def catch_up(self):
         """Fill from the log only when the process-wide watch says it has something newer
         for this audience than what was sent: one cheap query per process per interval,

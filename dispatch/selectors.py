@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from math import asin, cos, radians, sin, sqrt
 
-from django.db.models import F, Max, Prefetch, QuerySet
+from django.db.models import F, Max, Prefetch, QuerySet, prefetch_related_objects
 
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -30,19 +30,27 @@ def incident_list_visible(user) -> QuerySet[Incident]:
     return qs.none()
 
 
-def unit_list() -> QuerySet[Unit]:
-    """Every unit with the responders on shift with it (as `on_shift`)."""
+def _on_shift() -> Prefetch:
     from field.models import Shift
 
-    return Unit.objects.prefetch_related(
-        Prefetch(
-            "shifts",
-            queryset=Shift.objects.filter(ended_at__isnull=True)
-            .select_related("user")
-            .order_by("started_at"),
-            to_attr="on_shift",
-        )
+    return Prefetch(
+        "shifts",
+        queryset=Shift.objects.filter(ended_at__isnull=True).select_related("user").order_by("started_at"),
+        to_attr="on_shift",
     )
+
+
+def unit_list() -> QuerySet[Unit]:
+    """Every unit with the responders on shift with it (as `on_shift`)."""
+    return Unit.objects.prefetch_related(_on_shift())
+
+
+def unit_members_load(units: list[Unit]) -> None:
+    """Read, now, who is on shift with units the caller already holds (as `on_shift`)."""
+    for unit in units:
+        # A unit that has them already would be skipped: read them again all the same.
+        unit.__dict__.pop("on_shift", None)
+    prefetch_related_objects(units, _on_shift())
 
 
 def assignment_list_visible(user) -> QuerySet[Assignment]:

@@ -1,7 +1,7 @@
 """The shapes of CONTRACT.md. Input serializers are strict: a wrong type is a 400, not a guess."""
 
 import numbers
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -116,6 +116,116 @@ class IncidentIn(serializers.Serializer):
         return value.upper()
 
 
+# --- Output by hand -------------------------------------------------------------------------
+# The output serializers below build their dicts directly: DRF's field-by-field path (a deep
+# copy of every declared field on each instance, then one method call per field) cost more
+# than the rest of an assign's work together. The declared fields stay, for the OpenAPI
+# schema and as the reference: tests/test_serializers.py holds each hand-built answer equal
+# to what DRF's own path makes of the same declarations.
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
+def _boolean(value):
+    return None if value is None else bool(value)
+
+
+def utc_timestamp(value: datetime | None) -> str | None:
+    """What UTCDateTimeField answers for a value: ISO 8601 in UTC, with a Z."""
+    if not value:
+        return None
+    if isinstance(value, str):
+        return value
+    value = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def assignment_representation(assignment: Assignment) -> dict:
+    return {
+        "id": _text(assignment.id),
+        "incident": _text(assignment.incident_id),
+        "unit": _text(assignment.unit.callsign),
+        "status": _text(assignment.status),
+        "dispatched_at": utc_timestamp(assignment.dispatched_at),
+        "acknowledged_at": utc_timestamp(assignment.acknowledged_at),
+        "en_route_at": utc_timestamp(assignment.en_route_at),
+        "on_scene_at": utc_timestamp(assignment.on_scene_at),
+        "transporting_at": utc_timestamp(assignment.transporting_at),
+        "cleared_at": utc_timestamp(assignment.cleared_at),
+        "cancelled_at": utc_timestamp(assignment.cancelled_at),
+        "override_reason": _text(assignment.override_reason),
+        "transport_destination": _text(assignment.transport_destination),
+    }
+
+
+def incident_representation(incident: Incident, assignments: list[Assignment] | None = None) -> dict:
+    """`assignments`: all of the incident's, in order, when the caller already holds them."""
+    if assignments is None:
+        assignments = incident.assignments.all()
+    return {
+        "id": _text(incident.id),
+        "external_id": _text(incident.external_id),
+        "source": _text(incident.source),
+        "call_type": _text(incident.call_type_code),
+        "priority": None if incident.priority is None else int(incident.priority),
+        "received_at": utc_timestamp(incident.received_at),
+        "location": {
+            "address": _text(incident.address),
+            "latitude": _number(incident.latitude),
+            "longitude": _number(incident.longitude),
+            "details": _text(incident.location_details),
+        },
+        "caller": {"name": _text(incident.caller_name), "phone": _text(incident.caller_phone)},
+        "narrative": _text(incident.narrative),
+        "screening": {
+            "weapons": _boolean(incident.screen_weapons),
+            "violence": _boolean(incident.screen_violence),
+            "medical_emergency": _boolean(incident.screen_medical_emergency),
+            "police_only": _boolean(incident.screen_police_only),
+        },
+        "tandem": incident.tandem,
+        "status": _text(incident.status),
+        "eligibility": {"eligible": incident.eligible, "reasons": list(incident.eligibility_reasons)},
+        "assignments": [assignment_representation(a) for a in assignments],
+        "cancelled_at": utc_timestamp(incident.cancelled_at),
+        "closed_at": utc_timestamp(incident.closed_at),
+        "created_at": utc_timestamp(incident.created_at),
+        "updated_at": utc_timestamp(incident.updated_at),
+    }
+
+
+def unit_representation(unit: Unit) -> dict:
+    located = unit.latitude is not None and unit.longitude is not None
+    return {
+        "callsign": _text(unit.callsign),
+        "status": _text(unit.status),
+        "status_changed_at": utc_timestamp(unit.status_changed_at),
+        "location": (
+            {
+                "latitude": float(unit.latitude),
+                "longitude": float(unit.longitude),
+                "at": utc_timestamp(unit.location_at),
+            }
+            if located
+            else None
+        ),
+        "members": unit_members(unit),
+    }
+
+
+def unit_members(unit: Unit) -> list[str]:
+    # Responders on shift now; see field.models.Shift. Prefetched as `on_shift`.
+    on_shift = getattr(unit, "on_shift", None)
+    if on_shift is None:
+        return []
+    return [shift.user.get_full_name() or shift.user.username for shift in on_shift]
+
+
 # --- Incidents and assignments: output ----------------------------------------------------
 class AssignmentOut(serializers.ModelSerializer):
     incident = serializers.UUIDField(source="incident_id", read_only=True)
@@ -145,6 +255,9 @@ class AssignmentOut(serializers.ModelSerializer):
             "override_reason",
             "transport_destination",
         ]
+
+    def to_representation(self, instance):
+        return assignment_representation(instance)
 
 
 class LocationOut(serializers.Serializer):
@@ -207,6 +320,9 @@ class IncidentOut(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, instance):
+        return incident_representation(instance)
+
     @extend_schema_field(EligibilityOut)
     def get_eligibility(self, obj) -> dict:
         return {"eligible": obj.eligible, "reasons": list(obj.eligibility_reasons)}
@@ -227,6 +343,9 @@ class UnitOut(serializers.ModelSerializer):
         model = Unit
         fields = ["callsign", "status", "status_changed_at", "location", "members"]
 
+    def to_representation(self, instance):
+        return unit_representation(instance)
+
     @extend_schema_field(UnitLocationOut(allow_null=True))
     def get_location(self, unit) -> dict | None:
         if unit.latitude is None or unit.longitude is None:
@@ -236,11 +355,7 @@ class UnitOut(serializers.ModelSerializer):
         ).data
 
     def get_members(self, unit) -> list[str]:
-        # Responders on shift now; see field.models.Shift. Prefetched as `on_shift`.
-        on_shift = getattr(unit, "on_shift", None)
-        if on_shift is None:
-            return []
-        return [shift.user.get_full_name() or shift.user.username for shift in on_shift]
+        return unit_members(unit)
 
 
 class IncidentListQuery(serializers.Serializer):

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dispatch.events import EventType, event_record, iso
+from dispatch.events import EventType, event_record, events_record, iso
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Alert,
@@ -191,18 +191,20 @@ def _apply_fields(incident: Incident, fields: IncidentFields) -> dict:
     return changes
 
 
-def incident_event_data(incident: Incident) -> dict:
-    from dispatch.serializers import IncidentOut
+def incident_event_data(incident: Incident, assignments: list[Assignment] | None = None) -> dict:
+    """The incident as the API shows it (pass `assignments`, with their units, when the caller
+    already holds every one of the incident's assignments, to spare reading them again)."""
+    from dispatch.serializers import incident_representation
 
-    return dict(IncidentOut(incident).data)
+    return incident_representation(incident, assignments)
 
 
 def assignment_event_data(assignment: Assignment, incident_data: dict | None = None) -> dict:
     """What a tablet needs to work a call: the assignment and its incident (pass
     `incident_data` when the caller has just built it, to serialise the incident once)."""
-    from dispatch.serializers import AssignmentOut
+    from dispatch.serializers import assignment_representation
 
-    data = dict(AssignmentOut(assignment).data)
+    data = assignment_representation(assignment)
     data["incident"] = (
         incident_data if incident_data is not None else incident_event_data(assignment.incident)
     )
@@ -360,17 +362,21 @@ def incident_close_unassigned(incident: Incident, *, actor, now, changes: dict) 
     )
 
 
-def unit_set_status(unit: Unit, status: str, *, now=None) -> None:
-    """Change a unit's status inside the caller's transaction and tell everyone who watches it."""
+def unit_set_status(unit: Unit, status: str, *, now=None, announce: bool = True) -> bool:
+    """Change a unit's status inside the caller's transaction and tell everyone who watches it.
+    Returns whether it changed; with `announce=False` the caller records the unit.updated
+    event itself (unit_event_data), beside its own."""
     now = now or timezone.now()
     if unit.status == status:
-        return
+        return False
     unit.status = status
     unit.status_changed_at = now
     if status == Unit.Status.AVAILABLE:
         unit.available_since = now
     unit.save(update_fields=["status", "status_changed_at", "available_since"])
-    unit_announce(unit)
+    if announce:
+        unit_announce(unit)
+    return True
 
 
 def unit_announce(unit: Unit) -> None:
@@ -380,12 +386,15 @@ def unit_announce(unit: Unit) -> None:
 
 
 def unit_event_data(unit: Unit) -> dict:
-    """The unit as GET /api/v1/units/ shows it, members on shift included (read back in the
-    caller's transaction, so it is what will commit)."""
-    from dispatch.selectors import unit_list
-    from dispatch.serializers import UnitOut
+    """The unit as GET /api/v1/units/ shows it, members on shift included. The unit's own
+    fields are taken as the caller holds them (every caller has locked the row and saved its
+    change); who is on shift is read now, in the caller's transaction, so it is what will
+    commit."""
+    from dispatch.selectors import unit_members_load
+    from dispatch.serializers import unit_representation
 
-    return dict(UnitOut(unit_list().get(pk=unit.pk)).data)
+    unit_members_load([unit])
+    return unit_representation(unit)
 
 
 # --- Assignments ----------------------------------------------------------------------------
@@ -396,22 +405,41 @@ def _assignment_for_update(assignment_id) -> Assignment:
     return Assignment.objects.select_for_update().select_related("incident").get(pk=assignment_id)
 
 
-def assignment_create(*, incident_id, callsign: str, actor, override_reason: str = "") -> Assignment:
+def assignment_create(
+    *, incident_id, callsign: str, actor, override_reason: str = "", incidents=None
+) -> Assignment:
     """Send a unit to an incident.
 
-    Refuses with: `incident_not_open` (closed or cancelled), `already_assigned` (the incident
-    has an active assignment), `not_eligible` (screening says no and no override reason was
-    given), `unit_unavailable` (the unit is not available). Two assigns racing for one unit or
-    one incident: row locks serialise them and the database's partial unique constraints
-    stand behind the locks, so exactly one wins.
+    `incidents` narrows which incidents the caller may assign (the API passes what
+    dispatch.selectors says the caller may see); an incident outside it, or none with that
+    id, raises Incident.DoesNotExist, and a callsign no unit has raises Unit.DoesNotExist,
+    before any of the refusals. Refuses with: `incident_not_open` (closed or cancelled),
+    `already_assigned` (the incident has an active assignment), `not_eligible` (screening
+    says no and no override reason was given), `unit_unavailable` (the unit is not
+    available). Two assigns racing for one unit or one incident: row locks serialise them
+    and the database's partial unique constraints stand behind the locks, so exactly one wins.
     """
     override_reason = (override_reason or "").strip()
+    incidents = Incident.objects.all() if incidents is None else incidents
     try:
         with transaction.atomic():
-            incident = Incident.objects.select_for_update().get(pk=incident_id)
+            # of=("self",): lock the incident row only, never a row joined to decide visibility.
+            incident = (
+                incidents.select_related(None)
+                .prefetch_related(None)
+                .select_for_update(of=("self",))
+                .get(pk=incident_id)
+            )
+            # Locked in the one order every service uses: incident, then unit.
+            unit = Unit.objects.select_for_update().get(callsign=callsign)
             if not incident.is_open:
                 raise ServiceConflict("incident_not_open", f"The incident is {incident.status}.")
-            if incident.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).exists():
+            # Read under the incident's lock: every service that changes an incident's
+            # assignments holds it. All of them, for the event below.
+            assignments = list(
+                Assignment.objects.filter(incident=incident).select_related("unit").order_by("dispatched_at")
+            )
+            if any(a.status in ACTIVE_ASSIGNMENT_STATUSES for a in assignments):
                 raise ServiceConflict("already_assigned", "The incident already has an active assignment.")
             if not incident.eligible and not override_reason:
                 reasons = ", ".join(incident.eligibility_reasons)
@@ -420,7 +448,6 @@ def assignment_create(*, incident_id, callsign: str, actor, override_reason: str
                     f"The incident is not eligible ({reasons}); "
                     "give an override_reason to send a team anyway.",
                 )
-            unit = Unit.objects.select_for_update().get(callsign=callsign)
             if unit.status != Unit.Status.AVAILABLE:
                 raise ServiceConflict(
                     "unit_unavailable", f"{unit.callsign} is {unit.get_status_display().lower()}."
@@ -441,12 +468,15 @@ def assignment_create(*, incident_id, callsign: str, actor, override_reason: str
             IncidentChange.objects.create(
                 incident=incident, kind=IncidentChange.Kind.STATUS, actor=actor, changes=history
             )
-            unit_set_status(unit, Unit.Status.DISPATCHED, now=now)
-            incident_data = incident_event_data(incident)
-            event_record(
-                EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment, incident_data), unit=unit
+            unit_changed = unit_set_status(unit, Unit.Status.DISPATCHED, now=now, announce=False)
+            incident_data = incident_event_data(incident, [*assignments, assignment])
+            events_record(
+                [
+                    *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
+                    (EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment, incident_data), unit),
+                    (EventType.INCIDENT_UPDATED, incident_data, None),
+                ]
             )
-            event_record(EventType.INCIDENT_UPDATED, incident_data)
             return assignment
     except IntegrityError as exc:
         # Only reachable if a lock was bypassed; the constraint still keeps one winner.
@@ -484,13 +514,16 @@ def assignment_set_status(*, assignment_id, status: str, actor, destination: str
                 changes={"status": ["assigned", "closed"]},
             )
         unit = Unit.objects.select_for_update().get(pk=assignment.unit_id)
-        unit_set_status(unit, Assignment.UNIT_STATUS[status], now=now)
+        unit_changed = unit_set_status(unit, Assignment.UNIT_STATUS[status], now=now, announce=False)
         assignment.unit = unit
         incident_data = incident_event_data(incident)
-        event_record(
-            EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment, incident_data), unit=unit
+        events_record(
+            [
+                *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
+                (EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment, incident_data), unit),
+                (EventType.INCIDENT_UPDATED, incident_data, None),
+            ]
         )
-        event_record(EventType.INCIDENT_UPDATED, incident_data)
     return assignment
 
 

@@ -368,6 +368,55 @@ def test_an_unknown_or_foreign_incident_is_404(cad, cad2, unit, call_types):
     assert assign(cad2, cad_incident(cad)).status_code == 404
 
 
+def test_a_foreign_incident_is_404_whatever_the_body_or_unit(cad, cad2, unit, call_types):
+    incident_id = cad_incident(cad)
+    assert post(cad2, f"/api/v1/incidents/{incident_id}/assign", {"unit": 1}).status_code == 404
+    assert assign(cad2, incident_id, "CR-404").status_code == 404
+    assert not Assignment.objects.exists()
+
+
+def test_an_unknown_unit_is_400_even_on_an_incident_that_is_not_open(cad, unit, call_types):
+    incident_id = cad_incident(cad)
+    services.incident_cancel(incident=Incident.objects.get(pk=incident_id), actor=None)
+    response = assign(cad, incident_id, "CR-404")
+    assert response.status_code == 400
+    assert response.json() == {"unit": ["No unit 'CR-404'."]}
+
+
+def test_the_assignment_event_carries_the_incident_as_the_api_shows_it(dispatcher_api, unit, call_types):
+    incident = factories.incident()
+    first = assign(dispatcher_api, incident.pk).json()["id"]
+    Assignment.objects.filter(pk=first).update(status="cancelled")
+    Unit.objects.filter(pk=unit.pk).update(status="available")
+    Incident.objects.filter(pk=incident.pk).update(status="pending")
+    assert assign(dispatcher_api, incident.pk).status_code == 201
+    shown = dispatcher_api.get(f"/api/v1/incidents/{incident.pk}/").json()
+    created = Event.objects.filter(type="assignment.created").latest("id")
+    updated = Event.objects.filter(type="incident.updated").latest("id")
+    assert [a["status"] for a in shown["assignments"]] == ["cancelled", "dispatched"]
+    assert created.data["incident"] == updated.data == shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_assign_stays_within_its_query_budget(cad, unit, call_types, personas, settings):
+    """The assign is the path a tablet waits on (bench/push_latency.py). It was 22 statements
+    (25 on PostgreSQL) besides BEGIN and COMMIT; each one back would cost every assign a round trip."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for responder in (personas["responder"], factories.UserFactory(roles=["responder"])):
+        Shift.objects.create(unit=unit, user=responder, started_at=timezone.now())
+    incident_id = cad_incident(cad)
+    with CaptureQueriesContext(connection) as queries:
+        assert assign(cad, incident_id).status_code == 201
+    # Client, incident, unit, its assignments, 4 writes, members, (lock,) newest ids, the events.
+    budget = 12 if settings.USING_POSTGRES else 11
+    statements = [
+        q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
+    ]
+    assert len(statements) <= budget, "\n".join(statements)
+
+
 @pytest.mark.parametrize("role", ["responder", "police_officer", "case_manager"])
 def test_only_dispatch_and_cads_may_assign(role, personas, unit, call_types):
     incident = factories.incident()

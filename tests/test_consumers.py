@@ -361,6 +361,35 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
         assert [m["id"] for m in received] == [first.id, second.id]
 
 
+async def test_an_assigns_events_reach_the_tablet_in_one_layer_message_in_order_once(
+    two_units, settings, monkeypatch
+):
+    """A transaction's events for one group travel as one channel-layer message."""
+    settings.EVENT_CATCHUP_SECONDS = 60  # only the push may bring them here
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    real_group_send = layer.group_send
+    sent = []
+
+    async def group_send(group, message):
+        sent.append((group, message["type"]))
+        await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    async with socket("/ws/field/", two_units["maya"]) as tablet:
+        await receive(tablet)
+        await tablet.send_json_to({"type": "resume", "last_event_id": await db(a_recorded_event_id)()})
+        await drain(tablet, quiet=0.3)
+        sent.clear()
+        await db(assign)(await db(make_incident)(), "CR-1")
+        received = await drain(tablet, quiet=0.5)
+        assert [e["type"] for e in received] == ["unit.updated", "assignment.created"]
+        assert received[0]["id"] < received[1]["id"]
+    unit_sends = [kind for group, kind in sent if group.startswith("unit.")]
+    assert unit_sends == ["events.deliver"]
+
+
 # --- ack -----------------------------------------------------------------------------------------------
 async def test_ack_records_acknowledged_at_and_tells_the_console_and_only_for_its_own_unit(
     two_units, personas
