@@ -678,9 +678,17 @@ def days_fill(first: date, last: date) -> int:
     return kept
 
 
-def days_changed_between(first: date, last: date) -> int:
-    """Raise the version of every stored day from first to last (a bulk load wrote them)."""
-    return ReportDay.objects.filter(day__gte=first, day__lte=last).update(version=F("version") + 1)
+def days_changed_between(first: date, last: date) -> None:
+    """Raise the version of every day from first to last (a bulk load wrote them without
+    signals), the days no write had raised yet included: their kept sums are at version 0."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    in_range = ReportDay.objects.filter(day__gte=first, day__lte=last)
+    had = set(in_range.values_list("day", flat=True))
+    in_range.update(version=F("version") + 1)
+    # A writer that adds one of these meanwhile raises it itself: its insert wins.
+    ReportDay.objects.bulk_create(
+        [ReportDay(day=day, version=1) for day in days if day not in had], ignore_conflicts=True
+    )
 
 
 @contextmanager

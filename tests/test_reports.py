@@ -527,3 +527,11 @@ def test_keep_report_sums_adds_up_what_is_missing_or_out_of_date_and_nothing_els
     assert ReportSums.objects.filter(facet="").count() == 8
     with pytest.raises(CommandError):
         call_command("keep_report_sums", days=0)
+
+
+def test_a_bulk_load_into_kept_days_is_counted(db):
+    last_week = reports.ReportFilters(reports.program_today() - timedelta(days=9), reports.program_today())
+    assert reports.calls_summary(last_week)["total"] == 0  # every settled day kept, empty
+    call_command("generate_history", incidents=60, days=8, seed=3, units=2, batch=30, verbosity=0)
+    calls = Incident.objects.filter(received_at__gte=last_week.bounds()[0]).exclude(source="self_initiated")
+    assert reports.calls_summary(last_week)["total"] == calls.count() > 0
