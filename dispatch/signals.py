@@ -2,8 +2,9 @@
 raises the version of the day it is counted on (dispatch.reports.days_changed), in the
 writer's transaction. Connected in DispatchConfig.ready.
 
-Every write to these tables goes through save() or delete(); a bulk load (generate_history)
-raises the versions of the days it wrote itself."""
+Every write to these tables that the reports read goes through save() or delete() (the
+queryset updates in the code base touch fields no report reads); a bulk load
+(generate_history) raises the versions of the days it wrote itself."""
 
 from django.db.models.signals import post_delete, post_save
 
@@ -51,8 +52,7 @@ MOMENTS = {
 
 
 def _changed(sender, instance, **kwargs):
-    if kwargs.get("raw"):  # loaddata: fixtures are not changes to a program's history
-        return
+    # loaddata (raw) included: what it loads counts like any other record.
     days_changed(*MOMENTS[sender](instance))
     if sender is Incident:
         instance.received_at_loaded = instance.received_at
