@@ -7,9 +7,10 @@ queryset updates in the code base touch fields no report reads); a bulk load
 (generate_history) raises the versions of the days it wrote itself."""
 
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 
 from dispatch.models import Assignment, Incident
-from dispatch.reports import days_changed
+from dispatch.reports import days_changed, program_today, program_zone
 from field.models import BackupRequest, Outcome
 from referrals.models import ContactAttempt, FollowUp, PoliceReferral
 
@@ -40,9 +41,22 @@ def _contact_attempt_day(attempt: ContactAttempt):
     return FollowUp.objects.filter(pk=attempt.follow_up_id).values_list("created_at", flat=True).first()
 
 
+def _with_follow_ups(incident_id, *received):
+    """A call's days, and the creation days of its follow-ups: a filtered report counts the
+    follow-ups of the calls that match it (by source, call type or unit), so a change to the
+    call changes those days' numbers too. Follow-ups come after their call: for a call received
+    today (the live path) they were all created today, which is never kept, and need no query."""
+    today = program_today()
+    zone = program_zone()
+    if all(moment is None or timezone.localdate(moment, timezone=zone) >= today for moment in received):
+        return received
+    created = FollowUp.objects.filter(incident_id=incident_id).values_list("created_at", flat=True)
+    return (*received, *created)
+
+
 MOMENTS = {
-    Incident: lambda i: (i.received_at, getattr(i, "received_at_loaded", None)),
-    Assignment: lambda a: (_assignment_received_at(a),),
+    Incident: lambda i: _with_follow_ups(i.pk, i.received_at, getattr(i, "received_at_loaded", None)),
+    Assignment: lambda a: _with_follow_ups(a.incident_id, _assignment_received_at(a)),
     Outcome: lambda o: (_through_assignment(o),),
     BackupRequest: lambda b: (_through_assignment(b),),
     FollowUp: lambda f: (f.created_at,),

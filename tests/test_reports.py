@@ -535,3 +535,17 @@ def test_a_bulk_load_into_kept_days_is_counted(db):
     call_command("generate_history", incidents=60, days=8, seed=3, units=2, batch=30, verbosity=0)
     calls = Incident.objects.filter(received_at__gte=last_week.bounds()[0]).exclude(source="self_initiated")
     assert reports.calls_summary(last_week)["total"] == calls.count() > 0
+
+
+def test_a_change_to_a_call_reaches_a_filtered_count_of_its_follow_ups_made_on_another_day(dataset):
+    by_911 = reports.ReportFilters(MARCH.start, MARCH.end, source="911")
+    by_u1 = reports.ReportFilters(MARCH.start, MARCH.end, unit_id=dataset["u1"].pk)
+    c4 = Incident.objects.get(call_type_code="TRESPASS", source="non_emergency")  # 15 March
+    _follow_up(T0 + timedelta(days=3), "open", incident=c4)  # made on the 18th
+    assert reports.follow_ups_summary(by_911)["created"] == 3  # c1's two and c7's
+    assert reports.follow_ups_summary(by_u1)["created"] == 3
+    c4.source = "911"  # the CAD corrects the source
+    c4.save()
+    assert reports.follow_ups_summary(by_911)["created"] == 4
+    _assign(c4, dataset["u1"], dispatched=60)  # and a team of CR-1 goes, after all
+    assert reports.follow_ups_summary(by_u1)["created"] == 4
