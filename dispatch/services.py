@@ -405,6 +405,20 @@ def _assignment_for_update(assignment_id) -> Assignment:
     return Assignment.objects.select_for_update().select_related("incident").get(pk=assignment_id)
 
 
+def _assignment_events_record(
+    type: str, assignment, unit, *, unit_changed: bool, incident_data: dict
+) -> None:
+    """An assignment's change as its events, in one INSERT: the unit's (when its status
+    changed), the assignment's, and the incident's."""
+    events_record(
+        [
+            *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
+            (type, assignment_event_data(assignment, incident_data), unit),
+            (EventType.INCIDENT_UPDATED, incident_data, None),
+        ]
+    )
+
+
 def assignment_create(
     *, incident_id, callsign: str, actor, override_reason: str = "", incidents=None
 ) -> Assignment:
@@ -470,12 +484,12 @@ def assignment_create(
             )
             unit_changed = unit_set_status(unit, Unit.Status.DISPATCHED, now=now, announce=False)
             incident_data = incident_event_data(incident, [*assignments, assignment])
-            events_record(
-                [
-                    *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
-                    (EventType.ASSIGNMENT_CREATED, assignment_event_data(assignment, incident_data), unit),
-                    (EventType.INCIDENT_UPDATED, incident_data, None),
-                ]
+            _assignment_events_record(
+                EventType.ASSIGNMENT_CREATED,
+                assignment,
+                unit,
+                unit_changed=unit_changed,
+                incident_data=incident_data,
             )
             return assignment
     except IntegrityError as exc:
@@ -517,12 +531,12 @@ def assignment_set_status(*, assignment_id, status: str, actor, destination: str
         unit_changed = unit_set_status(unit, Assignment.UNIT_STATUS[status], now=now, announce=False)
         assignment.unit = unit
         incident_data = incident_event_data(incident)
-        events_record(
-            [
-                *([(EventType.UNIT_UPDATED, unit_event_data(unit), unit)] if unit_changed else []),
-                (EventType.ASSIGNMENT_UPDATED, assignment_event_data(assignment, incident_data), unit),
-                (EventType.INCIDENT_UPDATED, incident_data, None),
-            ]
+        _assignment_events_record(
+            EventType.ASSIGNMENT_UPDATED,
+            assignment,
+            unit,
+            unit_changed=unit_changed,
+            incident_data=incident_data,
         )
     return assignment
 

@@ -319,13 +319,18 @@ def test_an_incident_with_an_active_assignment_is_409_already_assigned(cad, unit
     assert Unit.objects.get(callsign="CR-2").status == "available"
 
 
-def test_a_cancelled_assignment_does_not_block_a_new_one(dispatcher_api, unit, call_types):
-    incident = factories.incident()
+def assign_cancel_and_assign_again(dispatcher_api, incident, unit):
+    """Assign, take the assignment back behind the API's back, and assign the same unit again."""
     first = assign(dispatcher_api, incident.pk).json()["id"]
     Assignment.objects.filter(pk=first).update(status="cancelled")
     Unit.objects.filter(pk=unit.pk).update(status="available")
     Incident.objects.filter(pk=incident.pk).update(status="pending")
     assert assign(dispatcher_api, incident.pk).status_code == 201
+
+
+def test_a_cancelled_assignment_does_not_block_a_new_one(dispatcher_api, unit, call_types):
+    incident = factories.incident()
+    assign_cancel_and_assign_again(dispatcher_api, incident, unit)
 
 
 @pytest.mark.parametrize("override", [None, "", "   "])
@@ -385,11 +390,7 @@ def test_an_unknown_unit_is_400_even_on_an_incident_that_is_not_open(cad, unit, 
 
 def test_the_assignment_event_carries_the_incident_as_the_api_shows_it(dispatcher_api, unit, call_types):
     incident = factories.incident()
-    first = assign(dispatcher_api, incident.pk).json()["id"]
-    Assignment.objects.filter(pk=first).update(status="cancelled")
-    Unit.objects.filter(pk=unit.pk).update(status="available")
-    Incident.objects.filter(pk=incident.pk).update(status="pending")
-    assert assign(dispatcher_api, incident.pk).status_code == 201
+    assign_cancel_and_assign_again(dispatcher_api, incident, unit)
     shown = dispatcher_api.get(f"/api/v1/incidents/{incident.pk}/").json()
     created = Event.objects.filter(type="assignment.created").latest("id")
     updated = Event.objects.filter(type="incident.updated").latest("id")
