@@ -163,3 +163,19 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's sync API keeps an event loop on the main thread
     while Chromium is open, which async (WebSocket) tests cannot run beside."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture
+def midday(settings):
+    """The clock moved to noon today in the program's zone, and running from there: a test
+    whose calls must be received "today" cannot then cross midnight while it runs."""
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+    from django.utils import timezone
+
+    noon = timezone.localtime(timezone.now(), ZoneInfo(settings.TIME_ZONE)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    with time_machine.travel(noon, tick=True):
+        yield noon

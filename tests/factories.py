@@ -1,3 +1,7 @@
+import copy
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -70,3 +74,35 @@ def incident(*, call_type="WELFARE", screening=(False, False, False, False), act
     )
     values.update(overrides)
     return incident_create(fields=IncidentFields(**values), actor=actor)
+
+
+# The offset a CAD in Denver sends its timestamps with: the API must turn it into UTC.
+CAD_OFFSET = dt_timezone(timedelta(hours=-7))
+
+
+def cad_timestamp(moment: datetime | None = None) -> str:
+    """A timestamp as a CAD writes it: ISO 8601 with the sender's offset, to the second."""
+    moment = moment or timezone.now()
+    return moment.astimezone(CAD_OFFSET).replace(microsecond=0).isoformat()
+
+
+CAD_INCIDENT = {
+    "external_id": "CAD-1",
+    "source": "911",
+    "call_type": "WELFARE",
+    "priority": 3,
+    "location": {"address": "1550 Court Pl", "latitude": 39.74, "longitude": -104.98},
+    "caller": {"name": "Ann", "phone": "303-555-0100"},
+    "narrative": "Man sitting on the sidewalk for hours.",
+    "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
+}
+
+
+def cad_incident_body(*, received_at: datetime | None = None, **overrides) -> dict:
+    """The body a CAD posts to /api/v1/incidents/. It was received now unless the test says
+    when: a call received "today" is what every path sees in real use, and a fixed date would
+    turn into a past day as the calendar moves on (a past day takes other paths)."""
+    body = copy.deepcopy(CAD_INCIDENT)
+    body["received_at"] = cad_timestamp(received_at)
+    body.update(overrides)
+    return body

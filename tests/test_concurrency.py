@@ -53,14 +53,7 @@ def fire_together(key: str, requests: list[tuple[str, dict]]) -> list[tuple[int,
 def new_incident(key: str, external_id: str) -> str:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    body = {
-        "external_id": external_id,
-        "source": "911",
-        "call_type": "WELFARE",
-        "received_at": "2026-11-22T14:03:11-07:00",
-        "location": {"address": "1 Race St"},
-        "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
-    }
+    body = factories.cad_incident_body(external_id=external_id, location={"address": "1 Race St"})
     response = api.post("/api/v1/incidents/", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 201, response.json()
     return response.json()["id"]

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from dispatch import services
 from dispatch.models import Assignment, Event, Incident
+from tests import factories
 from tests.realtime_support import (
     assign,
     drain,
@@ -74,17 +75,7 @@ def step(assignment_id, status):
 
 
 def cad_body(external_id, narrative):
-    return {
-        "external_id": external_id,
-        "source": "911",
-        "call_type": "WELFARE",
-        "priority": 3,
-        "received_at": "2026-11-22T14:03:11-07:00",
-        "location": {"address": "1550 Court Pl", "latitude": 39.74, "longitude": -104.98},
-        "caller": {"name": "Ann", "phone": "303-555-0100"},
-        "narrative": narrative,
-        "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
-    }
+    return factories.cad_incident_body(external_id=external_id, narrative=narrative)
 
 
 def cad_post(cad, body):

@@ -1,30 +1,33 @@
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from dispatch.models import Event, IdempotentRequest, Incident, IncidentChange
+from tests import factories
 from tests.factories import UnitFactory
 
 URL = "/api/v1/incidents/"
 
 
 def body(**overrides):
-    data = {
-        "external_id": "CAD-100",
-        "source": "911",
-        "call_type": "welfare",
-        "priority": 3,
-        "received_at": "2026-11-22T14:03:11-07:00",
-        "location": {"address": "1550 Court Pl", "latitude": 39.74, "longitude": -104.98, "details": "lobby"},
-        "caller": {"name": "Ann", "phone": "303-555-0100"},
-        "narrative": "Man sitting on the sidewalk for hours.",
-        "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
-        "tandem": [],
-    }
-    data.update(overrides)
-    return data
+    return factories.cad_incident_body(
+        **{
+            "external_id": "CAD-100",
+            "call_type": "welfare",
+            "location": {
+                "address": "1550 Court Pl",
+                "latitude": 39.74,
+                "longitude": -104.98,
+                "details": "lobby",
+            },
+            "tandem": [],
+            **overrides,
+        }
+    )
 
 
 def post(api, data, **headers):
@@ -37,7 +40,10 @@ def stored():
 
 # --- create, update, replay -------------------------------------------------------------------
 def test_it_creates_an_incident_and_screens_it(cad, call_types):
-    response = post(cad, body())
+    # The CAD sends Denver time (-07:00); the answer is in UTC. A fixed moment, so the clock is frozen.
+    received = datetime(2026, 11, 22, 21, 3, 11, tzinfo=UTC)
+    with time_machine.travel(received + timedelta(minutes=2), tick=False):
+        response = post(cad, body(received_at=received))
     assert response.status_code == 201, response.json()
     data = response.json()
     assert data["external_id"] == "CAD-100"

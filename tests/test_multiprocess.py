@@ -79,19 +79,7 @@ def test_a_tablet_on_one_process_receives_an_assignment_made_through_another(
             status, incident = await asyncio.to_thread(
                 post_json,
                 f"{server_b.url}/api/v1/incidents/",
-                {
-                    "external_id": "MP-1",
-                    "source": "911",
-                    "call_type": "WELFARE",
-                    "received_at": "2026-11-22T14:03:11-07:00",
-                    "location": {"address": "1 Process Way"},
-                    "screening": {
-                        "weapons": False,
-                        "violence": False,
-                        "medical_emergency": False,
-                        "police_only": False,
-                    },
-                },
+                factories.cad_incident_body(external_id="MP-1", location={"address": "1 Process Way"}),
                 key,
             )
             assert status == 201

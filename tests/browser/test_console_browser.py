@@ -25,15 +25,11 @@ def api_post(server, key, path, body):
 
 
 def incident_body(external_id, address, latitude, longitude):
-    return {
-        "external_id": external_id,
-        "source": "911",
-        "call_type": "WELFARE",
-        "priority": 2,
-        "received_at": "2026-11-22T14:03:11-07:00",
-        "location": {"address": address, "latitude": latitude, "longitude": longitude},
-        "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
-    }
+    return factories.cad_incident_body(
+        external_id=external_id,
+        priority=2,
+        location={"address": address, "latitude": latitude, "longitude": longitude},
+    )
 
 
 def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(

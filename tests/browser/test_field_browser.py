@@ -36,24 +36,15 @@ def dispatch_a_call(server, cad_key, external_id="CAD-1", **extra):
     incident = api_post(
         server,
         "/api/v1/incidents/",
-        {
-            "external_id": external_id,
-            "source": "911",
-            "call_type": "WELFARE",
-            "priority": 2,
-            "received_at": "2026-11-22T14:03:11-07:00",
-            "location": {"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99},
-            "caller": {"name": "Ana", "phone": "+1 303 555 0100"},
-            "narrative": "Man sitting outside the library, not dressed for the cold.",
-            "screening": {
-                "weapons": False,
-                "violence": False,
-                "medical_emergency": False,
-                "police_only": False,
-            },
-            "tandem": ["ems"],
+        factories.cad_incident_body(
+            external_id=external_id,
+            priority=2,
+            location={"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99},
+            caller={"name": "Ana", "phone": "+1 303 555 0100"},
+            narrative="Man sitting outside the library, not dressed for the cold.",
+            tandem=["ems"],
             **extra,
-        },
+        ),
         cad_key,
     )
     api_post(server, f"/api/v1/incidents/{incident['id']}/assign", {"unit": "CR-1"}, cad_key)
@@ -176,7 +167,10 @@ def test_a_conflict_from_the_outbox_is_shown_not_dropped(daphne, browser_page, t
     page.get_by_role("button", name="Set status: En route").click()
     page.wait_for_selector("#outbox-status:has-text('1 waiting to send')")
     # Dispatch cancels the call while the tablet is out of coverage.
-    api_post(daphne, "/api/v1/incidents/", {**CANCEL, "external_id": "CAD-1"}, team["cad_key"])
+    cancel = factories.cad_incident_body(
+        location={"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99}, cancelled=True
+    )
+    api_post(daphne, "/api/v1/incidents/", cancel, team["cad_key"])
     page.context.set_offline(False)
     conflict = page.locator("#conflicts .conflict")
     conflict.wait_for(timeout=15_000)
@@ -186,16 +180,6 @@ def test_a_conflict_from_the_outbox_is_shown_not_dropped(daphne, browser_page, t
     page.locator("#conflicts .conflict").wait_for()  # kept until the responder dismisses it
     page.get_by_role("button", name="Dismiss: En route").click()
     page.locator("#conflicts .conflict").wait_for(state="detached")
-
-
-CANCEL = {
-    "source": "911",
-    "call_type": "WELFARE",
-    "received_at": "2026-11-22T14:03:11-07:00",
-    "location": {"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99},
-    "screening": {"weapons": False, "violence": False, "medical_emergency": False, "police_only": False},
-    "cancelled": True,
-}
 
 
 def test_a_self_initiated_encounter_end_to_end(daphne, browser_page, team):
