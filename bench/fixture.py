@@ -32,10 +32,9 @@ from django.db.models import Max  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from dispatch.models import CallType, Event, Unit  # noqa: E402
+from dispatch.models import CallType, Event, Shift, Unit  # noqa: E402
 from dispatch.roles import Role  # noqa: E402
 from dispatch.services import api_client_create, roles_ensure  # noqa: E402
-from field.models import Shift  # noqa: E402
 
 CALL_TYPE = "BENCHWELFARE"
 

@@ -147,10 +147,23 @@ class AssignmentStatus(APIView):
         assignment = get_object_or_404(selectors.assignment_list_visible(request.user), pk=assignment_id)
         payload = AssignmentStatusIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        assignment = services.assignment_set_status(
-            assignment_id=assignment.pk,
-            status=payload.validated_data["status"],
-            actor=request.user,
-            destination=payload.validated_data.get("destination", ""),
-        )
+        try:
+            assignment = services.assignment_set_status(
+                assignment_id=assignment.pk,
+                status=payload.validated_data["status"],
+                actor=request.user,
+                destination=payload.validated_data.get("destination", ""),
+            )
+        except services.ServiceConflict as conflict:
+            raise _in_contract_terms(conflict) from conflict
         return Response(AssignmentOut(assignment).data)
+
+
+# CONTRACT.md names fewer refusal codes than the services tell apart: a step refused for a
+# cancelled assignment is, in the contract's words, a step the current status does not allow.
+CONTRACT_CODES = {"assignment_cancelled": "illegal_transition"}
+
+
+def _in_contract_terms(conflict: services.ServiceConflict) -> services.ServiceConflict:
+    code = CONTRACT_CODES.get(conflict.code)
+    return conflict if code is None else services.ServiceConflict(code, conflict.detail)

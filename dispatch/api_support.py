@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from dispatch.models import IdempotentRequest
-from dispatch.services import ServiceConflict
+from dispatch.services import ServiceConflict, ServiceInvalid
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ class StrictJSONParser(JSONParser):
 def exception_handler(exc, context):
     if isinstance(exc, ServiceConflict):
         return Response({"code": exc.code, "detail": exc.detail}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ServiceInvalid):
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

@@ -271,7 +271,7 @@ def incident_assign(request, incident_id):
             status=400,
         )
     try:
-        assignment = services.incident_assign(
+        assignment = services.assignment_create(
             incident_id=incident.pk,
             callsign=form.cleaned_data["unit"],
             actor=request.user,

@@ -46,6 +46,11 @@ def unit_group(unit_id) -> str:
     return f"unit.{unit_id}"
 
 
+def user_group(user_id) -> str:
+    """Each responder's own group: told when their shift starts or ends, to rejoin."""
+    return f"user.{user_id}"
+
+
 def iso(dt: datetime | None) -> str | None:
     """Timestamps leave the server in UTC with a Z (CONTRACT.md)."""
     if dt is None:

@@ -17,10 +17,10 @@ class CallTypeForm(forms.ModelForm):
         widgets = {"guidance": forms.Textarea(attrs={"rows": 3})}
 
     def clean_code(self):
-        code = self.cleaned_data["code"].strip().upper()
+        code = CallType.normalise_code(self.cleaned_data["code"])
         if not CODE_RE.match(code):
             raise forms.ValidationError("Use letters, digits, dashes and underscores, as the CAD does.")
-        clash = CallType.objects.filter(code__iexact=code)
+        clash = CallType.objects.filter(code=code)
         if self.instance.pk:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
@@ -141,7 +141,7 @@ class IntakeForm(forms.Form):
         return [self[name] for name in self.screening_names]
 
     def clean_call_type_other(self):
-        code = self.cleaned_data["call_type_other"].strip().upper()
+        code = CallType.normalise_code(self.cleaned_data["call_type_other"])
         if code and not CODE_RE.match(code):
             raise forms.ValidationError("Use letters, digits, dashes and underscores, as the CAD does.")
         return code

@@ -9,8 +9,6 @@ from django.db.models import Q
 
 from dispatch.roles import API_ROLES
 
-ACTIVE_ASSIGNMENT_STATUSES = ("dispatched", "en_route", "on_scene", "transporting")
-
 
 class ApiClient(models.Model):
     """A machine caller of the integration API: a CAD, a police records system.
@@ -57,8 +55,14 @@ class CallType(models.Model):
         return f"{self.code} — {self.name}"
 
     def save(self, *args, **kwargs):
-        self.code = self.code.strip().upper()
+        self.code = self.normalise_code(self.code)
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def normalise_code(code: str) -> str:
+        """A call-type code as the catalogue stores it and every channel matches it: CADs send
+        "welfare", "Welfare " and "WELFARE" for one code."""
+        return (code or "").strip().upper()
 
 
 class ScreeningQuestion(models.Model):
@@ -188,7 +192,21 @@ class Incident(models.Model):
         return self.status in (self.Status.PENDING, self.Status.ASSIGNED)
 
 
-class IncidentChange(models.Model):
+class ChangeRecord(models.Model):
+    """History of a record: every change, who made it and what it changed. Each history table
+    (an incident's, a follow-up's) adds the record it belongs to and its own kinds."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True)
+    # {"field": [old, new], ...}; on creation, {"field": [null, value]}.
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+        ordering = ["at", "id"]
+
+
+class IncidentChange(ChangeRecord):
     """History: every change to an incident, who made it and what it changed."""
 
     class Kind(models.TextChoices):
@@ -199,13 +217,9 @@ class IncidentChange(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="changes")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    at = models.DateTimeField(auto_now_add=True)
-    # {"field": [old, new], ...}; on creation, {"field": [null, value]}.
-    changes = models.JSONField(default=dict)
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(ChangeRecord.Meta):
+        pass
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.incident_id} at {self.at:%Y-%m-%d %H:%M}"
@@ -263,6 +277,58 @@ class Unit(models.Model):
         return self.callsign
 
 
+# The assignment status machine, in one table: from each status, the steps allowed
+# (Assignment.TRANSITIONS). Every list of statuses below is derived from it.
+ASSIGNMENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "dispatched": ("en_route",),
+    "en_route": ("on_scene",),
+    "on_scene": ("transporting", "cleared"),
+    "transporting": ("cleared",),
+    "cleared": (),
+    "cancelled": (),
+}
+# An assignment is active while it has a step left to take.
+ACTIVE_ASSIGNMENT_STATUSES: tuple[str, ...] = tuple(s for s, steps in ASSIGNMENT_TRANSITIONS.items() if steps)
+# The statuses a step can move an assignment to (what the status endpoints accept).
+ASSIGNMENT_STEPS: tuple[str, ...] = tuple(
+    dict.fromkeys(step for steps in ASSIGNMENT_TRANSITIONS.values() for step in steps)
+)
+
+
+def _reachable_from(status: str) -> tuple[str, ...]:
+    seen = [status]
+    for current in seen:
+        seen.extend(step for step in ASSIGNMENT_TRANSITIONS[current] if step not in seen)
+    return tuple(seen)
+
+
+# The team reached the scene: on scene, or any status after it (an outcome may be recorded).
+SCENE_REACHED_STATUSES: tuple[str, ...] = _reachable_from("on_scene")
+
+
+class Shift(models.Model):
+    """A responder on a unit, from start to end of shift. Both partners hold one on the same unit.
+
+    Dispatch's concept (who staffs a unit is what the board, the API's members and the tablet's
+    socket all read); the table keeps the name it was created with in the field app."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="shifts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shifts")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "field_shift"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(ended_at__isnull=True), name="one_open_shift_per_responder"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.unit}"
+
+
 class Assignment(models.Model):
     class Status(models.TextChoices):
         DISPATCHED = "dispatched", "Dispatched"
@@ -273,14 +339,27 @@ class Assignment(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     # The status machine, in one table: from each status, the steps allowed.
-    TRANSITIONS: dict[str, tuple[str, ...]] = {
-        "dispatched": ("en_route",),
-        "en_route": ("on_scene",),
-        "on_scene": ("transporting", "cleared"),
-        "transporting": ("cleared",),
-        "cleared": (),
-        "cancelled": (),
+    TRANSITIONS = ASSIGNMENT_TRANSITIONS
+    # Where each status's moment is kept: every step keeps its own timestamp, because programs
+    # measure response time from different ones (received, dispatched or en route → on scene).
+    TIMESTAMP_OF: dict[str, str] = {
+        "dispatched": "dispatched_at",
+        "en_route": "en_route_at",
+        "on_scene": "on_scene_at",
+        "transporting": "transporting_at",
+        "cleared": "cleared_at",
+        "cancelled": "cancelled_at",
     }
+    # Every moment of an assignment, in the order they happen (acknowledged comes after dispatch).
+    TIMESTAMPS: tuple[str, ...] = (
+        "dispatched_at",
+        "acknowledged_at",
+        "en_route_at",
+        "on_scene_at",
+        "transporting_at",
+        "cleared_at",
+        "cancelled_at",
+    )
     # The unit's status while its assignment is in each state.
     UNIT_STATUS = {
         "dispatched": Unit.Status.DISPATCHED,
@@ -397,6 +476,7 @@ class ClinicianTransfer(models.Model):
         OPEN = "open", "Waiting for a clinician"
         RESOLVED_BY_PHONE = "resolved_by_phone", "Resolved by phone"
         DISPATCHED = "dispatched", "Team dispatched"
+        CANCELLED = "cancelled", "Call cancelled"
 
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="clinician_transfer")
     transferred_by = models.ForeignKey(

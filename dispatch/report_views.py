@@ -41,7 +41,7 @@ class ReportFilterForm(forms.Form):
         self.fields["unit"].queryset = Unit.objects.order_by("callsign")
 
     def clean_call_type(self):
-        return self.cleaned_data["call_type"].strip().upper()
+        return CallType.normalise_code(self.cleaned_data["call_type"])
 
     def clean(self):
         data = super().clean()

@@ -12,6 +12,7 @@ from dispatch.models import (
     ClinicianTransfer,
     Event,
     Incident,
+    Shift,
     Unit,
 )
 from dispatch.roles import Role, role_of
@@ -30,9 +31,25 @@ def incident_list_visible(user) -> QuerySet[Incident]:
     return qs.none()
 
 
-def _on_shift() -> Prefetch:
-    from field.models import Shift
+# --- Shifts: who is on which unit ------------------------------------------------------------
+def shift_unit_id(user) -> int | None:
+    """The unit the responder is on shift with now, or None."""
+    return Shift.objects.filter(user=user, ended_at__isnull=True).values_list("unit_id", flat=True).first()
 
+
+def shift_current(user) -> Shift | None:
+    return Shift.objects.filter(user=user, ended_at__isnull=True).select_related("unit").first()
+
+
+def unit_partners(unit_id, user) -> list[str]:
+    """The other responders on shift with the unit."""
+    shifts = (
+        Shift.objects.filter(unit_id=unit_id, ended_at__isnull=True).exclude(user=user).select_related("user")
+    )
+    return [s.user.get_full_name() or s.user.username for s in shifts]
+
+
+def _on_shift() -> Prefetch:
     return Prefetch(
         "shifts",
         queryset=Shift.objects.filter(ended_at__isnull=True).select_related("user").order_by("started_at"),
@@ -56,8 +73,6 @@ def unit_members_load(units: list[Unit]) -> None:
 def assignment_list_visible(user) -> QuerySet[Assignment]:
     """Assignments the caller may act on: a responder only their own unit's on shift now;
     a CAD client those on its own incidents; dispatch all."""
-    from field.selectors import shift_unit_id
-
     qs = Assignment.objects.select_related("unit", "incident")
     role = role_of(user)
     if role in (Role.DISPATCHER, Role.SUPERVISOR):

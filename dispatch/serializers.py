@@ -7,7 +7,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dispatch.models import Assignment, Incident, Unit
+from dispatch.models import ASSIGNMENT_STEPS, Assignment, CallType, Incident, Unit
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -110,10 +110,10 @@ class IncidentIn(serializers.Serializer):
         return value
 
     def validate_call_type(self, value):
-        value = value.strip()
+        value = CallType.normalise_code(value)
         if not value:
             raise serializers.ValidationError("This field may not be blank.")
-        return value.upper()
+        return value
 
 
 # --- Output by hand -------------------------------------------------------------------------
@@ -369,5 +369,10 @@ class AssignIn(serializers.Serializer):
 
 
 class AssignmentStatusIn(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["en_route", "on_scene", "transporting", "cleared"])
-    destination = StrictCharField(max_length=200, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=ASSIGNMENT_STEPS)
+    destination = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Where the person is taken: required with status transporting.",
+    )

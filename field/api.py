@@ -11,17 +11,9 @@ from rest_framework.views import APIView
 from dispatch import services as dispatch_services
 from dispatch.api_support import idempotent
 from dispatch.roles import Action, ApiPermission
-from dispatch.serializers import AssignmentOut
-from dispatch.services import ServiceConflict
+from dispatch.serializers import AssignmentOut, AssignmentStatusIn
 from field import selectors, services
-from field.serializers import BackupIn, EncounterIn, LocationIn, OutcomeIn, StatusIn
-
-
-def _unit_id(request) -> int:
-    unit_id = selectors.shift_unit_id(request.user)
-    if unit_id is None:
-        raise ServiceConflict("not_on_shift", "Start a shift on a unit first.")
-    return unit_id
+from field.serializers import BackupIn, EncounterIn, LocationIn, OutcomeIn
 
 
 def _assignment(request, assignment_id):
@@ -39,10 +31,8 @@ class AssignmentStatus(FieldApiView):
     @idempotent("field_assignment_status")
     def post(self, request, assignment_id):
         assignment = _assignment(request, assignment_id)
-        payload = StatusIn(data=request.data)
+        payload = AssignmentStatusIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        if assignment.status == "cancelled":
-            raise ServiceConflict("assignment_cancelled", "Dispatch cancelled this assignment.")
         assignment = dispatch_services.assignment_set_status(
             assignment_id=assignment.pk,
             status=payload.validated_data["status"],
@@ -82,7 +72,7 @@ class AssignmentOutcome(FieldApiView):
 class EncounterCreate(FieldApiView):
     @idempotent("field_encounter")
     def post(self, request):
-        unit_id = _unit_id(request)
+        unit_id = dispatch_services.shift_unit_require(request.user)
         payload = EncounterIn(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -102,7 +92,7 @@ class EncounterCreate(FieldApiView):
 class BackupCreate(FieldApiView):
     @idempotent("field_backup")
     def post(self, request):
-        unit_id = _unit_id(request)
+        unit_id = dispatch_services.shift_unit_require(request.user)
         payload = BackupIn(data=request.data)
         payload.is_valid(raise_exception=True)
         backup = services.backup_request(
@@ -119,8 +109,8 @@ class LocationReport(FieldApiView):
     """Not queued offline: only the newest position matters, and the next report brings it."""
 
     def post(self, request):
-        unit_id = _unit_id(request)
+        unit_id = dispatch_services.shift_unit_require(request.user)
         payload = LocationIn(data=request.data)
         payload.is_valid(raise_exception=True)
-        unit = services.unit_report_location(unit_id=unit_id, **payload.validated_data)
+        unit = dispatch_services.unit_report_location(unit_id=unit_id, **payload.validated_data)
         return Response(dispatch_services.unit_event_data(unit))

@@ -4,15 +4,10 @@ from channels.db import database_sync_to_async
 
 from dispatch import services
 from dispatch.consumers import EventStreamConsumer
-from dispatch.events import unit_group
+from dispatch.events import unit_group, user_group
 from dispatch.models import Event
 from dispatch.roles import Action
-from field.selectors import shift_unit_id
-
-
-def user_group(user_id) -> str:
-    """Each responder's own group: told when their shift starts or ends, to rejoin."""
-    return f"user.{user_id}"
+from dispatch.selectors import shift_unit_id
 
 
 class FieldConsumer(EventStreamConsumer):

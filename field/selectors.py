@@ -8,26 +8,9 @@ from django.utils import timezone
 
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Event, Incident, Unit
 from dispatch.selectors import assignment_list_visible
-from field.models import BackupRequest, Outcome, Shift
+from field.models import BackupRequest, Outcome
 
 PREMISE_HISTORY_DAYS = 90
-
-
-def shift_unit_id(user) -> int | None:
-    """The unit the responder is on shift with now, or None."""
-    return Shift.objects.filter(user=user, ended_at__isnull=True).values_list("unit_id", flat=True).first()
-
-
-def shift_current(user) -> Shift | None:
-    return Shift.objects.filter(user=user, ended_at__isnull=True).select_related("unit").first()
-
-
-def unit_partners(unit_id, user) -> list[str]:
-    """The other responders on shift with the unit."""
-    shifts = (
-        Shift.objects.filter(unit_id=unit_id, ended_at__isnull=True).exclude(user=user).select_related("user")
-    )
-    return [s.user.get_full_name() or s.user.username for s in shifts]
 
 
 def unit_list_startable() -> QuerySet[Unit]:

@@ -8,16 +8,6 @@ from field.services import FollowUpFields, OutcomeFields, PersonFields
 from referrals.models import FollowUp
 
 
-class StatusIn(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["en_route", "on_scene", "transporting", "cleared"])
-    destination = StrictCharField(max_length=200, required=False, allow_blank=True)
-
-    def validate(self, attrs):
-        if attrs["status"] == "transporting" and not attrs.get("destination", "").strip():
-            raise serializers.ValidationError({"destination": ["Say where you are transporting to."]})
-        return attrs
-
-
 class LocationIn(serializers.Serializer):
     latitude = StrictFloatField(min_value=-90, max_value=90)
     longitude = StrictFloatField(min_value=-180, max_value=180)

@@ -12,10 +12,12 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from dispatch import selectors as dispatch_selectors
+from dispatch import services as dispatch_services
 from dispatch.models import Assignment, CallType
 from dispatch.roles import Action, role_required
 from dispatch.services import ServiceConflict
-from field import selectors, services
+from field import selectors
 from field.forms import ShiftStartForm
 from field.models import BackupRequest, Outcome
 from referrals.models import FollowUp
@@ -28,7 +30,7 @@ def _panel_context(user, shift) -> dict:
     current = selectors.assignment_current(user) if shift else None
     return {
         "shift": shift,
-        "partners": selectors.unit_partners(unit_id, user) if shift else [],
+        "partners": dispatch_selectors.unit_partners(unit_id, user) if shift else [],
         "assignment": current,
         "incident": current.incident if current else None,
         # A dialler wants digits: "+1 (555) 010-0100" becomes tel:+15550100100.
@@ -44,7 +46,7 @@ def _panel_context(user, shift) -> dict:
 
 @role_required(Action.FIELD_APP)
 def home(request):
-    shift = selectors.shift_current(request.user)
+    shift = dispatch_selectors.shift_current(request.user)
     context = _panel_context(request.user, shift)
     context.update(
         {
@@ -67,7 +69,7 @@ def home(request):
 @require_GET
 def panel(request):
     """The live part of the screen, fetched again whenever an event arrives."""
-    shift = selectors.shift_current(request.user)
+    shift = dispatch_selectors.shift_current(request.user)
     return render(request, "field/home.html#panel", _panel_context(request.user, shift))
 
 
@@ -77,7 +79,7 @@ def shift_start(request):
     form = ShiftStartForm(request.POST)
     if form.is_valid():
         try:
-            services.shift_start(user=request.user, unit_id=form.cleaned_data["unit"].pk)
+            dispatch_services.shift_start(user=request.user, unit_id=form.cleaned_data["unit"].pk)
         except ServiceConflict as exc:
             messages.error(request, exc.detail)
         return redirect("field:home")
@@ -90,7 +92,7 @@ def shift_start(request):
 @require_POST
 def shift_end(request):
     try:
-        services.shift_end(user=request.user)
+        dispatch_services.shift_end(user=request.user)
     except ServiceConflict as exc:
         messages.error(request, exc.detail)
     else:

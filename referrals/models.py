@@ -5,6 +5,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from dispatch.models import ChangeRecord
+
 
 class Person(models.Model):
     """Someone the program has contacted. Identity is optional: many are anonymous."""
@@ -346,7 +348,7 @@ class ContactAttempt(models.Model):
         return f"{self.get_method_display()}: {self.get_result_display()}"
 
 
-class FollowUpChange(models.Model):
+class FollowUpChange(ChangeRecord):
     """History: every change to a follow-up, who made it and what it changed."""
 
     class Kind(models.TextChoices):
@@ -359,13 +361,9 @@ class FollowUpChange(models.Model):
 
     follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="changes")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    at = models.DateTimeField(auto_now_add=True)
-    # {"field": [old, new], ...}
-    changes = models.JSONField(default=dict)
 
-    class Meta:
-        ordering = ["at", "id"]
+    class Meta(ChangeRecord.Meta):
+        pass
 
     def __str__(self):
         return f"{self.get_kind_display()} follow-up {self.follow_up_id}"

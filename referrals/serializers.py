@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dispatch.models import CallType
 from dispatch.serializers import (
     LocationIn,
     ScreeningIn,
@@ -48,10 +49,10 @@ class PoliceReferralIn(serializers.Serializer):
     )
 
     def validate_call_type(self, value):
-        value = value.strip()
+        value = CallType.normalise_code(value)
         if not value:
             raise serializers.ValidationError("This field may not be blank.")
-        return value.upper()
+        return value
 
     def validate_situation(self, value):
         if not value.strip():

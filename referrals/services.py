@@ -14,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch.events import EventType, event_record
-from dispatch.models import Incident
+from dispatch.models import CallType, Incident
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
-    incident_close_unassigned,
+    incident_close,
     incident_create,
     incident_event_data,
 )
@@ -381,7 +381,7 @@ def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
             filed_by=actor,
             external_id=data.external_id,
             urgency=data.urgency,
-            call_type_code=data.call_type_code.strip().upper(),
+            call_type_code=CallType.normalise_code(data.call_type_code),
             person=person,
             person_description=data.person_description,
             address=data.address,
@@ -462,12 +462,18 @@ def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
     return referral
 
 
+def referral_require_held(referral: PoliceReferral, unit) -> None:
+    """Refuses with `not_claimed` unless `unit` holds the referral: the one check before a unit
+    works, finishes or gives back an outreach referral."""
+    if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
+        raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
+
+
 def referral_release(*, actor, referral_id, unit) -> PoliceReferral:
     """Give a claimed referral back to the queue. Refuses unless `unit` holds it (`not_claimed`)."""
     with transaction.atomic():
         referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
-        if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
-            raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
+        referral_require_held(referral, unit)
         referral.state = PoliceReferral.State.QUEUED
         referral.claimed_by_unit = referral.claimed_by = referral.claimed_at = None
         referral.save()
@@ -485,15 +491,14 @@ def referral_finish(
         raise ValueError(f"unknown service type {service_needed!r}")
     with transaction.atomic():
         referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
-        if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
-            raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
+        referral_require_held(referral, unit)
         now = timezone.now()
         fields = _incident_fields(referral, received_at=referral.claimed_at or now, narrative=narrative)
         if unit.latitude is not None and referral.latitude is None:
             fields.latitude, fields.longitude = unit.latitude, unit.longitude
         incident = incident_create(fields=fields, actor=actor)
         # The encounter is over when it is recorded: close it the way a cleared call closes.
-        incident_close_unassigned(incident, actor=actor, now=now, changes={"unit": [None, unit.callsign]})
+        incident_close(incident, actor=actor, now=now, changes={"unit": [None, unit.callsign]})
         event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
         referral.incident = incident
         referral.state = PoliceReferral.State.FINISHED

@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dispatch import selectors as dispatch_selectors
+from dispatch import services as dispatch_services
 from dispatch.models import Unit
 from dispatch.roles import Action, role_required
 from dispatch.services import ServiceConflict
-from field.selectors import shift_unit_id
 from referrals import selectors, services
 from referrals.forms import (
     AttemptForm,
@@ -63,7 +64,7 @@ def officer_referral(request, referral_id):
 
 # --- Outreach (responders on shift) ---------------------------------------------------------------
 def _shift_unit(request) -> Unit | None:
-    unit_id = shift_unit_id(request.user)
+    unit_id = dispatch_selectors.shift_unit_id(request.user)
     return Unit.objects.get(pk=unit_id) if unit_id is not None else None
 
 
@@ -77,9 +78,7 @@ def outreach_list(request):
 
 
 def _outreach_referral(request, referral_id):
-    unit = _shift_unit(request)
-    if unit is None:
-        raise ServiceConflict("no_shift", "Start a shift on a unit first.")
+    unit = Unit.objects.get(pk=dispatch_services.shift_unit_require(request.user))
     referral = get_object_or_404(PoliceReferral, pk=referral_id, urgency=PoliceReferral.Urgency.LATER)
     return unit, referral
 
@@ -115,8 +114,7 @@ def outreach_release(request, referral_id):
 def outreach_finish(request, referral_id):
     try:
         unit, referral = _outreach_referral(request, referral_id)
-        if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
-            raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
+        services.referral_require_held(referral, unit)
         form = OutreachFinishForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             services.referral_finish(

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from config.asgi import application
 from dispatch import services
-from dispatch.models import Unit
-from field.models import Shift
+from dispatch.models import Shift, Unit
 from tests import factories
 from tests.live import session_cookie_for
 

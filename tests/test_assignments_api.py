@@ -9,8 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from dispatch import services
-from dispatch.models import Assignment, Event, Incident, Unit
-from field.models import Shift
+from dispatch.models import Assignment, ClinicianTransfer, Event, Incident, Shift, Unit
 from tests import factories
 from tests.factories import UnitFactory
 
@@ -50,7 +49,10 @@ def assign(api, incident_id, unit="CR-1", **extra):
 
 
 def set_status(api, assignment_id, status, **headers):
-    return post(api, f"/api/v1/assignments/{assignment_id}/status", {"status": status}, **headers)
+    body = {"status": status}
+    if status == "transporting":
+        body["destination"] = "Crisis centre"
+    return post(api, f"/api/v1/assignments/{assignment_id}/status", body, **headers)
 
 
 def signed_in(user) -> APIClient:
@@ -145,6 +147,23 @@ def test_each_refused_step_is_409_and_changes_nothing(start, step, cad, unit, ca
     assert response.status_code == 409
     assert response.json()["code"] == "illegal_transition"
     assert snapshot(assignment_id) == before
+
+
+def test_a_transport_without_a_destination_is_400_on_the_integration_api_too(cad, unit, call_types):
+    assignment_id = assignment_in("on_scene", cad, cad_incident(cad))
+    before = snapshot(assignment_id)
+    for body in ({"status": "transporting"}, {"status": "transporting", "destination": "   "}):
+        response = post(cad, f"/api/v1/assignments/{assignment_id}/status", body)
+        assert response.status_code == 400
+        assert list(response.json()) == ["destination"]
+    assert snapshot(assignment_id) == before
+
+
+def test_a_step_on_a_cancelled_assignment_is_the_contracts_illegal_transition(cad, unit, call_types):
+    assignment_id = assignment_in("cancelled", cad, cad_incident(cad))
+    response = set_status(cad, assignment_id, "en_route")
+    assert response.status_code == 409
+    assert response.json() == {"code": "illegal_transition", "detail": "Dispatch cancelled this assignment."}
 
 
 def test_a_status_the_contract_does_not_name_is_400(cad, unit, call_types):
@@ -264,6 +283,25 @@ def test_assign_answers_201_with_the_contracts_assignment(cad, unit, call_types)
     created = Event.objects.get(type="assignment.created")
     assert created.unit == unit
     assert created.data["id"] == data["id"]
+
+
+def test_an_api_assign_of_a_call_waiting_for_a_clinician_closes_its_transfer(cad, unit, call_types):
+    incident_id = cad_incident(cad)
+    services.incident_transfer_to_clinician(incident_id=incident_id, actor=None)
+    assert assign(cad, incident_id).status_code == 201
+    transfer = ClinicianTransfer.objects.get(incident_id=incident_id)
+    assert transfer.outcome == ClinicianTransfer.Outcome.DISPATCHED
+    assert transfer.closed_at is not None
+
+
+def test_cancelling_a_call_waiting_for_a_clinician_closes_its_transfer(cad, call_types):
+    incident_id = cad_incident(cad)
+    services.incident_transfer_to_clinician(incident_id=incident_id, actor=None)
+    response = post(cad, "/api/v1/incidents/", incident_body() | {"cancelled": True})
+    assert response.status_code == 200, response.json()
+    transfer = ClinicianTransfer.objects.get(incident_id=incident_id)
+    assert transfer.outcome == ClinicianTransfer.Outcome.CANCELLED
+    assert transfer.closed_at is not None
 
 
 @pytest.mark.parametrize("status", ["dispatched", "on_scene", "out_of_service", "off_duty"])

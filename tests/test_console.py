@@ -166,7 +166,7 @@ def test_the_queue_shows_screening_answers_and_reasons_in_words(client, personas
 
 
 def test_the_unit_board_shows_status_time_in_status_and_members_on_shift(client, personas):
-    from field.models import Shift
+    from dispatch.models import Shift
 
     unit = factories.UnitFactory(
         callsign="CR-7", status=Unit.Status.ON_SCENE, status_changed_at=timezone.now() - timedelta(minutes=12)
@@ -332,7 +332,7 @@ def test_a_not_eligible_conflict_from_the_service_is_a_message(
     def refuse(**kwargs):
         raise services.ServiceConflict("not_eligible", "screening changed")
 
-    monkeypatch.setattr(services, "incident_assign", refuse)
+    monkeypatch.setattr(services, "assignment_create", refuse)
     client.force_login(personas["dispatcher"])
     response = client.post(f"/dispatch/incidents/{incident.pk}/assign/", {"unit": "CR-1"}, **HTMX)
     assert response.status_code == 409

@@ -125,7 +125,7 @@ async def test_the_console_receives_every_units_and_incidents_events(two_units, 
 
 
 async def test_a_responder_whose_shift_moves_follows_the_new_unit(two_units):
-    from field.models import Shift
+    from dispatch.models import Shift
 
     maya = two_units["maya"]
     async with socket("/ws/field/", maya) as ws:

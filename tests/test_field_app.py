@@ -10,9 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from dispatch import services as dispatch_services
-from dispatch.models import Alert, Assignment, Event, Incident, Unit
+from dispatch.models import Alert, Assignment, Event, Incident, Shift, Unit
 from field import selectors, services
-from field.models import BackupRequest, Outcome, Shift
+from field.models import BackupRequest, Outcome
 from referrals.models import FollowUp, Person
 from tests import factories
 
@@ -35,7 +35,7 @@ def unit(db):
 
 @pytest.fixture
 def responder(personas, unit):
-    services.shift_start(user=personas["responder"], unit_id=unit.pk)
+    dispatch_services.shift_start(user=personas["responder"], unit_id=unit.pk)
     return personas["responder"]
 
 
@@ -130,7 +130,7 @@ def test_a_shift_puts_the_unit_on_duty_and_the_partner_joins_it(client, personas
     assert response.status_code == 302
     unit.refresh_from_db()
     assert unit.status == "available"
-    services.shift_start(user=partner, unit_id=unit.pk)
+    dispatch_services.shift_start(user=partner, unit_id=unit.pk)
     assert Shift.objects.filter(unit=unit, ended_at__isnull=True).count() == 2
     page = client.get("/field/").content.decode()
     assert "CR-1" in page and "Available" in page and partner.get_full_name() in page
@@ -138,13 +138,13 @@ def test_a_shift_puts_the_unit_on_duty_and_the_partner_joins_it(client, personas
 
 def test_ending_the_last_shift_takes_the_unit_off_duty(client, personas, unit):
     partner = factories.UserFactory(username="partner", roles=["responder"])
-    services.shift_start(user=personas["responder"], unit_id=unit.pk)
-    services.shift_start(user=partner, unit_id=unit.pk)
+    dispatch_services.shift_start(user=personas["responder"], unit_id=unit.pk)
+    dispatch_services.shift_start(user=partner, unit_id=unit.pk)
     client.force_login(personas["responder"])
     client.post("/field/shift/end")
     unit.refresh_from_db()
     assert unit.status == "available"
-    services.shift_end(user=partner)
+    dispatch_services.shift_end(user=partner)
     unit.refresh_from_db()
     assert unit.status == "off_duty"
 
@@ -152,7 +152,7 @@ def test_ending_the_last_shift_takes_the_unit_off_duty(client, personas, unit):
 def test_the_last_responder_cannot_leave_a_unit_on_a_call(responder, unit):
     assigned(unit)
     with pytest.raises(dispatch_services.ServiceConflict) as exc:
-        services.shift_end(user=responder)
+        dispatch_services.shift_end(user=responder)
     assert exc.value.code == "assignment_active"
 
 

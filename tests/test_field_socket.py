@@ -4,8 +4,8 @@ to the right unit, and a responder never receives another unit's calls."""
 import pytest
 from channels.db import database_sync_to_async
 
+from dispatch import services
 from dispatch.models import Unit
-from field import services
 from tests import factories
 from tests.realtime_support import (
     assign,

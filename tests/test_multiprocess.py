@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from dispatch import events as events_module
-from field.models import Shift
+from dispatch.models import Shift
 from tests import factories
 from tests.live import session_cookie_for
 from tests.realtime_support import (

@@ -10,8 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from dispatch.models import ApiClient, CallType, Incident, Unit
-from field.models import Shift
+from dispatch.models import ApiClient, CallType, Incident, Shift, Unit
 
 
 def run_settings(env: dict) -> subprocess.CompletedProcess:

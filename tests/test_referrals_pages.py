@@ -7,8 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from dispatch.models import Incident
-from field.models import Shift
+from dispatch.models import Incident, Shift
 from referrals.models import FollowUp, Organization, Person, PoliceReferral, Service
 from referrals.services import ReferralData, follow_up_create, referral_file
 from tests import factories

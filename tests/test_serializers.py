@@ -9,10 +9,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from dispatch import services
-from dispatch.models import Assignment, Incident, Unit
+from dispatch.models import Assignment, Incident, Shift, Unit
 from dispatch.selectors import incident_list_visible, unit_list
 from dispatch.serializers import AssignmentOut, IncidentOut, UnitOut
-from field.models import Shift
 from tests import factories
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from dispatch import services as dispatch_services
 from dispatch.models import Assignment, Incident, Unit
-from field import services
 from field.models import BackupRequest, Outcome
 from tests import factories
 
@@ -128,7 +127,7 @@ def test_an_assignment_is_pushed_acknowledged_worked_and_closed_with_an_outcome(
 
 
 def test_writes_made_offline_reach_the_server_once_when_it_comes_back(daphne, browser_page, team):
-    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    dispatch_services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
     assignment = dispatch_a_call(daphne, team["cad_key"])
     for step in ("en_route", "on_scene"):
         api_post(daphne, f"/api/v1/assignments/{assignment.pk}/status", {"status": step}, team["cad_key"])
@@ -158,7 +157,7 @@ def test_writes_made_offline_reach_the_server_once_when_it_comes_back(daphne, br
 
 
 def test_a_conflict_from_the_outbox_is_shown_not_dropped(daphne, browser_page, team):
-    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    dispatch_services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
     assignment = dispatch_a_call(daphne, team["cad_key"])
     page, _errors = open_tablet(daphne, browser_page, team["responder"])
     page.wait_for_selector("#connection:has-text('Live')")
@@ -183,7 +182,7 @@ def test_a_conflict_from_the_outbox_is_shown_not_dropped(daphne, browser_page, t
 
 
 def test_a_self_initiated_encounter_end_to_end(daphne, browser_page, team):
-    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    dispatch_services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
     page, errors = open_tablet(daphne, browser_page, team["responder"], viewport=LANDSCAPE)
     page.wait_for_selector("#connection:has-text('Live')")
     page.get_by_role("button", name="New encounter").click()
@@ -207,7 +206,7 @@ def test_a_self_initiated_encounter_end_to_end(daphne, browser_page, team):
 def test_backup_is_requested_with_a_confirm_and_the_tablet_sees_dispatch_acknowledge(
     daphne, browser_page, team, personas
 ):
-    services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    dispatch_services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
     page, errors = open_tablet(daphne, browser_page, team["responder"])
     page.wait_for_selector("#connection:has-text('Live')")
     page.get_by_role("button", name="Police backup").click()

@@ -10,10 +10,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.models import ApiClient, CallType, Unit
+from dispatch.models import ApiClient, CallType, Shift, Unit
 from dispatch.roles import CLINICIAN_GROUP, Role
 from dispatch.services import incident_upsert_from_api, roles_ensure, unit_set_status
-from field.models import Shift
 
 User = get_user_model()
 

@@ -1,0 +1,68 @@
+"""Changes to dispatch state, by concern. Each service writes, records history and events, and
+says what it refuses; views, API views and consumers call these and never write models
+directly. The names are gathered here so callers write `services.assignment_create`."""
+
+from dispatch.services.accounts import ROLE_PERMISSIONS, api_client_create, roles_ensure
+from dispatch.services.alerts import alert_acknowledge, alert_create, alert_raise, alerts_raise_overdue
+from dispatch.services.assignments import (
+    assignment_acknowledge,
+    assignment_acknowledge_event,
+    assignment_create,
+    assignment_for_update,
+    assignment_set_status,
+    assignment_step,
+)
+from dispatch.services.clinician import incident_transfer_to_clinician, phone_contact_record
+from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
+from dispatch.services.incidents import (
+    IncidentFields,
+    incident_cancel,
+    incident_close,
+    incident_create,
+    incident_upsert_from_api,
+    transfer_close,
+)
+from dispatch.services.payloads import (
+    alert_event_data,
+    assignment_event_data,
+    incident_event_data,
+    unit_event_data,
+)
+from dispatch.services.shifts import shift_end, shift_start, shift_unit_require
+from dispatch.services.units import unit_announce, unit_report_location, unit_set_status
+
+__all__ = [
+    "ROLE_PERMISSIONS",
+    "IncidentFields",
+    "ServiceConflict",
+    "ServiceInvalid",
+    "alert_acknowledge",
+    "alert_create",
+    "alert_event_data",
+    "alert_raise",
+    "alerts_raise_overdue",
+    "api_client_create",
+    "assignment_acknowledge",
+    "assignment_acknowledge_event",
+    "assignment_create",
+    "assignment_event_data",
+    "assignment_for_update",
+    "assignment_set_status",
+    "assignment_step",
+    "incident_cancel",
+    "incident_close",
+    "incident_create",
+    "incident_event_data",
+    "incident_transfer_to_clinician",
+    "incident_upsert_from_api",
+    "phone_contact_record",
+    "roles_ensure",
+    "shift_end",
+    "shift_start",
+    "shift_unit_require",
+    "transfer_close",
+    "unit_announce",
+    "unit_event_data",
+    "unit_report_location",
+    "unit_set_status",
+]
