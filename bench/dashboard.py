@@ -76,7 +76,7 @@ def main() -> None:
     from django.urls import reverse
 
     from dispatch.models import Assignment, Incident, ReportSums
-    from dispatch.reports import ReportFilters
+    from dispatch.reports.engine import ReportFilters
 
     call_command("migrate", verbosity=0)
     have = Incident.objects.count()
@@ -108,8 +108,8 @@ def main() -> None:
         ("one month, source 911", today - timedelta(days=29), {"source": "911"}),
     ]
     pages = [
-        ("dashboard", reverse("dispatch:dashboard")),
-        ("call types", reverse("dispatch:call_type_analysis")),
+        ("dashboard", reverse("reports:dashboard")),
+        ("call types", reverse("reports:call_type_analysis")),
     ]
     # Start with no kept day, so the first render of the year reads every record (cold).
     kept, _ = ReportSums.objects.all().delete()
@@ -140,7 +140,7 @@ def main() -> None:
     from referrals.models import FollowUp
 
     rng = random.Random(1)
-    path = reverse("dispatch:dashboard")
+    path = reverse("reports:dashboard")
     params = {"start": (today - timedelta(days=364)).isoformat(), "end": today.isoformat()}
     times = []
     for _ in range(args.runs):

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "dispatch",
     "field",
     "referrals",
+    "dispatch.reports",
 ]
 
 MIDDLEWARE = [

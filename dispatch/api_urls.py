@@ -1,7 +1,6 @@
 from django.urls import path
 
 from dispatch import api
-from referrals import api as referrals_api
 
 urlpatterns = [
     path("incidents/", api.IncidentListCreate.as_view(), name="api-incidents"),
@@ -13,6 +12,4 @@ urlpatterns = [
         api.AssignmentStatus.as_view(),
         name="api-assignment-status",
     ),
-    path("referrals/", referrals_api.ReferralListCreate.as_view(), name="api-referrals"),
-    path("referrals/<uuid:referral_id>/", referrals_api.ReferralDetail.as_view(), name="api-referral"),
 ]

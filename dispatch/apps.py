@@ -8,8 +8,6 @@ class DispatchConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from dispatch import signals
         from dispatch.services import roles_ensure
 
         post_migrate.connect(lambda **kwargs: roles_ensure(), sender=self, weak=False)
-        signals.connect()

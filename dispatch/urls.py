@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dispatch import console_views, report_views, views
+from dispatch import console_views, views
 
 app_name = "dispatch"
 
@@ -17,7 +17,4 @@ urlpatterns = [
     path("supervisor/call-types/new/", views.call_type_edit, name="call_type_new"),
     path("supervisor/call-types/<int:pk>/", views.call_type_edit, name="call_type_edit"),
     path("supervisor/screening/<int:pk>/", views.screening_question_edit, name="screening_edit"),
-    path("supervisor/data/", report_views.dashboard, name="dashboard"),
-    path("supervisor/data/call-types/", report_views.call_type_analysis, name="call_type_analysis"),
-    path("supervisor/data/export/", report_views.export, name="export"),
 ]

@@ -10,9 +10,9 @@ from django.urls import reverse
 from dispatch.models import ExportAudit
 from tests.test_reports import build_dataset
 
-DASHBOARD = reverse("dispatch:dashboard")
-CALL_TYPES = reverse("dispatch:call_type_analysis")
-EXPORT = reverse("dispatch:export")
+DASHBOARD = reverse("reports:dashboard")
+CALL_TYPES = reverse("reports:call_type_analysis")
+EXPORT = reverse("reports:export")
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 
 

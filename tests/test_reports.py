@@ -10,15 +10,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
 
-from dispatch import reports
 from dispatch.models import Assignment, Incident
+from dispatch.reports import engine, sections, sums
 from field.models import BackupRequest, Outcome
 from referrals.models import ContactAttempt, FollowUp, PoliceReferral
 from tests.factories import UnitFactory, UserFactory
 
 ZONE = ZoneInfo("America/Denver")
 T0 = datetime(2026, 3, 15, 10, 0, tzinfo=ZONE)
-MARCH = reports.ReportFilters(start=date(2026, 3, 1), end=date(2026, 3, 31))
+MARCH = engine.ReportFilters(start=date(2026, 3, 1), end=date(2026, 3, 31))
 
 
 def _incident(received_at, *, code="WELFARE", source="911", eligible=True, reasons=(), **extra):
@@ -194,15 +194,15 @@ def spread(rows, key):
 
 
 def test_percentile_cont_interpolates_like_postgresql():
-    assert reports.percentile_cont([], 0.5) is None
-    assert reports.percentile_cont([7.0], 0.9) == 7.0
+    assert engine.percentile_cont([], 0.5) is None
+    assert engine.percentile_cont([7.0], 0.9) == 7.0
     # position 0.9 × (5 − 1) = 3.6: 120 + 0.6 × (240 − 120)
-    assert reports.percentile_cont([30, 60, 90, 120, 240], 0.9) == pytest.approx(192)
-    assert reports.percentile_cont([330, 540, 780, 960], 0.5) == pytest.approx(660)
+    assert engine.percentile_cont([30, 60, 90, 120, 240], 0.9) == pytest.approx(192)
+    assert engine.percentile_cont([330, 540, 780, 960], 0.5) == pytest.approx(660)
 
 
 def test_it_counts_calls_by_source_and_type_and_the_share_of_eligible_calls_served(dataset):
-    calls = reports.calls_summary(MARCH)
+    calls = sections.calls_summary(MARCH)
     # c1..c7 and c10; the February and April calls and both encounters are out.
     assert calls["total"] == 8
     assert dict(calls["by_source"]) == {"911": 6, "988": 1, "Non-emergency line": 1}
@@ -216,7 +216,7 @@ def test_it_counts_calls_by_source_and_type_and_the_share_of_eligible_calls_serv
 
 
 def test_it_measures_each_response_time_definition_with_median_and_90th_percentile(dataset):
-    rows = reports.response_times(MARCH)
+    rows = sections.response_times(MARCH)
     # received → dispatched over a1 a2 a3 a6 a7: [30, 60, 90, 120, 240]
     assert spread(rows, "received_to_dispatched") == (5, pytest.approx(90), pytest.approx(192))
     # dispatched → on scene: a1 540, a2 780, a6 960, a7 330 → median (540+780)/2, p90 780 + 0.7 × 180
@@ -261,9 +261,9 @@ def test_it_measures_each_response_time_definition_with_median_and_90th_percenti
 def test_durations_are_counted_on_the_grid_the_same_in_python_and_in_the_database(db, seconds, expected):
     from django.db.models import F
 
-    from dispatch.reports import GridSeconds
+    from dispatch.reports.engine import GridSeconds
 
-    assert reports.on_grid(seconds) == expected
+    assert engine.on_grid(seconds) == expected
     incident = _incident(T0)
     unit = UnitFactory()
     _assign(incident, unit, dispatched=seconds, on_scene=seconds)
@@ -279,9 +279,9 @@ def test_percentiles_of_a_histogram_interpolate_between_ranks():
     from collections import Counter
 
     histogram = Counter({30: 1, 60: 2, 240: 1})  # 30, 60, 60, 240
-    assert reports.histogram_percentile(histogram, 0.5) == pytest.approx(60)
-    assert reports.histogram_percentile(histogram, 0.9) == pytest.approx(60 + 0.7 * 180)
-    assert reports.histogram_percentile(Counter(), 0.5) is None
+    assert engine.histogram_percentile(histogram, 0.5) == pytest.approx(60)
+    assert engine.histogram_percentile(histogram, 0.9) == pytest.approx(60 + 0.7 * 180)
+    assert engine.histogram_percentile(Counter(), 0.5) is None
 
 
 def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
@@ -290,12 +290,12 @@ def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
 
     from dispatch.models import ReportSums
 
-    first = reports.dashboard(MARCH)
+    first = sections.dashboard(MARCH)
     kept = ReportSums.objects.filter(facet="", first_day__gte=MARCH.start, last_day__lte=MARCH.end)
     assert kept.filter(last_day=F("first_day")).count() == 31  # every day of March, the empty ones too
     assert kept.filter(first_day=MARCH.start, last_day=MARCH.end).exists()  # and March as a whole
     with CaptureQueriesContext(connection) as queries:
-        again = reports.dashboard(MARCH)
+        again = sections.dashboard(MARCH)
     assert again == first
     tables = ("incident", "assignment", "outcome", "followup", "policereferral", "backuprequest")
     reads = [q["sql"] for q in queries if any(f"_{table}" in q["sql"] for table in tables)]
@@ -306,53 +306,53 @@ def test_settled_days_are_kept_and_a_year_reads_no_record_again(dataset):
 
 
 def test_a_change_to_a_kept_day_is_counted_at_once(dataset):
-    reports.dashboard(MARCH)
+    sections.dashboard(MARCH)
     c4 = Incident.objects.get(call_type_code="TRESPASS", source="non_emergency")
     unit = UnitFactory(callsign="CR-9")
     # c4 was never sent; weeks later someone records that a team did reach it.
     late = _assign(c4, unit, dispatched=600, en_route=660, on_scene=1200, cleared=1500)
-    calls = reports.calls_summary(MARCH)
+    calls = sections.calls_summary(MARCH)
     assert calls["dispatched"] == 6 and calls["served"] == 5 and calls["eligible_served"] == 4
     outcome = _outcome(late, dataset["user"], "resolved_on_scene")
-    assert reports.outcomes_summary(MARCH)["recorded"] == 5
+    assert sections.outcomes_summary(MARCH)["recorded"] == 5
     ContactAttempt.objects.create(
         follow_up=FollowUp.objects.get(status="open"),
         at=T0 + timedelta(hours=1),
         method="phone",
         result="reached",
     )
-    assert reports.follow_ups_summary(MARCH)["first_contact"]["count"] == 4
+    assert sections.follow_ups_summary(MARCH)["first_contact"]["count"] == 4
     outcome.delete()
     late.delete()
-    assert reports.outcomes_summary(MARCH)["recorded"] == 4
-    assert reports.calls_summary(MARCH)["dispatched"] == 5
+    assert sections.outcomes_summary(MARCH)["recorded"] == 4
+    assert sections.calls_summary(MARCH)["dispatched"] == 5
 
 
 def test_a_call_moved_to_another_day_leaves_the_first(dataset):
-    reports.dashboard(MARCH)
-    april = reports.ReportFilters(date(2026, 4, 1), date(2026, 4, 30))
-    reports.dashboard(april)
+    sections.dashboard(MARCH)
+    april = engine.ReportFilters(date(2026, 4, 1), date(2026, 4, 30))
+    sections.dashboard(april)
     c10 = Incident.objects.get(call_type_code="NOISE")
     c10.received_at = datetime(2026, 4, 1, 0, 5, tzinfo=ZONE)  # the CAD corrects the time
     c10.save()
-    assert reports.calls_summary(MARCH)["total"] == 7
-    assert reports.calls_summary(april)["total"] == 2
+    assert sections.calls_summary(MARCH)["total"] == 7
+    assert sections.calls_summary(april)["total"] == 2
 
 
 def test_a_day_that_changed_while_it_was_read_is_read_again(dataset):
     from dispatch.models import ReportDay, ReportSums
 
-    pending = reports._Pending()
-    with reports.report_snapshot():
-        reports._range_totals(MARCH, pending)
+    pending = sums._Pending()
+    with sums.report_snapshot():
+        sums._range_totals(MARCH, pending)
     # A writer commits to 15 March between the read and the store.
     Incident.objects.filter(call_type_code="ASSAULT").update(eligible=True)
-    reports.days_changed(T0)
-    reports._store(pending)
+    sums.days_changed(T0)
+    sums._store(pending)
     version = ReportDay.objects.get(day=T0.date()).version
     kept = ReportSums.objects.get(facet="", first_day=T0.date(), last_day=T0.date())
     assert json.loads(kept.versions) == [version - 1]
-    assert reports.calls_summary(MARCH)["eligible"] == 7
+    assert sections.calls_summary(MARCH)["eligible"] == 7
 
 
 def test_today_and_yesterday_are_always_read_from_the_records(db):
@@ -361,31 +361,31 @@ def test_today_and_yesterday_are_always_read_from_the_records(db):
     from dispatch.models import ReportDay
 
     now = timezone.now()
-    recent = reports.ReportFilters(reports.program_today() - timedelta(days=1), reports.program_today())
+    recent = engine.ReportFilters(engine.program_today() - timedelta(days=1), engine.program_today())
     _incident(now)
-    assert reports.calls_summary(recent)["total"] == 1
+    assert sections.calls_summary(recent)["total"] == 1
     assert not ReportDay.objects.exists()  # nothing kept, and writing today raised no version
     _incident(now)
-    assert reports.calls_summary(recent)["total"] == 2
+    assert sections.calls_summary(recent)["total"] == 2
 
 
 def test_each_filter_keeps_its_own_sums_and_a_change_reaches_them_all(dataset):
     from dispatch.models import ReportSums
 
-    by_988 = reports.ReportFilters(MARCH.start, MARCH.end, source="988")
-    assert reports.calls_summary(by_988)["total"] == 1
-    assert reports.calls_summary(MARCH)["total"] == 8
+    by_988 = engine.ReportFilters(MARCH.start, MARCH.end, source="988")
+    assert sections.calls_summary(by_988)["total"] == 1
+    assert sections.calls_summary(MARCH)["total"] == 8
     assert set(ReportSums.objects.values_list("facet", flat=True)) == {"", "source=988"}
-    assert reports.calls_summary(by_988)["total"] == 1  # from what was kept
+    assert sections.calls_summary(by_988)["total"] == 1  # from what was kept
     _incident(T0 + timedelta(hours=12), source="988")
-    assert reports.calls_summary(by_988)["total"] == 2
-    assert reports.calls_summary(MARCH)["total"] == 9
-    mine = reports.ReportFilters(MARCH.start, MARCH.end, source="911", call_type="WELFARE", unit_id=7)
+    assert sections.calls_summary(by_988)["total"] == 2
+    assert sections.calls_summary(MARCH)["total"] == 9
+    mine = engine.ReportFilters(MARCH.start, MARCH.end, source="911", call_type="WELFARE", unit_id=7)
     assert mine.facet == "source=911&call_type=WELFARE&unit=7"
 
 
 def test_it_counts_outcomes_backup_arrests_and_transports_of_calls_only(dataset):
-    out = reports.outcomes_summary(MARCH)
+    out = sections.outcomes_summary(MARCH)
     assert out["dispatched"] == 5
     # c2: outcome says backup requested; c6: arrest and a police request; c7: a police request only.
     # c1's EMS request does not count.
@@ -402,17 +402,17 @@ def test_it_counts_outcomes_backup_arrests_and_transports_of_calls_only(dataset)
 
 
 def test_it_counts_self_initiated_encounters_apart_from_calls(dataset):
-    enc = reports.encounters_summary(MARCH)
+    enc = sections.encounters_summary(MARCH)
     assert enc["total"] == 2
     assert dict(enc["by_disposition"]) == {"Resolved on scene": 1, "Not recorded yet": 1}
     assert enc["arrests"] == 1
     assert (
-        reports.encounters_summary(reports.ReportFilters(MARCH.start, MARCH.end, source="911"))["total"] == 0
+        sections.encounters_summary(engine.ReportFilters(MARCH.start, MARCH.end, source="911"))["total"] == 0
     )
 
 
 def test_it_measures_follow_up_connection_rate_and_time_to_first_contact(dataset):
-    fu = reports.follow_ups_summary(MARCH)
+    fu = sections.follow_ups_summary(MARCH)
     assert fu["created"] == 4  # the February one is out
     assert fu["connected"] == 2  # connected, and closed engaged; not closed declined, not open
     assert fu["connection_rate"] == pytest.approx(0.5)
@@ -421,7 +421,7 @@ def test_it_measures_follow_up_connection_rate_and_time_to_first_contact(dataset
 
 
 def test_it_counts_police_referrals_by_status(dataset):
-    ref = reports.referrals_summary(MARCH)
+    ref = sections.referrals_summary(MARCH)
     assert ref["total"] == 3
     assert dict(ref["by_state"]) == {
         "Now · Sent to dispatch": 1,
@@ -431,33 +431,33 @@ def test_it_counts_police_referrals_by_status(dataset):
 
 
 def test_the_unit_filter_keeps_that_units_calls_and_assignments(dataset):
-    mine = reports.ReportFilters(MARCH.start, MARCH.end, unit_id=dataset["u1"].pk)
-    calls = reports.calls_summary(mine)
+    mine = engine.ReportFilters(MARCH.start, MARCH.end, unit_id=dataset["u1"].pk)
+    calls = sections.calls_summary(mine)
     assert calls["total"] == 3  # c1 c3 c7
     assert (calls["eligible"], calls["eligible_served"]) == (3, 2)
     # received → dispatched over a1 a3 a7: [30, 60, 90]; p90 at 1.8: 60 + 0.8 × 30
-    assert spread(reports.response_times(mine), "received_to_dispatched") == (
+    assert spread(sections.response_times(mine), "received_to_dispatched") == (
         3,
         pytest.approx(60),
         pytest.approx(84),
     )
-    assert reports.outcomes_summary(mine)["backup_calls"] == 1  # c7
-    assert reports.encounters_summary(mine)["total"] == 1
-    assert reports.follow_ups_summary(mine)["created"] == 3  # from c1 (two) and c7
+    assert sections.outcomes_summary(mine)["backup_calls"] == 1  # c7
+    assert sections.encounters_summary(mine)["total"] == 1
+    assert sections.follow_ups_summary(mine)["created"] == 3  # from c1 (two) and c7
 
 
 def test_the_source_and_call_type_filters_narrow_every_call_metric(dataset):
-    by_988 = reports.ReportFilters(MARCH.start, MARCH.end, source="988")
-    assert reports.calls_summary(by_988)["total"] == 1
-    assert spread(reports.response_times(by_988), "received_to_on_scene") == (1, 900, 900)
-    trespass = reports.ReportFilters(MARCH.start, MARCH.end, call_type="TRESPASS")
-    calls = reports.calls_summary(trespass)
+    by_988 = engine.ReportFilters(MARCH.start, MARCH.end, source="988")
+    assert sections.calls_summary(by_988)["total"] == 1
+    assert spread(sections.response_times(by_988), "received_to_on_scene") == (1, 900, 900)
+    trespass = engine.ReportFilters(MARCH.start, MARCH.end, call_type="TRESPASS")
+    calls = sections.calls_summary(trespass)
     assert (calls["total"], calls["eligible"], calls["eligible_served"]) == (2, 2, 0)
-    assert reports.outcomes_summary(trespass)["dispatched"] == 1
+    assert sections.outcomes_summary(trespass)["dispatched"] == 1
 
 
 def test_call_type_analysis_shows_reasons_served_and_where_to_grow(dataset):
-    rows = reports.call_type_analysis(MARCH)
+    rows = sections.call_type_analysis(MARCH)
     assert [r["code"] for r in rows] == ["TRESPASS", "NOISE", "WELFARE", "ASSAULT"]
     by_code = {r["code"]: r for r in rows}
     welfare = by_code["WELFARE"]
@@ -471,7 +471,7 @@ def test_call_type_analysis_shows_reasons_served_and_where_to_grow(dataset):
 
 
 def test_an_empty_range_has_no_rates_rather_than_a_division_by_zero(db):
-    empty = reports.dashboard(MARCH)
+    empty = sections.dashboard(MARCH)
     assert empty["calls"]["served_share"] is None
     assert empty["outcomes"]["backup_rate"] is None
     assert empty["follow_ups"]["connection_rate"] is None
@@ -489,21 +489,21 @@ def test_generate_history_builds_a_consistent_history_without_events(db):
     oldest = Incident.objects.order_by("created_at").first()
     assert oldest.created_at == oldest.received_at
     assert FollowUp.objects.exists() and PoliceReferral.objects.exists()
-    last_20_days = reports.ReportFilters.default()
-    assert reports.dashboard(last_20_days)["calls"]["total"] > 0
+    last_20_days = engine.ReportFilters.default()
+    assert sections.dashboard(last_20_days)["calls"]["total"] > 0
 
 
 def test_a_call_sent_to_two_units_counts_once_in_a_filtered_range_too(dataset):
     c1 = Incident.objects.get(caller_name="Jane Caller")
     _assign(c1, dataset["u2"], dispatched=1900, en_route=1950, on_scene=2400, cleared=3000)
-    by_911 = reports.ReportFilters(MARCH.start, MARCH.end, source="911")
-    whole = reports.calls_summary(MARCH)
+    by_911 = engine.ReportFilters(MARCH.start, MARCH.end, source="911")
+    whole = sections.calls_summary(MARCH)
     assert whole["dispatched"] == 5 and whole["served"] == 4
-    narrowed = reports.calls_summary(by_911)
+    narrowed = sections.calls_summary(by_911)
     assert narrowed["dispatched"] == 4  # c1 c3 c6 c7, c1 once although two units went
     assert narrowed["served"] == 3  # c1 c6 c7
     # Each assignment is its own response: c1's second one is measured too.
-    assert spread(reports.response_times(by_911), "received_to_dispatched")[0] == 5
+    assert spread(sections.response_times(by_911), "received_to_dispatched")[0] == 5
 
 
 def test_keep_report_sums_adds_up_what_is_missing_or_out_of_date_and_nothing_else(db):
@@ -516,36 +516,36 @@ def test_keep_report_sums_adds_up_what_is_missing_or_out_of_date_and_nothing_els
         call_command("keep_report_sums", days=days, stdout=out)
         return out.getvalue()
 
-    today = reports.program_today()
+    today = engine.program_today()
     _incident(datetime.combine(today - timedelta(days=5), datetime.min.time(), tzinfo=ZONE))
     assert keep(10) == "Kept the sums of 8 days and months.\n"  # 8 settled days; no whole month
     assert keep(10) == "Kept the sums of 0 days and months.\n"
     _incident(datetime.combine(today - timedelta(days=5), datetime.min.time(), tzinfo=ZONE))
     assert keep(10) == "Kept the sums of 1 days and months.\n"
-    five_days_ago = reports.ReportFilters(today - timedelta(days=5), today - timedelta(days=5))
-    assert reports.calls_summary(five_days_ago)["total"] == 2
+    five_days_ago = engine.ReportFilters(today - timedelta(days=5), today - timedelta(days=5))
+    assert sections.calls_summary(five_days_ago)["total"] == 2
     assert ReportSums.objects.filter(facet="").count() == 8
     with pytest.raises(CommandError):
         call_command("keep_report_sums", days=0)
 
 
 def test_a_bulk_load_into_kept_days_is_counted(db):
-    last_week = reports.ReportFilters(reports.program_today() - timedelta(days=9), reports.program_today())
-    assert reports.calls_summary(last_week)["total"] == 0  # every settled day kept, empty
+    last_week = engine.ReportFilters(engine.program_today() - timedelta(days=9), engine.program_today())
+    assert sections.calls_summary(last_week)["total"] == 0  # every settled day kept, empty
     call_command("generate_history", incidents=60, days=8, seed=3, units=2, batch=30, verbosity=0)
     calls = Incident.objects.filter(received_at__gte=last_week.bounds()[0]).exclude(source="self_initiated")
-    assert reports.calls_summary(last_week)["total"] == calls.count() > 0
+    assert sections.calls_summary(last_week)["total"] == calls.count() > 0
 
 
 def test_a_change_to_a_call_reaches_a_filtered_count_of_its_follow_ups_made_on_another_day(dataset):
-    by_911 = reports.ReportFilters(MARCH.start, MARCH.end, source="911")
-    by_u1 = reports.ReportFilters(MARCH.start, MARCH.end, unit_id=dataset["u1"].pk)
+    by_911 = engine.ReportFilters(MARCH.start, MARCH.end, source="911")
+    by_u1 = engine.ReportFilters(MARCH.start, MARCH.end, unit_id=dataset["u1"].pk)
     c4 = Incident.objects.get(call_type_code="TRESPASS", source="non_emergency")  # 15 March
     _follow_up(T0 + timedelta(days=3), "open", incident=c4)  # made on the 18th
-    assert reports.follow_ups_summary(by_911)["created"] == 3  # c1's two and c7's
-    assert reports.follow_ups_summary(by_u1)["created"] == 3
+    assert sections.follow_ups_summary(by_911)["created"] == 3  # c1's two and c7's
+    assert sections.follow_ups_summary(by_u1)["created"] == 3
     c4.source = "911"  # the CAD corrects the source
     c4.save()
-    assert reports.follow_ups_summary(by_911)["created"] == 4
+    assert sections.follow_ups_summary(by_911)["created"] == 4
     _assign(c4, dataset["u1"], dispatched=60)  # and a team of CR-1 goes, after all
-    assert reports.follow_ups_summary(by_u1)["created"] == 4
+    assert sections.follow_ups_summary(by_u1)["created"] == 4

@@ -26,9 +26,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dispatch import reports
 from dispatch.management.commands.load_demo import CALL_TYPES
 from dispatch.models import Assignment, CallType, Incident, Unit
+from dispatch.reports import engine, sums
 from dispatch.screening import eligibility
 from field.models import BackupRequest, Outcome
 from referrals.models import ContactAttempt, FollowUp, Person, PoliceReferral
@@ -186,9 +186,9 @@ class Command(BaseCommand):
                 cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
         # bulk_create sends no signals: the days written are told here, then read and kept so the
         # dashboard's first year does not wait for them.
-        first_day = timezone.localdate(self.end - timedelta(days=days), timezone=reports.program_zone())
-        reports.days_changed_between(first_day, reports.program_today())
-        kept = reports.days_fill(first_day, reports.program_today())
+        first_day = timezone.localdate(self.end - timedelta(days=days), timezone=engine.program_zone())
+        sums.days_changed_between(first_day, engine.program_today())
+        kept = sums.days_fill(first_day, engine.program_today())
         summary = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in self.totals.items())
         self.stdout.write(self.style.SUCCESS(f"Created {summary}; kept the sums of {kept} days for reports."))
 

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dispatch import reports
+from dispatch.reports import engine, sums
 
 
 class Command(BaseCommand):
@@ -18,6 +18,6 @@ class Command(BaseCommand):
     def handle(self, *args, days, **options):
         if days < 1:
             raise CommandError("--days must be positive.")
-        today = reports.program_today()
-        kept = reports.days_fill(today - timedelta(days=days - 1), today)
+        today = engine.program_today()
+        kept = sums.days_fill(today - timedelta(days=days - 1), today)
         self.stdout.write(f"Kept the sums of {kept} days and months.")

@@ -1,5 +1,5 @@
 """Keep the reports' stored days honest: every save or delete of a record the reports read
-raises the version of the day it is counted on (dispatch.reports.days_changed), in the
+raises the version of the day it is counted on (dispatch.reports.sums.days_changed), in the
 writer's transaction. Connected in DispatchConfig.ready.
 
 Every write to these tables that the reports read goes through save() or delete() (the
@@ -10,7 +10,8 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from dispatch.models import Assignment, Incident
-from dispatch.reports import days_changed, program_today, program_zone
+from dispatch.reports.engine import program_today, program_zone
+from dispatch.reports.sums import days_changed
 from field.models import BackupRequest, Outcome
 from referrals.models import ContactAttempt, FollowUp, PoliceReferral
 

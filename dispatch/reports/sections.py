@@ -1,0 +1,204 @@
+"""The dashboard's sections and the call-type analysis, from a range's Totals."""
+
+from collections import Counter
+from dataclasses import asdict
+
+from dispatch.models import Incident
+from dispatch.reports.engine import DURATIONS, SELF_INITIATED, ReportFilters, Spread, Totals
+from dispatch.reports.sums import range_totals
+from dispatch.screening import DISQUALIFIERS, REASON_LABELS
+from field.models import Outcome
+from referrals.models import PoliceReferral
+
+
+# --- The sections ---------------------------------------------------------------------------------
+def calls_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Counts of the calls received in range, by source, call type and eligibility.
+
+    - `dispatched`: calls with at least one assignment (of the filtered unit, if one is set).
+    - `served`: calls with an assignment that reached on scene; `eligible_served` the eligible
+      ones among them; `served_share` = eligible_served / eligible (None when no call was
+      eligible): the share of eligible calls actually served.
+    """
+    totals = totals or range_totals(filters)
+    by_type = Counter()
+    eligible = 0
+    for (code, is_eligible, _), n in totals.types.items():
+        by_type[code] += n
+        eligible += n if is_eligible else 0
+    total = sum(totals.sources.values())
+    labels = dict(Incident.Source.choices)
+    return {
+        "total": total,
+        "eligible": eligible,
+        "dispatched": totals.dispatched,
+        "served": totals.served,
+        "eligible_served": totals.eligible_served,
+        "served_share": totals.eligible_served / eligible if eligible else None,
+        "by_source": [(labels.get(s, s), n) for s, n in totals.sources.most_common()],
+        "by_call_type": sorted(by_type.items(), key=lambda item: (-item[1], item[0])),
+    }
+
+
+def response_times(filters: ReportFilters, *, totals: Totals | None = None) -> list[dict]:
+    """Median and 90th percentile of each response-time definition and of time on scene, over
+    the assignments of the calls in range (each assignment with both timestamps counts once; a
+    call sent to two units in turn counts twice). Seconds, on the grid (`on_grid`)."""
+    totals = totals or range_totals(filters)
+    return [
+        {"key": key, "label": label, **asdict(Spread.of(totals.durations[key]))}
+        for key, label, *_ in DURATIONS
+    ]
+
+
+def outcomes_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """What happened on the calls in range, from their recorded outcomes and backup requests.
+
+    - `dispatched`: calls with at least one assignment (of the filtered unit, if set).
+    - `backup_calls`: of those, calls where the team needed police: an outcome records police
+      involvement `backup_requested` or `arrest`, or a police BackupRequest was made on one of
+      the call's assignments. A call counts once however many requests it had.
+    - `backup_rate` = backup_calls / dispatched (None when nothing was dispatched). CAHOOTS
+      reported about 0.6% of calls, Olympia about 20%.
+    - `arrests`: outcomes of calls recording an arrest.
+    - `by_disposition`, `transports` (outcomes with a transport destination, by destination).
+    Encounters are left out here; encounters_summary counts them.
+    """
+    totals = totals or range_totals(filters)
+    dispositions, transports, arrests = _outcome_counts(totals, encounters=False)
+    labels = dict(Outcome.Disposition.choices)
+    dispatched = totals.dispatched
+    return {
+        "dispatched": dispatched,
+        "backup_calls": totals.backup_calls,
+        "backup_rate": totals.backup_calls / dispatched if dispatched else None,
+        "arrests": arrests,
+        "recorded": sum(dispositions.values()),
+        "by_disposition": [(labels.get(d, d), n) for d, n in dispositions.most_common()],
+        "transports": sorted(transports.items(), key=lambda item: (-item[1], item[0])),
+    }
+
+
+def _outcome_counts(totals: Totals, *, encounters: bool) -> tuple[Counter, Counter, int]:
+    dispositions, transports = Counter(), Counter()
+    arrests = 0
+    for (self_initiated, disposition, destination, police), n in totals.outcomes.items():
+        if self_initiated != encounters:
+            continue
+        dispositions[disposition] += n
+        if destination:
+            transports[destination] += n
+        if police == Outcome.PoliceInvolvement.ARREST:
+            arrests += n
+    return dispositions, transports, arrests
+
+
+def encounters_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Self-initiated encounters received in range, kept apart from calls: how many, and their
+    outcomes by disposition ("Not recorded yet" for an encounter without one). A source filter
+    other than self-initiated leaves none."""
+    if filters.source and filters.source != SELF_INITIATED:
+        return {"total": 0, "by_disposition": [], "arrests": 0}
+    totals = totals or range_totals(filters)
+    dispositions, _transports, arrests = _outcome_counts(totals, encounters=True)
+    labels = dict(Outcome.Disposition.choices)
+    by_disposition = [(labels.get(d, d), n) for d, n in dispositions.most_common()]
+    missing = totals.encounters - sum(dispositions.values())
+    if missing > 0:
+        by_disposition.append(("Not recorded yet", missing))
+    return {"total": totals.encounters, "by_disposition": by_disposition, "arrests": arrests}
+
+
+def follow_ups_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Follow-up service connections created in range (by `FollowUp.created_at`, whole days in
+    the program's zone).
+
+    - `connected`: follow-ups that are connected now, or closed with reason `engaged`.
+    - `connection_rate` = connected / created (None when none were created).
+    - `first_contact`: time from creation to the first contact attempt (whatever its result),
+      over the follow-ups that have one; median and 90th percentile in seconds, on the grid.
+    With a source, call-type or unit filter, only follow-ups from a call that matches count.
+    """
+    totals = totals or range_totals(filters)
+    created = totals.follow_ups
+    return {
+        "created": created,
+        "connected": totals.connected,
+        "connection_rate": totals.connected / created if created else None,
+        "first_contact": asdict(Spread.of(totals.first_contact)),
+    }
+
+
+def referrals_summary(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
+    """Police referrals filed in range (by `created_at`), by urgency and the program's working
+    state. The call-type filter applies; source and unit do not."""
+    totals = totals or range_totals(filters)
+    urgency = dict(PoliceReferral.Urgency.choices)
+    states = dict(PoliceReferral.State.choices)
+    by_state = [
+        (f"{urgency[u].split(':')[0]} · {states[s]}", n) for (u, s), n in sorted(totals.referrals.items())
+    ]
+    return {"total": sum(totals.referrals.values()), "by_state": by_state}
+
+
+def dashboard(filters: ReportFilters) -> dict:
+    """Every section of the supervisor dashboard, for one range and set of filters."""
+    totals = range_totals(filters)
+    return {
+        "calls": calls_summary(filters, totals=totals),
+        "response_times": response_times(filters, totals=totals),
+        "outcomes": outcomes_summary(filters, totals=totals),
+        "encounters": encounters_summary(filters, totals=totals),
+        "follow_ups": follow_ups_summary(filters, totals=totals),
+        "referrals": referrals_summary(filters, totals=totals),
+    }
+
+
+# --- Call-type analysis ---------------------------------------------------------------------------
+SAFETY_REASONS = frozenset(DISQUALIFIERS)
+REASONS = (*DISQUALIFIERS, "call_type_not_eligible", "unknown_call_type", "screening_incomplete")
+
+
+def call_type_analysis(filters: ReportFilters, *, totals: Totals | None = None) -> list[dict]:
+    """For each CAD call type: calls in, screened eligible, how many calls each reason removed
+    (a call can carry several reasons, so these may add up to more than the ineligible calls),
+    and how many were served (an assignment reached on scene).
+
+    `could_grow`: calls with no safety disqualifier (weapons, violence, medical emergency,
+    police-only) that were not served: removed only by the catalogue, an unknown code or an
+    incomplete screening, or eligible but never reached. Sorted by it, largest first: where a
+    program could grow by widening its catalogue, finishing screening or adding units.
+    """
+    totals = totals or range_totals(filters)
+    table: dict[str, dict] = {}
+
+    def entry(code):
+        return table.setdefault(
+            code,
+            {
+                "code": code,
+                "calls": 0,
+                "eligible": 0,
+                "served": 0,
+                "could_grow": 0,
+                "reasons": dict.fromkeys(REASONS, 0),
+            },
+        )
+
+    for (code, eligible, reasons), n in totals.types.items():
+        row = entry(code)
+        row["calls"] += n
+        row["eligible"] += n if eligible else 0
+        for reason in reasons:
+            row["reasons"][reason] = row["reasons"].get(reason, 0) + n
+        if not SAFETY_REASONS.intersection(reasons):
+            row["could_grow"] += n
+    for (code, reasons), n in totals.served_types.items():
+        row = entry(code)
+        row["served"] += n
+        if not SAFETY_REASONS.intersection(reasons):
+            row["could_grow"] -= n
+    return sorted(table.values(), key=lambda e: (-e["could_grow"], -e["calls"], e["code"]))
+
+
+REASON_COLUMNS = [(reason, REASON_LABELS[reason]) for reason in REASONS]

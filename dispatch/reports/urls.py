@@ -1,0 +1,11 @@
+from django.urls import path
+
+from dispatch.reports import exports, views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("call-types/", views.call_type_analysis, name="call_type_analysis"),
+    path("export/", exports.export, name="export"),
+]
