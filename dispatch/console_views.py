@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import selectors, services
+from dispatch.formatting import duration
 from dispatch.forms import AssignForm, CancelForm, IntakeForm, PhoneContactForm, TransferForm
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Alert, Assignment, ClinicianTransfer, Incident, Unit
 from dispatch.roles import Action, may_work_clinician_queue, role_required
@@ -33,21 +34,6 @@ SCREENING_LABELS = {
     "police_only": "Police-only",
 }
 ANSWER_LABELS = {True: "Yes", False: "No", None: "Not asked"}
-
-
-def duration(seconds: float) -> str:
-    """How long, as the console shows it (static/js/console.js formats the same way)."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 NO_UNIT_OPTION = mark_safe('<option value="">No unit available</option>')

@@ -171,13 +171,6 @@ class Incident(models.Model):
     def __str__(self):
         return f"{self.call_type_code} at {self.address}"
 
-    @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
-        instance = super().from_db(db, field_names, values, **kwargs)
-        # The day it was received on as loaded: a change of received_at changes two days' numbers.
-        instance.received_at_loaded = instance.__dict__.get("received_at")
-        return instance
-
     @property
     def screening(self) -> dict:
         return {
@@ -194,8 +187,19 @@ class Incident(models.Model):
 
 class ChangeRecord(models.Model):
     """History of a record: every change, who made it and what it changed. Each history table
-    (an incident's, a follow-up's) adds the record it belongs to and its own kinds."""
+    (an incident's, a follow-up's) adds the record it belongs to; the kinds of change are one
+    vocabulary across the product."""
 
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        STATUS = "status", "Status changed"
+        CANCELLED = "cancelled", "Cancelled"  # an incident
+        CLAIMED = "claimed", "Claimed"  # a follow-up, by a case manager
+        ATTEMPT = "attempt", "Contact attempt"  # a follow-up
+        MERGED = "merged", "Person merged"  # a follow-up's person, into another record
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     at = models.DateTimeField(auto_now_add=True)
     # {"field": [old, new], ...}; on creation, {"field": [null, value]}.
@@ -209,17 +213,7 @@ class ChangeRecord(models.Model):
 class IncidentChange(ChangeRecord):
     """History: every change to an incident, who made it and what it changed."""
 
-    class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        UPDATED = "updated", "Updated"
-        CANCELLED = "cancelled", "Cancelled"
-        STATUS = "status", "Status changed"
-
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="changes")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-
-    class Meta(ChangeRecord.Meta):
-        pass
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.incident_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import prefetch_related_objects
 from rest_framework.permissions import BasePermission
 
 
@@ -79,30 +80,56 @@ RULES: dict[str, frozenset[str]] = {
 }
 
 
+class Rows(models.TextChoices):
+    """How much of one kind of record a role may read (the selectors apply it, once)."""
+
+    ALL = "all", "Every row"
+    OWN_CLIENT = "own_client", "What the caller itself sent or filed"
+    SHIFT_UNIT = "shift_unit", "The unit the responder is on shift with now"
+    NONE = "none", "Nothing"
+
+
+# Beside RULES: who may read which rows. A role missing from a kind reads none of it.
+ROWS: dict[str, dict[str, str]] = {
+    "incident": {_R.CAD: Rows.OWN_CLIENT, _R.DISPATCHER: Rows.ALL, _R.SUPERVISOR: Rows.ALL},
+    "assignment": {
+        _R.CAD: Rows.OWN_CLIENT,
+        _R.DISPATCHER: Rows.ALL,
+        _R.SUPERVISOR: Rows.ALL,
+        _R.RESPONDER: Rows.SHIFT_UNIT,
+    },
+    # A referral's filer sees only their own, and of those only the officer's view.
+    "referral": {_R.POLICE_OFFICER: Rows.OWN_CLIENT, _R.POLICE: Rows.OWN_CLIENT},
+}
+
+
+def rows_visible(user, kind: str) -> str:
+    """Which rows of `kind` (a key of ROWS) the caller may read: a Rows value."""
+    return ROWS[kind].get(role_of(user), Rows.NONE)
+
+
+def _group_names(user) -> set[str]:
+    # Read once per user object: prefetching is Django's own cache, so the several checks one
+    # request makes (the view, the selectors, the template) cost one query.
+    prefetch_related_objects([user], "groups")
+    return {group.name for group in user.groups.all()}
+
+
 def role_of(user) -> str | None:
     """The caller's role, or None for anonymous users and users without one."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    cached = getattr(user, "_cr_role", False)
-    if cached is not False:
-        return cached
-    role = None
-    # A person has no api_client: the reverse one-to-one raises an AttributeError subclass.
+    # A person has no api_client: the reverse one-to-one raises an AttributeError subclass
+    # (and Django remembers that there is none).
     api_client = getattr(user, "api_client", None)
     if api_client is not None:
-        role = api_client.role if api_client.is_active else None
-    else:
-        names = {g.name for g in user.groups.all()}
-        for candidate in HUMAN_ROLES:
-            if candidate.value in names:
-                role = candidate.value
-                break
-    user._cr_role = role
-    return role
+        return api_client.role if api_client.is_active else None
+    names = _group_names(user)
+    return next((role.value for role in HUMAN_ROLES if role.value in names), None)
 
 
 def is_clinician(user) -> bool:
-    return bool(user and user.is_authenticated and user.groups.filter(name=CLINICIAN_GROUP).exists())
+    return bool(user and user.is_authenticated and CLINICIAN_GROUP in _group_names(user))
 
 
 def may(user, action: str) -> bool:
@@ -153,11 +180,22 @@ HOME_URL_NAMES = {
 }
 
 
+class _May:
+    """`{% if may.catalogue_edit %}`: templates ask the rules, never compare role names."""
+
+    def __init__(self, user):
+        self.user = user
+
+    def __getitem__(self, action: str) -> bool:
+        if action == "clinician_queue":
+            return may_work_clinician_queue(self.user)
+        return may(self.user, Action(action))
+
+
 def role_context(request):
     user = getattr(request, "user", None)
     role = role_of(user)
     return {
-        "user_role": role,
         "user_role_label": Role(role).label if role else "",
-        "user_is_clinician": role == Role.DISPATCHER and is_clinician(user),
+        "may": _May(user),
     }

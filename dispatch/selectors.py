@@ -1,10 +1,10 @@
 """Reads of dispatch state. Who may see which rows is decided here, once."""
 
 from datetime import UTC, datetime
-from math import asin, cos, radians, sin, sqrt
 
 from django.db.models import F, Max, Prefetch, QuerySet, prefetch_related_objects
 
+from dispatch.geo import distance_km
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Alert,
@@ -15,7 +15,7 @@ from dispatch.models import (
     Shift,
     Unit,
 )
-from dispatch.roles import Role, role_of
+from dispatch.roles import Rows, rows_visible
 
 
 def incident_list_visible(user) -> QuerySet[Incident]:
@@ -23,11 +23,11 @@ def incident_list_visible(user) -> QuerySet[Incident]:
     qs = Incident.objects.select_related("call_type").prefetch_related(
         Prefetch("assignments", queryset=Assignment.objects.select_related("unit").order_by("dispatched_at"))
     )
-    role = role_of(user)
-    if role == Role.CAD:
-        return qs.filter(api_client__user=user)
-    if role in (Role.DISPATCHER, Role.SUPERVISOR):
+    rows = rows_visible(user, "incident")
+    if rows == Rows.ALL:
         return qs
+    if rows == Rows.OWN_CLIENT:
+        return qs.filter(api_client__user=user)
     return qs.none()
 
 
@@ -74,12 +74,12 @@ def assignment_list_visible(user) -> QuerySet[Assignment]:
     """Assignments the caller may act on: a responder only their own unit's on shift now;
     a CAD client those on its own incidents; dispatch all."""
     qs = Assignment.objects.select_related("unit", "incident")
-    role = role_of(user)
-    if role in (Role.DISPATCHER, Role.SUPERVISOR):
+    rows = rows_visible(user, "assignment")
+    if rows == Rows.ALL:
         return qs
-    if role == Role.CAD:
+    if rows == Rows.OWN_CLIENT:
         return qs.filter(incident__api_client__user=user)
-    if role == Role.RESPONDER:
+    if rows == Rows.SHIFT_UNIT:
         unit_id = shift_unit_id(user)
         return qs.filter(unit_id=unit_id) if unit_id is not None else qs.none()
     return qs.none()
@@ -129,17 +129,6 @@ def alert_list_open() -> QuerySet:
 def event_last_id() -> int:
     """The newest event id: a console rendered now resumes its live stream from here."""
     return Event.objects.aggregate(m=Max("id"))["m"] or 0
-
-
-EARTH_RADIUS_KM = 6371.0088
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance in kilometres."""
-    dlat = radians(lat2 - lat1)
-    dlon = radians(lon2 - lon1)
-    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
 
 
 def units_ranked_for(incident: Incident, units=None) -> list[tuple[Unit, float | None]]:

@@ -3,6 +3,7 @@
 import numbers
 from datetime import UTC, datetime
 
+from django.db import models
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -151,13 +152,7 @@ def assignment_representation(assignment: Assignment) -> dict:
         "incident": _text(assignment.incident_id),
         "unit": _text(assignment.unit.callsign),
         "status": _text(assignment.status),
-        "dispatched_at": utc_timestamp(assignment.dispatched_at),
-        "acknowledged_at": utc_timestamp(assignment.acknowledged_at),
-        "en_route_at": utc_timestamp(assignment.en_route_at),
-        "on_scene_at": utc_timestamp(assignment.on_scene_at),
-        "transporting_at": utc_timestamp(assignment.transporting_at),
-        "cleared_at": utc_timestamp(assignment.cleared_at),
-        "cancelled_at": utc_timestamp(assignment.cancelled_at),
+        **{name: utc_timestamp(getattr(assignment, name)) for name in Assignment.TIMESTAMPS},
         "override_reason": _text(assignment.override_reason),
         "transport_destination": _text(assignment.transport_destination),
     }
@@ -228,15 +223,13 @@ def unit_members(unit: Unit) -> list[str]:
 
 # --- Incidents and assignments: output ----------------------------------------------------
 class AssignmentOut(serializers.ModelSerializer):
+    # Every timestamp of Assignment.TIMESTAMPS answers in UTC (null until its step happens).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
     incident = serializers.UUIDField(source="incident_id", read_only=True)
     unit = serializers.CharField(source="unit.callsign", read_only=True)
-    dispatched_at = UTCDateTimeField(read_only=True)
-    acknowledged_at = UTCDateTimeField(read_only=True)
-    en_route_at = UTCDateTimeField(read_only=True)
-    on_scene_at = UTCDateTimeField(read_only=True)
-    transporting_at = UTCDateTimeField(read_only=True)
-    cleared_at = UTCDateTimeField(read_only=True)
-    cancelled_at = UTCDateTimeField(read_only=True)
 
     class Meta:
         model = Assignment
@@ -245,16 +238,11 @@ class AssignmentOut(serializers.ModelSerializer):
             "incident",
             "unit",
             "status",
-            "dispatched_at",
-            "acknowledged_at",
-            "en_route_at",
-            "on_scene_at",
-            "transporting_at",
-            "cleared_at",
-            "cancelled_at",
+            *Assignment.TIMESTAMPS,
             "override_reason",
             "transport_destination",
         ]
+        read_only_fields = fields
 
     def to_representation(self, instance):
         return assignment_representation(instance)

@@ -351,19 +351,7 @@ class ContactAttempt(models.Model):
 class FollowUpChange(ChangeRecord):
     """History: every change to a follow-up, who made it and what it changed."""
 
-    class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        CLAIMED = "claimed", "Claimed"
-        ATTEMPT = "attempt", "Contact attempt"
-        STATUS = "status", "Status changed"
-        UPDATED = "updated", "Updated"
-        MERGED = "merged", "Person merged"
-
     follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="changes")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-
-    class Meta(ChangeRecord.Meta):
-        pass
 
     def __str__(self):
         return f"{self.get_kind_display()} follow-up {self.follow_up_id}"

@@ -2,15 +2,15 @@
 what an officer may know about a referral, is decided here, once."""
 
 import contextlib
-import math
 import re
 from datetime import date
 
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from dispatch.geo import distance_km
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Incident
-from dispatch.roles import Role, role_of
+from dispatch.roles import Rows, rows_visible
 from referrals.models import FollowUp, Person, PersonAccess, PoliceReferral, Service
 
 # --- Police referrals: the privacy boundary ---------------------------------------------------------
@@ -41,7 +41,7 @@ def referral_officer_status(referral: PoliceReferral) -> str:
 
 def referral_list_for_filer(user) -> QuerySet[PoliceReferral]:
     """The referrals this officer or police client filed, newest first; nobody else's."""
-    if role_of(user) not in (Role.POLICE_OFFICER, Role.POLICE):
+    if rows_visible(user, "referral") != Rows.OWN_CLIENT:
         return PoliceReferral.objects.none()
     return (
         PoliceReferral.objects.filter(filed_by=user)
@@ -71,14 +71,6 @@ def referral_officer_view(referral: PoliceReferral) -> dict:
 OUTREACH_RADIUS_KM = 15.0
 
 
-def _km(lat1, lon1, lat2, lon2) -> float:
-    """Great-circle distance; good enough to sort a city's referrals by nearness."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
 def outreach_list_near(unit, *, radius_km: float = OUTREACH_RADIUS_KM, limit: int = 50) -> list:
     """Non-urgent referrals waiting for outreach, nearest to the unit first (within radius_km
     when both places are known), then those without coordinates, oldest first. Each item has
@@ -93,7 +85,7 @@ def outreach_list_near(unit, *, radius_km: float = OUTREACH_RADIUS_KM, limit: in
     for referral in waiting:
         referral.distance_km = None
         if here and referral.latitude is not None:
-            referral.distance_km = round(_km(*here, referral.latitude, referral.longitude), 1)
+            referral.distance_km = round(distance_km(*here, referral.latitude, referral.longitude), 1)
             if referral.distance_km > radius_km and referral.state == PoliceReferral.State.QUEUED:
                 continue
         near.append(referral)

@@ -153,3 +153,21 @@ def test_the_tablet_leads_to_the_outreach_queue_of_police_referrals(client, pers
     html = client.get("/field/").content.decode()
     assert 'href="/referrals/outreach/"' in html
     assert client.get("/referrals/outreach/").status_code == 200
+
+
+def test_the_console_shows_the_supervisors_links_only_to_a_supervisor(client, personas):
+    catalogue = reverse("dispatch:supervisor_home").encode()
+    client.force_login(personas["supervisor"])
+    assert catalogue in client.get("/dispatch/").content
+    client.force_login(personas["dispatcher"])
+    assert catalogue not in client.get("/dispatch/").content
+
+
+def test_the_record_audit_link_shows_only_to_whom_may_read_the_audit(client, personas):
+    audit = reverse("referrals:person_audit").encode()
+    client.force_login(personas["case_manager"])
+    page = client.get(reverse("referrals:case_manager_home")).content
+    assert audit not in page
+    assert client.get(reverse("referrals:person_audit")).status_code == 403
+    client.force_login(personas["supervisor"])
+    assert audit in client.get(reverse("referrals:case_manager_home")).content

@@ -62,13 +62,7 @@ ASSIGNMENT_FIELDS = [
     ("unit__callsign", "unit"),
     ("status", "status"),
     ("incident__received_at", "received_at"),
-    ("dispatched_at", "dispatched_at"),
-    ("acknowledged_at", "acknowledged_at"),
-    ("en_route_at", "en_route_at"),
-    ("on_scene_at", "on_scene_at"),
-    ("transporting_at", "transporting_at"),
-    ("cleared_at", "cleared_at"),
-    ("cancelled_at", "cancelled_at"),
+    *((name, name) for name in Assignment.TIMESTAMPS),
     ("transport_destination", "transport_destination"),
 ]
 OUTCOME_FIELDS = [
@@ -91,19 +85,7 @@ OUTCOME_IDENTIFIERS = [
     ("person__date_of_birth", "person_date_of_birth"),
     ("person__phone", "person_phone"),
 ]
-TIMESTAMPS = {
-    "received_at",
-    "closed_at",
-    "cancelled_at",
-    "incident__received_at",
-    "dispatched_at",
-    "acknowledged_at",
-    "en_route_at",
-    "on_scene_at",
-    "transporting_at",
-    "cleared_at",
-    "recorded_at",
-}
+TIMESTAMPS = {"received_at", "closed_at", "incident__received_at", "recorded_at", *Assignment.TIMESTAMPS}
 
 
 def _export_queryset(kind: str, filters: engine.ReportFilters, identifiers: bool):

@@ -6,7 +6,7 @@ Every write to these tables that the reports read goes through save() or delete(
 queryset updates in the code base touch fields no report reads); a bulk load
 (generate_history) raises the versions of the days it wrote itself."""
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
 from dispatch.models import Assignment, Incident
@@ -56,7 +56,7 @@ def _with_follow_ups(incident_id, *received):
 
 
 MOMENTS = {
-    Incident: lambda i: _with_follow_ups(i.pk, i.received_at, getattr(i, "received_at_loaded", None)),
+    Incident: lambda i: _with_follow_ups(i.pk, i.received_at),
     Assignment: lambda a: _with_follow_ups(a.incident_id, _assignment_received_at(a)),
     Outcome: lambda o: (_through_assignment(o),),
     BackupRequest: lambda b: (_through_assignment(b),),
@@ -69,11 +69,21 @@ MOMENTS = {
 def _changed(sender, instance, **kwargs):
     # loaddata (raw) included: what it loads counts like any other record.
     days_changed(*MOMENTS[sender](instance))
-    if sender is Incident:
-        instance.received_at_loaded = instance.received_at
+
+
+def _incident_moving(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Before an incident is saved with a new received_at (a CAD correcting the time, an edit
+    in the admin), the day it leaves changes too. A save that names its fields without
+    received_at (every status change on the live path) cannot move it and costs no query."""
+    if raw or instance._state.adding or (update_fields is not None and "received_at" not in update_fields):
+        return
+    previous = Incident.objects.filter(pk=instance.pk).values_list("received_at", flat=True).first()
+    if previous is not None and previous != instance.received_at:
+        days_changed(*_with_follow_ups(instance.pk, previous))
 
 
 def connect() -> None:
+    pre_save.connect(_incident_moving, sender=Incident, dispatch_uid="report-days-incident-moving")
     for model in MOMENTS:
         post_save.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-delete")

@@ -8,31 +8,20 @@ from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dispatch.formatting import duration
 from dispatch.models import CallType
 from dispatch.reports import engine, sections
 from dispatch.reports.forms import ReportFilterForm
 from dispatch.roles import Action, may, role_required
 
+
+def duration_measured(seconds: float | None) -> str:
+    return duration(seconds, precise=True)
+
+
 # --- Shaping numbers for the page -------------------------------------------------------------
 BAR_AREA = 300  # px of the chart's width given to the longest bar
 ROW_HEIGHT = 30
-
-
-def duration(seconds: float | None) -> str:
-    """12 s, 4 min 05 s, 1 h 20 min, 2 d 3 h: short enough for a table cell."""
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def share(part: int, whole: int) -> str:
@@ -101,8 +90,8 @@ def _dashboard_context(filters: engine.ReportFilters) -> dict:
             ),
             (
                 "Time to first contact",
-                duration(first_contact["median"]),
-                f"median; 90th percentile {duration(first_contact['p90'])}",
+                duration_measured(first_contact["median"]),
+                f"median; 90th percentile {duration_measured(first_contact['p90'])}",
             ),
         ],
         "charts": [
@@ -120,7 +109,11 @@ def _dashboard_context(filters: engine.ReportFilters) -> dict:
             ),
         ],
         "response_times": [
-            {**row, "median_display": duration(row["median"]), "p90_display": duration(row["p90"])}
+            {
+                **row,
+                "median_display": duration_measured(row["median"]),
+                "p90_display": duration_measured(row["p90"]),
+            }
             for row in spreads
         ],
     }
