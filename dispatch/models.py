@@ -536,6 +536,38 @@ class ExportAudit(models.Model):
         return f"{self.user} exported {self.kind} {self.range_start}–{self.range_end} {who}"
 
 
+class AuditEntry(models.Model):
+    """The product's audit trail: who changed how the program runs (units, people, roles) and
+    who saw or took out what identifies a person (searches, queues, exports). Written in the
+    same transaction as the change it records, or before the answer that shows what was read;
+    never edited. (Opening one person's record is kept in referrals.PersonAccess, exports in
+    ExportAudit; the audit page reads all three.)"""
+
+    class Kind(models.TextChoices):
+        ADMINISTRATION = "administration", "Administration change"
+        IDENTITY_READ = "identity_read", "Read of people's identities"
+        EXPORT = "export", "Export"
+        SECURITY = "security", "Security event"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What was done, as "<thing>.<verb>": "unit.create", "user.deactivate", "person.search".
+    action = models.CharField(max_length=60)
+    # What it was done to, readable on its own after the thing is gone: "unit CR-7", "user sam".
+    target = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["kind", "at"], name="audit_kind_at")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+
+
 class ReportDay(models.Model):
     """A day's version for the program's reports (dispatch.reports): it rises whenever a record
     that day's numbers read changes (dispatch.reports.days_changed)."""

@@ -154,3 +154,26 @@ def test_the_demo_sign_ins_work(client, db):
     for username in ("dispatcher", "clinician", "responder1", "officer", "casemanager", "supervisor"):
         assert client.login(username=username, password="demo-pass-2026"), username
         assert client.get("/").status_code == 302
+
+
+def test_an_audit_entry_records_who_did_what_and_never_an_anonymous_user(db, personas):
+    from django.contrib.auth.models import AnonymousUser
+
+    from dispatch.models import AuditEntry
+    from dispatch.services import audit_record
+
+    entry = audit_record(
+        actor=personas["supervisor"],
+        kind=AuditEntry.Kind.ADMINISTRATION,
+        action="unit.create",
+        target="unit CR-9",
+    )
+    assert (entry.actor, entry.action, entry.target, entry.detail) == (
+        personas["supervisor"],
+        "unit.create",
+        "unit CR-9",
+        {},
+    )
+    assert (
+        audit_record(actor=AnonymousUser(), kind=AuditEntry.Kind.SECURITY, action="signin.fail").actor is None
+    )

@@ -12,6 +12,7 @@ from dispatch.services.assignments import (
     assignment_set_status,
     assignment_step,
 )
+from dispatch.services.audit import audit_record
 from dispatch.services.clinician import incident_transfer_to_clinician, phone_contact_record
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.incidents import (
@@ -49,6 +50,7 @@ __all__ = [
     "assignment_for_update",
     "assignment_set_status",
     "assignment_step",
+    "audit_record",
     "incident_cancel",
     "incident_close",
     "incident_create",
