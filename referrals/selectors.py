@@ -11,7 +11,7 @@ from django.utils import timezone
 from dispatch.geo import distance_km
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Incident
 from dispatch.roles import Rows, rows_visible
-from referrals.models import FollowUp, Person, PersonAccess, PoliceReferral, Service
+from referrals.models import FollowUp, OfficerContact, Person, PersonAccess, PoliceReferral, Service
 
 # --- Police referrals: the privacy boundary ---------------------------------------------------------
 Officer = PoliceReferral.OfficerStatus
@@ -65,6 +65,11 @@ def referral_officer_view(referral: PoliceReferral) -> dict:
         "status_label": Officer(status).label,
         "created_at": referral.created_at,
     }
+
+
+def officer_callback(user) -> str:
+    """The callback number the officer gave last time, to prefill the next referral."""
+    return OfficerContact.objects.filter(user=user).values_list("callback", flat=True).first() or ""
 
 
 # --- The outreach queue ----------------------------------------------------------------------------
