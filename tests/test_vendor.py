@@ -77,6 +77,12 @@ def test_every_vendored_file_a_template_names_is_there():
     assert all(finders.find(name) for name in named), named
 
 
+def test_the_browser_tests_inject_the_vendored_axe():
+    from tests.browser.axe import AXE_SCRIPT
+
+    assert AXE_SCRIPT == VENDOR / AXE_CORE / "axe.min.js"
+
+
 def test_collectstatic_with_hashed_names_takes_the_vendored_files(tmp_path):
     # The manifest storage rewrites every url() and sourceMappingURL, and fails on one naming a
     # file that is not there (the reason `make vendor` cuts leaflet.js's source map line).
