@@ -8,9 +8,9 @@ YES_NO = [("yes", "Yes"), ("no", "No")]
 ANSWERS = {"yes": True, "no": False}
 SCREENING = [
     ("weapons", "Weapons on scene?"),
-    ("violence", "A credible threat of violence?"),
-    ("medical_emergency", "An emergency medical need?"),
-    ("police_only", "Something only police may do (entering a home, evidence)?"),
+    ("violence", "Threat of violence?"),
+    ("medical_emergency", "Medical emergency?"),
+    ("police_only", "Police-only task (entry, evidence)?"),
 ]
 # Where the officer's phone put the scene, when they gave no address.
 PHONE_PLACE = "Officer's phone location {latitude:.5f}, {longitude:.5f}"
@@ -45,7 +45,7 @@ class ReferralForm(forms.Form):
     situation = forms.CharField(
         max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), label="What is happening"
     )
-    consent_to_contact = _yes_no("Did the person agree to be contacted by the program?", "Answer yes or no.")
+    consent_to_contact = _yes_no("Person agreed to be contacted?", "Answer yes or no.")
     officer_callback = forms.CharField(
         max_length=40,
         label="Your callback number",

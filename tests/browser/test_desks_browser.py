@@ -1,0 +1,144 @@
+"""Every desk a program needs, tried in a real browser: the supervisor's administration, the
+officer's referral on a phone, the case manager's follow-up, and the demo month's dashboard."""
+
+import pytest
+
+from dispatch import services
+from dispatch.models import Shift, Unit
+from referrals.models import PoliceReferral
+from tests import factories
+from tests.browser.axe import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "van-seven-first-shift-2026"
+
+
+def sign_in(page, server, username, password):
+    page.goto(f"{server.url}/signin/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_supervisor_adds_a_unit_and_a_responder_who_signs_in_and_starts_a_shift_on_it(
+    daphne, browser_page, personas, artifacts_dir
+):
+    supervisor = browser_page(daphne, personas["supervisor"])
+    supervisor.goto(f"{daphne.url}/dispatch/supervisor/")
+    supervisor.get_by_role("link", name="Units").click()
+    assert_accessible(supervisor, "the supervisor's units")
+    supervisor.get_by_label("Callsign", exact=True).fill("VAN-7")
+    supervisor.get_by_role("button", name="Add unit").click()
+    supervisor.get_by_text("Added VAN-7.").wait_for()
+    row = supervisor.locator("tr", has_text="VAN-7")
+    assert row.locator("[data-status]").inner_text() == "Off duty"
+    # A callsign already used is said on the form, and nothing is added.
+    supervisor.get_by_label("Callsign", exact=True).fill("van-7")
+    supervisor.get_by_role("button", name="Add unit").click()
+    supervisor.get_by_text("VAN-7 is already a unit's callsign.").wait_for()
+    assert Unit.objects.filter(callsign="VAN-7").count() == 1
+    assert_accessible(supervisor, "the supervisor's units with a form error")
+    supervisor.screenshot(path=str(artifacts_dir / "supervisor-units.png"), full_page=True)
+
+    supervisor.get_by_role("link", name="Staff").click()
+    assert_accessible(supervisor, "the supervisor's staff list")
+    supervisor.get_by_role("link", name="Add a person").click()
+    supervisor.get_by_label("User name").fill("mrivera")
+    supervisor.get_by_label("First name").fill("Mar")
+    supervisor.get_by_label("Last name").fill("Rivera")
+    supervisor.get_by_label("Role").select_option("responder")
+    supervisor.get_by_label("First password").fill(PASSWORD)
+    assert_accessible(supervisor, "adding a person")
+    supervisor.get_by_role("button", name="Add person").click()
+    supervisor.get_by_text("Added Mar Rivera. They can sign in now.").wait_for()
+    assert_accessible(supervisor, "a person's page")
+
+    responder = browser_page(daphne, viewport={"width": 1024, "height": 768})
+    sign_in(responder, daphne, "mrivera", PASSWORD)
+    responder.get_by_role("heading", name="Start your shift").wait_for()
+    responder.get_by_label("Unit").select_option(label="VAN-7")
+    responder.get_by_role("button", name="Start shift").click()
+    responder.locator(".callsign", has_text="VAN-7").wait_for()
+    shift = Shift.objects.get(user__username="mrivera", ended_at__isnull=True)
+    assert shift.unit.callsign == "VAN-7"
+
+    supervisor.get_by_role("link", name="Shifts").click()
+    supervisor.locator("table", has_text="Mar Rivera").first.wait_for()
+    assert "VAN-7" in supervisor.locator("section", has_text="On shift now").inner_text()
+    assert_accessible(supervisor, "who is on shift")
+    supervisor.get_by_role("link", name="Units").click()
+    assert "Mar Rivera" in supervisor.locator("tr", has_text="VAN-7").inner_text()
+
+
+def test_a_deactivated_person_cannot_sign_in(daphne, browser_page, personas):
+    supervisor = browser_page(daphne, personas["supervisor"])
+    dispatcher = personas["dispatcher"]
+    supervisor.goto(f"{daphne.url}/dispatch/supervisor/people/{dispatcher.pk}/")
+    supervisor.get_by_role("button", name="Deactivate").click()
+    supervisor.get_by_text("can no longer sign in").wait_for()
+    assert_accessible(supervisor, "a deactivated person's page")
+
+    page = browser_page(daphne)
+    sign_in(page, daphne, "disp", "pw-for-tests-1")
+    page.get_by_text("That user name and password did not match.").wait_for()
+    assert "/signin/" in page.url
+
+
+def test_an_officer_refers_on_a_phone_in_one_screen_and_sees_the_status_change_live(
+    daphne, browser_page, personas, call_types, artifacts_dir
+):
+    officer = browser_page(
+        daphne,
+        personas["police_officer"],
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": 39.7392, "longitude": -104.9903},
+        permissions=["geolocation"],
+    )
+    officer.goto(f"{daphne.url}/referrals/officer/new/")
+    assert officer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # Nothing is chosen for the officer: every screening question waits for an answer.
+    assert officer.locator("input[type=radio]:checked").count() == 0
+    assert_accessible(officer, "the officer's referral form on a phone")
+    for question in (
+        "Weapons on scene?",
+        "Threat of violence?",
+        "Medical emergency?",
+        "Police-only task (entry, evidence)?",
+    ):
+        officer.get_by_role("group", name=question).get_by_label("No").check()
+    officer.get_by_label("Now: send a team").check()
+    officer.get_by_label("Type of call").select_option("WELFARE")
+    officer.get_by_role("button", name="Use my location").click()
+    officer.get_by_text("Location from your phone: 39.73920, -104.99030").wait_for()
+    officer.get_by_label("What is happening").fill("Man talking to himself at the bus stop, calm.")
+    officer.get_by_role("group", name="Person agreed to be contacted?").get_by_label("Yes").check()
+    officer.get_by_label("Your callback number").fill("303-555-0111")
+    send = officer.get_by_role("button", name="Send referral")
+    bottom = officer.evaluate("(el) => el.getBoundingClientRect().bottom + window.scrollY", send.element_handle())
+    # Everything required sits within two screens of the phone, the button included.
+    assert bottom <= 2 * PHONE["height"], bottom
+    officer.screenshot(path=str(artifacts_dir / "referral-phone-form.png"), full_page=True)
+    send.click()
+    officer.get_by_text("Referral sent to dispatch.").wait_for()
+    assert officer.locator("[data-status]").inner_text() == "Received"
+    assert_accessible(officer, "the officer's referral status on a phone")
+
+    referral = PoliceReferral.objects.get()
+    assert (referral.latitude, referral.longitude) == (39.7392, -104.9903)
+    assert referral.incident.eligible
+    unit = factories.UnitFactory(callsign="CR-4")
+    services.assignment_create(
+        incident_id=referral.incident_id, callsign=unit.callsign, actor=personas["dispatcher"]
+    )
+    # No reload: the page reads the officer's view of the referral again by itself.
+    officer.locator('[data-status="assigned"]').wait_for(timeout=10_000)
+    assert officer.locator("[data-status]").inner_text() == "Assigned"
+    officer.screenshot(path=str(artifacts_dir / "referral-phone-assigned.png"), full_page=True)
+
+    # The next referral comes with the callback already filled in.
+    officer.goto(f"{daphne.url}/referrals/officer/new/")
+    assert officer.get_by_label("Your callback number").input_value() == "303-555-0111"
