@@ -11,7 +11,7 @@ from dispatch import services as dispatch_services
 from dispatch.models import Unit
 from dispatch.roles import Action, role_required
 from dispatch.services import ServiceConflict
-from referrals import selectors, services
+from referrals import history, selectors, services
 from referrals.forms import (
     AttemptForm,
     FollowUpCreateForm,
@@ -235,6 +235,13 @@ def _follow_up_page(request, follow_up_id, *, status=200, **forms_and_error):
         )
     context = {
         "f": follow_up,
+        "contact": selectors.follow_up_contact(follow_up),
+        "person_tel": history.tel_href(follow_up.person.phone) if follow_up.person else "",
+        "history": history.follow_up_history(follow_up),
+        "attempts": [
+            {"attempt": attempt, "sentence": history.attempt_sentence(attempt)}
+            for attempt in follow_up.attempts.all()
+        ],
         "attempt_form": forms_and_error.get("attempt_form") or AttemptForm(),
         "transition_form": forms_and_error.get("transition_form")
         or TransitionForm(initial={"provider": follow_up.provider_id}),
@@ -318,7 +325,11 @@ def person_detail(request, person_id):
     return render(
         request,
         "referrals/person.html",
-        {"person": person, "timeline": selectors.person_timeline(person)},
+        {
+            "person": person,
+            "person_tel": history.tel_href(person.phone),
+            "timeline": selectors.person_timeline(person),
+        },
     )
 
 

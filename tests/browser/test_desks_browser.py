@@ -143,3 +143,24 @@ def test_an_officer_refers_on_a_phone_in_one_screen_and_sees_the_status_change_l
     # The next referral comes with the callback already filled in.
     officer.goto(f"{daphne.url}/referrals/officer/new/")
     assert officer.get_by_label("Your callback number").input_value() == "303-555-0111"
+
+
+def test_the_case_managers_follow_up_shows_a_tel_link_and_the_contacts_call_type(
+    daphne, browser_page, personas, call_types, artifacts_dir
+):
+    from tests.test_case_manager_pages import build_contact
+
+    made = build_contact(personas, call_types)
+    page = browser_page(daphne, personas["case_manager"])
+    page.goto(f"{daphne.url}/referrals/follow-ups/{made['follow_up'].pk}/")
+    call = page.get_by_role("link", name="Call (720) 555-0199")
+    assert call.get_attribute("href") == "tel:7205550199"
+    contact = page.locator("section", has=page.get_by_role("heading", name="The contact that led here"))
+    assert "Welfare check (WELFARE)" in contact.inner_text()
+    assert "CR-3" in contact.inner_text()
+    assert_accessible(page, "the case manager's follow-up")
+    page.screenshot(path=str(artifacts_dir / "case-manager-follow-up.png"), full_page=True)
+    page.get_by_role("link", name="Ana Ruiz").click()
+    page.get_by_role("heading", name="Timeline").wait_for()
+    assert "unit CR-3" in page.content()
+    assert_accessible(page, "the person's timeline")
