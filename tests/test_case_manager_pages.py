@@ -94,7 +94,8 @@ def test_the_history_is_sentences_with_names_and_labels_never_field_names_or_ids
     for sentence in (
         f"{responder} opened a housing / shelter follow-up, due",
         "Robin Nguyen took it onto their caseload.",
-        "Robin Nguyen recorded a contact attempt (phone call): no answer; the status went from Open to Attempted.",
+        "Robin Nguyen recorded a contact attempt (phone call): no answer; "
+        "the status went from Open to Attempted.",
         "Robin Nguyen changed the provider from — to Lawrence Street shelter.",
         "Robin Nguyen changed the status from Attempted to Connected.",
         "Robin Nguyen tried a phone call: no answer.",
