@@ -164,3 +164,47 @@ def test_the_case_managers_follow_up_shows_a_tel_link_and_the_contacts_call_type
     page.get_by_role("heading", name="Timeline").wait_for()
     assert "unit CR-3" in page.content()
     assert_accessible(page, "the person's timeline")
+
+
+def test_after_load_demo_the_dashboard_shows_thirty_days_of_calls_and_a_weekly_trend(
+    daphne, browser_page, artifacts_dir
+):
+    import re
+    import threading
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    def load():
+        from django.db import connection
+
+        call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        connection.close()
+
+    # In a thread of its own: its after-commit pushes use async_to_sync, which cannot run on
+    # the thread where Playwright keeps its event loop.
+    loader = threading.Thread(target=load)
+    loader.start()
+    loader.join()
+
+    supervisor = get_user_model().objects.get(username="supervisor")
+    page = browser_page(daphne, supervisor, viewport={"width": 1366, "height": 900})
+    page.goto(f"{daphne.url}/dispatch/supervisor/data/")
+    calls = page.locator(".tile", has_text="Calls").first.locator(".tile-value").inner_text()
+    assert int(calls.replace(",", "")) > 1000  # a month of about forty calls a day
+    trend = page.get_by_role("img", name="Calls per week, by source")
+    assert trend.is_visible() and trend.bounding_box()["width"] > 300
+    weeks = page.locator("#chart-trend-calls g.bar")
+    assert weeks.count() >= 5
+    assert re.search(r"\d", weeks.first.locator("text.value").text_content())
+    assert page.get_by_role("img", name="Received → on scene, per week").is_visible()
+    assert page.get_by_role("img", name="Eligible calls served, per week").is_visible()
+    assert page.locator(".chart-numbers").count() == 0
+    assert_accessible(page, "the dashboard after load_demo")
+    page.screenshot(path=str(artifacts_dir / "dashboard-demo-month.png"), full_page=True)
+
+    page.get_by_role("link", name="Printable monthly report").click()
+    page.get_by_role("heading", name=re.compile("Community response · ")).wait_for()
+    assert_accessible(page, "the monthly report")
+    pdf = page.pdf(format="Letter")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # one page to hand to a council
