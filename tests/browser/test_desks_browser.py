@@ -113,7 +113,7 @@ def test_an_officer_refers_on_a_phone_in_one_screen_and_sees_the_status_change_l
     officer.get_by_label("Now: send a team").check()
     officer.get_by_label("Type of call").select_option("WELFARE")
     officer.get_by_role("button", name="Use my location").click()
-    officer.get_by_text("Location from your phone: 39.73920, -104.99030").wait_for()
+    officer.locator("#locate-status", has_text="39.73920, -104.99030").wait_for()
     officer.get_by_label("What is happening").fill("Man talking to himself at the bus stop, calm.")
     officer.get_by_role("group", name="Person agreed to be contacted?").get_by_label("Yes").check()
     officer.get_by_label("Your callback number").fill("303-555-0111")

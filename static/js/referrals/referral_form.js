@@ -21,9 +21,10 @@ if (button && latitude && longitude && "geolocation" in navigator) {
         latitude.value = lat.toFixed(6);
         longitude.value = lon.toFixed(6);
         button.disabled = false;
-        button.textContent = "Location set ✓";
-        say(`Location from your phone: ${lat.toFixed(5)}, ${lon.toFixed(5)} (within ${Math.round(accuracy)} m). An address is optional now.`);
-        if (address) address.placeholder = "Address (optional)";
+        button.textContent = `Location set ✓ (±${Math.round(accuracy)} m)`;
+        // One short line: the required answers must still fit the phone's first screen.
+        say(`${lat.toFixed(5)}, ${lon.toFixed(5)}`);
+        if (address) address.placeholder = "Address (optional now)";
       },
       (error) => {
         button.disabled = false;
