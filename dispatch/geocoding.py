@@ -8,6 +8,7 @@ raises for a bad address or a bad geocoder: an incident is never refused or held
 """
 
 import csv
+import functools
 import json
 import logging
 import math
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, reset_queries, transaction
 from django.db.models import Q
 
 from dispatch.models import AddressPoint
@@ -237,7 +238,7 @@ def _longest_known_start(wanted: AddressKeys) -> AddressPoint | None:
     head = " ".join(words[:2])
     candidates = [
         p
-        for p in AddressPoint.objects.filter(Q(key=head) | Q(key__startswith=head + " "))[:500]
+        for p in AddressPoint.objects.filter(_starts_with("key", head))[:500]
         if wanted.key == p.key or wanted.key.startswith(p.key + " ")
     ]
     if not candidates:
@@ -262,17 +263,21 @@ def address_suggest(prefix: str, limit: int = 8) -> list[str]:
         return []
     if city_typed.strip():
         # "1550 Court Pl, Den": this street address, in a city that starts so.
-        query = Q(key=" ".join(_abbreviate(_drop_unit(words)))) & Q(
-            city_key__startswith=" ".join(_words(city_typed))
-        )
+        key = " ".join(_abbreviate(_drop_unit(words)))
+        conditions = [Q(key=key) & _starts_with("city_key", " ".join(_words(city_typed)))]
     else:
-        query = _prefix_query(words, typing=not street[-1:].isspace())
+        conditions = _prefix_conditions(words, typing=not street[-1:].isspace())
+    # One query a condition: each is one index range, where their OR made PostgreSQL walk the
+    # whole index in key order (seconds on a million points).
+    rows = set()
+    for condition in conditions:
+        rows.update(
+            AddressPoint.objects.filter(condition)
+            .order_by("key", "city_key")
+            .values_list("key", "city_key", "full_address")[: limit * 4]
+        )
     found: list[str] = []
-    for full_address in (
-        AddressPoint.objects.filter(query)
-        .order_by("key", "city_key")
-        .values_list("full_address", flat=True)[: limit * 4]
-    ):
+    for _key, _city, full_address in sorted(rows):
         if full_address not in found:
             found.append(full_address)
         if len(found) == limit:
@@ -280,21 +285,51 @@ def address_suggest(prefix: str, limit: int = 8) -> list[str]:
     return found
 
 
-def _prefix_query(words: list[str], *, typing: bool) -> Q:
+def _prefix_conditions(words: list[str], *, typing: bool) -> list[Q]:
     done = _abbreviate(words[:-1] if typing else words)
     base = " ".join(done)
     if not typing:
-        return Q(key=base) | Q(key__startswith=base + " ")
+        return _whole_word(base)
     last = words[-1]
     lead = f"{base} " if base else ""
-    query = Q(key__startswith=lead + last)
+    conditions = [_starts_with("key", lead + last)]
     # The word being typed may be the start of one that keys abbreviate: "1550 Cour" is after
     # "1550 CT PL". Whole words only, so "1200 Nor" (North) does not bring up "1200 Navajo St".
     if len(last) >= 2:
-        for word, short in ABBREVIATIONS.items():
-            if word.startswith(last):
-                query |= Q(key=lead + short) | Q(key__startswith=f"{lead}{short} ")
-    return query
+        for short in {short for word, short in ABBREVIATIONS.items() if word.startswith(last)}:
+            conditions += _whole_word(lead + short)
+    return conditions
+
+
+def _whole_word(prefix: str) -> list[Q]:
+    return [Q(key=prefix), _starts_with("key", prefix + " ")]
+
+
+def _starts_with(field_name: str, prefix: str) -> Q:
+    if not prefix:
+        return Q()
+    if _text_sorts_as_code_points():
+        # A range is exactly "starts with" in code-point order, and one walk of the (key, city)
+        # index in order: 3 ms for "14" among a million points, where PostgreSQL took a second
+        # over LIKE (and SQLite's case-blind LIKE cannot use a binary index at all).
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return Q(**{f"{field_name}__gte": prefix, f"{field_name}__lt": after})
+    # Under a language's collation a range is not a prefix (spaces and punctuation weigh
+    # nothing): LIKE, on the varchar_pattern_ops index Django makes for the field.
+    return Q(**{f"{field_name}__startswith": prefix})
+
+
+@functools.cache
+def _text_sorts_as_code_points() -> bool:
+    if connection.vendor == "sqlite":
+        return True  # BINARY, the default collation
+    if connection.vendor != "postgresql":
+        return False
+    # Asked rather than read from the locale's name, which libc, ICU and builtin providers
+    # spell differently: in code-point order "B" < "a", "Z" < "[" and a space sorts first.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'B' < 'a', 'Z' < '[', '1 4' < '14'")
+        return all(cursor.fetchone())
 
 
 # --- The HTTP geocoder ----------------------------------------------------------------------
@@ -320,6 +355,8 @@ def _http_geocode(address: str, url: str, timeout: float) -> GeocodeResult | Non
 
 def _http_fetch(address: str, url: str, timeout: float) -> GeocodeResult | None:
     scheme, netloc, path, query, _ = urlsplit(url)
+    if scheme not in ("http", "https"):
+        raise ValueError("GEOCODER_URL is not an http(s) URL")
     params = parse_qsl(query)  # kept: an API key, countrycodes, a viewbox the operator chose
     if path.rstrip("/").endswith("/v1/search"):
         params += [("text", address), ("size", "1")]  # Pelias
@@ -434,6 +471,8 @@ def address_points_import(rows: Iterable, batch_size: int = 2000) -> ImportCount
         if len(batch) >= batch_size:
             _write(batch, counts)
             batch = {}
+            # Under DEBUG Django keeps each query's SQL; a million-row load would hold 100 MB of it.
+            reset_queries()
     if batch:
         _write(batch, counts)
     return counts
