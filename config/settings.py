@@ -248,6 +248,8 @@ ACK_ALERT_CHECK_SECONDS = env.float("ACK_ALERT_CHECK_SECONDS", default=5)
 # Empty: the gazetteer alone, with no network. An incident waits for it at most
 # GEOCODER_TIMEOUT_SECONDS and is never refused for it.
 GEOCODER_URL = env.str("GEOCODER_URL", default="")
+if GEOCODER_URL and not GEOCODER_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("GEOCODER_URL must be an http:// or https:// search endpoint.")
 GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=1.5)
 if not 0 < GEOCODER_TIMEOUT_SECONDS <= 10:
     raise ImproperlyConfigured("GEOCODER_TIMEOUT_SECONDS must be more than 0 and at most 10.")
