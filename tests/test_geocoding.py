@@ -245,6 +245,15 @@ def test_the_tests_and_history_addresses_are_in_the_demo_city(db):
     assert set(STREETS) <= streets
 
 
+@pytest.fixture(params=["code points", "a language's collation"])
+def text_order(request, monkeypatch):
+    """Prefixes are read two ways: as ranges where text sorts as code points, with LIKE where a
+    language's collation makes a range no prefix. Both must find the same."""
+    if request.param != "code points":
+        monkeypatch.setattr("dispatch.geocoding._text_sorts_as_code_points", lambda: False)
+    return request.param
+
+
 # --- Matching -------------------------------------------------------------------------------
 def test_an_address_is_found_whatever_its_case_punctuation_and_spelling(db):
     point("1550 Court Pl", 39.7431, -104.9878)
@@ -259,7 +268,7 @@ def test_an_address_is_found_whatever_its_case_punctuation_and_spelling(db):
         ), written
 
 
-def test_the_unit_and_an_unknown_city_are_ignored_when_nothing_matches_exactly(db):
+def test_the_unit_and_an_unknown_city_are_ignored_when_nothing_matches_exactly(db, text_order):
     point("1550 Court Pl", 39.7431, -104.9878)
 
     for written in (
@@ -271,7 +280,7 @@ def test_the_unit_and_an_unknown_city_are_ignored_when_nothing_matches_exactly(d
         assert geocode(written).latitude == 39.7431, written
 
 
-def test_the_city_chooses_between_towns_with_the_same_street_address(db):
+def test_the_city_chooses_between_towns_with_the_same_street_address(db, text_order):
     point("100 Main St", 39.74, -104.99, city="Denver")
     point("100 Main St", 39.61, -105.02, city="Littleton")
 
@@ -302,7 +311,7 @@ def test_a_longer_street_address_is_not_taken_for_a_shorter_one(db):
 
 # --- Suggestions ----------------------------------------------------------------------------
 @pytest.fixture
-def downtown(db):
+def downtown(db, text_order):
     for address in (
         "1550 Court Pl",
         "1400 Larimer St",
@@ -479,3 +488,11 @@ def test_without_a_geocoder_url_no_request_is_made(geocoder, court_place, settin
 
     assert geocode("1550 Court Pl").source == "gazetteer"
     assert geocoder.requests == []
+
+
+def test_a_geocoder_url_that_is_not_http_is_never_opened(court_place, settings, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('[{"lat": "1", "lon": "1"}]')
+    settings.GEOCODER_URL = secret.as_uri()
+
+    assert geocode("1550 Court Pl").source == "gazetteer"
