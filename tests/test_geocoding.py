@@ -177,6 +177,16 @@ def test_bad_rows_are_counted_by_reason_and_never_stop_the_import(db, tmp_path):
     assert list(AddressPoint.objects.values_list("key", flat=True)) == ["1437 BANNOCK ST"]
 
 
+def test_a_row_the_csv_reader_cannot_read_is_skipped_and_the_next_one_loads(db, tmp_path):
+    out = import_file(
+        tmp_path,
+        f'{OA_HEADER}\n-104.99,39.74,1,"{"x" * 200_000}",,Denver,,CO,,,\n'
+        "-104.9878,39.7431,1550,Court Pl,,Denver,,CO,,,\n",
+    )
+
+    assert out.strip() == "Loaded 1, updated 0, skipped 1 (unreadable row: 1)."
+
+
 def test_a_gzipped_csv_is_read_as_it_is(db, tmp_path):
     path = tmp_path / "points.csv.gz"
     path.write_bytes(gzip.compress(f"{OA_HEADER}\n-104.9878,39.7431,1550,Court Pl,,Denver,,CO,,,\n".encode()))
