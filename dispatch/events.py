@@ -20,11 +20,11 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from dispatch.groups import DISPATCH_GROUP, unit_group
 from dispatch.models import Event
 
 log = logging.getLogger(__name__)
 
-DISPATCH_GROUP = "dispatch"
 # An arbitrary constant naming the PostgreSQL advisory lock that orders event ids.
 _EVENT_ID_LOCK = 7_310_001
 
@@ -40,15 +40,6 @@ class EventType:
     BACKUP_UPDATED = "backup.updated"
     ALERT_RAISED = "alert.raised"
     ALERT_CLEARED = "alert.cleared"
-
-
-def unit_group(unit_id) -> str:
-    return f"unit.{unit_id}"
-
-
-def user_group(user_id) -> str:
-    """Each responder's own group: told when their shift starts or ends, to rejoin."""
-    return f"user.{user_id}"
 
 
 def iso(dt: datetime | None) -> str | None:

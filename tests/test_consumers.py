@@ -10,6 +10,7 @@ from django.utils import timezone
 from dispatch import events as events_module
 from dispatch import services
 from dispatch.events import EventType, event_record
+from dispatch.groups import DISPATCH_GROUP
 from dispatch.models import Assignment, Event
 from tests.realtime_support import (
     assign,
@@ -139,7 +140,7 @@ async def test_a_responder_whose_shift_moves_follows_the_new_unit(two_units):
         # The server side group message a field service sends on a shift change.
         from channels.layers import get_channel_layer
 
-        from field.consumers import user_group
+        from dispatch.groups import user_group
 
         await get_channel_layer().group_send(user_group(maya.pk), {"type": "shift.changed"})
         assert await receive(ws) == {"type": "shift", "unit_id": two_units["cr2"].pk}
@@ -348,7 +349,7 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
         layer = get_channel_layer()
         for event, prev in [(second, first.id), (first, first.id - 1)]:
             await layer.group_send(
-                "dispatch",
+                DISPATCH_GROUP,
                 {
                     "type": "event.deliver",
                     "event": events_module.event_as_message(event),
@@ -386,7 +387,7 @@ async def test_an_assigns_events_reach_the_tablet_in_one_layer_message_in_order_
         received = await drain(tablet, quiet=0.5)
         assert [e["type"] for e in received] == ["unit.updated", "assignment.created"]
         assert received[0]["id"] < received[1]["id"]
-    unit_sends = [kind for group, kind in sent if group.startswith("unit.")]
+    unit_sends = [kind for group, kind in sent if group != DISPATCH_GROUP]
     assert unit_sends == ["events.deliver"]
 
 

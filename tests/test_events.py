@@ -6,6 +6,7 @@ from django.db import transaction
 
 from dispatch import events as events_module
 from dispatch.events import event_record
+from dispatch.groups import DISPATCH_GROUP, unit_group
 from dispatch.models import Event
 from tests import factories
 
@@ -60,8 +61,8 @@ def test_the_events_of_one_transaction_each_name_the_one_before_them(pushed):
     ]
     # One trip to the event loop per transaction; the unit's group first for each event.
     assert [len(trip) for trip in pushed.trips] == [1, 5]
-    assert pushed.trips[1][0][0] == [f"unit.{one.pk}", "dispatch"]
-    assert pushed.trips[1][2][0] == ["dispatch"]
+    assert pushed.trips[1][0][0] == [unit_group(one.pk), DISPATCH_GROUP]
+    assert pushed.trips[1][2][0] == [DISPATCH_GROUP]
 
 
 @pytest.mark.django_db(transaction=True)
