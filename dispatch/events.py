@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from asgiref.sync import async_to_sync
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from dispatch.groups import DISPATCH_GROUP, unit_group
 from dispatch.models import Event
+from dispatch.timestamps import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,8 @@ class EventType:
     ALERT_CLEARED = "alert.cleared"
 
 
-def iso(dt: datetime | None) -> str | None:
-    """Timestamps leave the server in UTC with a Z (CONTRACT.md)."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def event_as_message(event: Event) -> dict:
-    return {"id": event.id, "type": event.type, "at": iso(event.at), "data": event.data}
+    return {"id": event.id, "type": event.type, "at": utc_iso(event.at), "data": event.data}
 
 
 def event_record(type: str, data: dict, unit=None) -> Event:
