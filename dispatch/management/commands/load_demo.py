@@ -3,6 +3,7 @@ number of times: a second load finds everything in place and adds nothing.
 
 - the catalogue, the people (one per role, twelve responders), six units on shift, a CAD key;
 - today's calls waiting in the dispatch queue;
+- Denver's address points for the geocoder (dispatch/fixtures/demo_addresses.csv);
 - a service directory of a dozen Denver organisations with their services and capacity,
   loaded as an Open Referral HSDS package (demo/denver_directory.json) by the importer;
 - the 30 days before today, made by generate_history (its shapes: sources, call types,
@@ -223,6 +224,8 @@ INCIDENTS = [
 
 
 DIRECTORY = Path(__file__).parent / "demo" / "denver_directory.json"
+# Denver's address points for the local gazetteer: typed addresses in the demo find their place.
+ADDRESS_POINTS = Path(__file__).resolve().parents[2] / "fixtures" / "demo_addresses.csv"
 # About forty calls a day: a mid-sized program's month.
 HISTORY_DAYS = 30
 HISTORY_CALLS_PER_DAY = 40
@@ -279,6 +282,8 @@ class Command(BaseCommand):
             f"Service directory: {Organization.objects.count()} organisations, "
             f"{Service.objects.count()} services."
         )
+        if ADDRESS_POINTS.exists():
+            call_command("import_addresses", str(ADDRESS_POINTS), stdout=self.stdout)
         if history_days > 0:
             self._history(history_days, responders)
         self._print_sign_ins()
