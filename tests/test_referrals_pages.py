@@ -348,3 +348,14 @@ def test_a_case_manager_adds_a_service_to_the_directory(client, personas, world)
 def test_person_records_exist_only_when_the_officer_named_someone(personas, call_types):
     referral_file(actor=personas["police_officer"], data=referral_data(person_name=""))
     assert Person.objects.count() == 0
+
+
+def test_the_officers_list_refreshes_itself_with_their_own_referrals_only(client, personas, world):
+    client.force_login(personas["police_officer"])
+    part = client.get(reverse("referrals:officer_home"), HTTP_HX_REQUEST="true").content.decode()
+    assert part.lstrip().startswith('<div id="my-referrals"') and 'hx-trigger="every 10s"' in part
+    assert 'data-status="received"' in part and "Woman asleep" not in part
+    other = factories.UserFactory(username="cop3", roles=["police_officer"])
+    client.force_login(other)
+    part = client.get(reverse("referrals:officer_home"), HTTP_HX_REQUEST="true").content.decode()
+    assert "data-status" not in part
