@@ -210,8 +210,7 @@ def test_backup_is_requested_with_a_confirm_and_the_tablet_sees_dispatch_acknowl
     page, errors = open_tablet(daphne, browser_page, team["responder"])
     page.wait_for_selector("#connection:has-text('Live')")
     page.get_by_role("button", name="Police backup").click()
-    page.get_by_label("Urgent").check()
-    page.get_by_role("button", name="Send request").click()
+    page.get_by_role("button", name="Urgent: send now").click()
     page.wait_for_selector("[data-backup-id] :text('Waiting for dispatch')")
     backup = BackupRequest.objects.get()
     assert backup.kind == "police" and backup.urgent

@@ -202,14 +202,13 @@ async function submit(item) {
 }
 
 async function showOutbox() {
-  const items = await outbox.pending();
+  // Read first, then draw in one go: two of these may overlap, and each draws it whole.
+  const [items, refusals] = await Promise.all([outbox.pending(), outbox.conflicts()]);
   const badge = $("outbox-status");
   badge.textContent = `${items.length} waiting to send`;
   badge.className = items.length ? "badge warn" : "badge";
   renderOutbox($("outbox-list"), items);
-  const box = $("conflicts");
-  box.querySelectorAll("[data-conflict]").forEach((el) => el.remove());
-  for (const c of await outbox.conflicts()) {
+  $("conflicts").replaceChildren(...refusals.map((c) => {
     const div = document.createElement("div");
     div.className = "conflict";
     div.dataset.conflict = c.key;
@@ -220,8 +219,8 @@ async function showOutbox() {
     button.setAttribute("aria-label", `Dismiss: ${c.label}`);
     button.addEventListener("click", async () => { await outbox.dismissConflict(c.key); showOutbox(); });
     div.append(" ", button);
-    box.append(div);
-  }
+    return div;
+  }));
 }
 
 async function flushOutbox() {
@@ -471,8 +470,9 @@ $("alerts-on").addEventListener("click", async () => {
   showAlertsState();
   if (!beeper.unlocked) $("alerts-status").textContent = "This tablet has no sound output: watch the screen for new calls.";
 });
-// Whatever the responder touches first unlocks the sound too.
-document.addEventListener("pointerdown", () => { beeper.unlock({ test: false }).then(showAlertsState); }, { capture: true, once: true });
+// Whatever the responder taps first unlocks the sound too. On click, not on pointerdown: the
+// prompt folding away between the finger going down and up would move the button under it.
+document.addEventListener("click", () => { beeper.unlock({ test: false }).then(showAlertsState); }, { capture: true, once: true });
 
 // --- location -------------------------------------------------------------------------------
 let lastSent = 0;
