@@ -225,7 +225,10 @@ async function showOutbox() {
 
 async function flushOutbox() {
   if (!(await outbox.pending()).length) return;
-  await outbox.flush(() => showOutbox());
+  await outbox.flush(async (item, result) => {
+    if (result.ok && (item.kind === "status" || item.kind === "ack")) await absorb(result.body);
+    await showOutbox();
+  });
   await show();
   refreshSoon();
 }

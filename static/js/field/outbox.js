@@ -102,7 +102,7 @@ export function flush(onResult) {
         if (result.status >= 500) return false;
         if (!result.ok) await recordConflict(item, result);
         await tx("outbox", "readwrite", (s) => s.delete(item.seq));
-        if (onResult) onResult(item, result);
+        if (onResult) await onResult(item, result);
       }
       return true;
     } finally {
