@@ -166,7 +166,7 @@ def test_backup_is_in_view_in_every_state_of_the_call_with_a_long_narrative(
     daphne, browser_page, team, viewport, artifacts_dir
 ):
     on_shift(team)
-    assignment = dispatch_a_call(daphne, team["cad_key"], narrative=LONG_NARRATIVE)
+    dispatch_a_call(daphne, team["cad_key"], narrative=LONG_NARRATIVE)
     assert len(LONG_NARRATIVE) >= 600
     page, errors = live_tablet(daphne, browser_page, team, viewport=viewport)
 

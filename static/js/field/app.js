@@ -7,7 +7,7 @@ import * as outbox from "./outbox.js";
 import { renderOutbox, renderPanel } from "./render.js";
 import { FieldSocket } from "./socket.js";
 import { Beeper } from "./sound.js";
-import { applyOutbox, latestStep, learnClock, loadState, saveState, stepMoment } from "./state.js";
+import { applyOutbox, followCall, latestStep, learnClock, loadState, saveState, stepMoment } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("tablet");
@@ -72,6 +72,7 @@ async function absorb(answer) {
   a.steps = Object.fromEntries(Object.keys(a.steps).map((name) => [name, answer[name] ?? a.steps[name]]));
   a.acknowledged = Boolean(answer.acknowledged_at);
   a.transport_destination = answer.transport_destination || a.transport_destination;
+  followCall(state.unit, answer.status);
   if (answer.status === "cleared") {
     state.missing_outcomes = [{ ...a }, ...state.missing_outcomes.filter((m) => m.id !== a.id)];
     state.assignment = null;

@@ -75,6 +75,19 @@ export function stepMoment(earliest) {
 // --- the screen: the kept state with what is still waiting in the outbox -------------------------
 const STEP_FIELD = { en_route: "en_route_at", on_scene: "on_scene_at", transporting: "transporting_at", cleared: "cleared_at" };
 
+// The unit's status while its call is in each state (Assignment.UNIT_STATUS on the server).
+const UNIT_STATUS = {
+  dispatched: ["dispatched", "Dispatched"],
+  en_route: ["en_route", "En route"],
+  on_scene: ["on_scene", "On scene"],
+  transporting: ["transporting", "Transporting"],
+  cleared: ["available", "Available"],
+};
+
+export function followCall(unit, status) {
+  if (unit && UNIT_STATUS[status]) [unit.status, unit.status_label] = UNIT_STATUS[status];
+}
+
 export function latestStep(assignment, { beforeCleared = false } = {}) {
   const names = ["dispatched_at", "en_route_at", "on_scene_at", "transporting_at", ...(beforeCleared ? [] : ["cleared_at"])];
   return names.map((n) => assignment.steps?.[n]).filter(Boolean).sort().pop() || null;
@@ -101,10 +114,12 @@ export function applyOutbox(state, items) {
         premise_history: [],
         local: true,
       };
+      followCall(view.unit, "on_scene");
     } else if (item.kind === "status" && view.assignment?.id === item.assignment) {
       view.assignment.status = item.body.status;
       view.assignment.steps = { ...view.assignment.steps, [STEP_FIELD[item.body.status]]: item.body.at };
       if (item.body.destination) view.assignment.transport_destination = item.body.destination;
+      followCall(view.unit, item.body.status);
       if (item.body.status === "cleared") {
         view.missing_outcomes = [{ ...view.assignment }, ...(view.missing_outcomes || [])];
         view.assignment = null;
