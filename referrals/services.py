@@ -512,9 +512,20 @@ def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
         incident = incident_create(fields=_incident_fields(referral, received_at=now), actor=actor)
         # The officer's screening may be unsure (not eligible on its own): the team that
         # claims it decides, as a dispatcher's override would.
-        assignment = assignment_create(
-            incident_id=incident.pk, callsign=unit.callsign, actor=actor, override_reason=OUTREACH_OVERRIDE
-        )
+        try:
+            assignment = assignment_create(
+                incident_id=incident.pk,
+                callsign=unit.callsign,
+                actor=actor,
+                override_reason=OUTREACH_OVERRIDE,
+            )
+        except ServiceConflict as exc:
+            if exc.code != "unit_unavailable":
+                raise
+            raise ServiceConflict(
+                "unit_unavailable",
+                f"{unit.callsign} is on another call: clear it first, then claim this referral.",
+            ) from exc
         assignment_acknowledge(assignment_id=assignment.pk, actor=actor)
         referral.state = PoliceReferral.State.CLAIMED
         referral.claimed_by_unit = unit

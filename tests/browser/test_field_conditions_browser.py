@@ -334,6 +334,9 @@ def test_an_outreach_referral_is_worked_offline_end_to_end_with_one_outcome_and_
     )
     on_shift(team)
     page, errors = open_tablet(daphne, browser_page, team["responder"], path="/referrals/outreach/")
+    for dark in (False, True):
+        night(page, dark)
+        check_screen(page, f"outreach queue, {'night' if dark else 'day'}")
     page.get_by_role("button", name="Claim").click()
     page.wait_for_selector("#connection:has-text('Live')")
     assert "16th St Mall at Arapahoe" in page.locator("#assignment").inner_text()
