@@ -8,9 +8,9 @@ from datetime import timedelta
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from dispatch.events import iso
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Event, Incident, Unit
 from dispatch.selectors import assignment_list_visible, shift_current, unit_partners
+from dispatch.timestamps import utc_iso
 from field.models import BackupRequest, Outcome
 from referrals.models import FollowUp
 from referrals.selectors import follow_up_services_for_calls
@@ -121,7 +121,7 @@ def tablet_state(user) -> dict:
     state leaves out is skipped."""
     last_event_id = event_latest_id()
     state = {
-        "as_of": iso(timezone.now()),
+        "as_of": utc_iso(timezone.now()),
         "user": user.pk,
         "last_event_id": last_event_id,
         "unit": None,
@@ -162,7 +162,7 @@ def tablet_state(user) -> dict:
             state["cancelled"] = {
                 "id": str(cancelled.pk),
                 "label": _label(cancelled),
-                "cancelled_at": iso(cancelled.cancelled_at),
+                "cancelled_at": utc_iso(cancelled.cancelled_at),
             }
     state["missing_outcomes"] = [_assignment_brief(a, backups, follow_ups) for a in missing]
     state["backups"] = [
@@ -171,7 +171,7 @@ def tablet_state(user) -> dict:
             "kind": b.kind,
             "kind_label": b.get_kind_display(),
             "urgent": b.urgent,
-            "requested_at": iso(b.requested_at),
+            "requested_at": utc_iso(b.requested_at),
             "acknowledged": bool(b.alert and b.alert.acknowledged_at),
         }
         for b in backup_list_recent(unit.pk)
@@ -191,7 +191,7 @@ def _assignment_brief(assignment, backups: dict, follow_ups: dict) -> dict:
         "id": str(assignment.pk),
         "label": _label(assignment),
         "status": assignment.status,
-        "steps": {name: iso(getattr(assignment, name)) for name in Assignment.TIMESTAMPS},
+        "steps": {name: utc_iso(getattr(assignment, name)) for name in Assignment.TIMESTAMPS},
         "transport_destination": assignment.transport_destination,
         "backup": {kind: kind in kinds for kind in BackupRequest.Kind.values},
         "requested_follow_ups": follow_ups.get(assignment.incident_id, []),

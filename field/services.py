@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch import services as dispatch_services
-from dispatch.events import EventType, events_record, iso
+from dispatch.events import EventType, events_record
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     SCENE_REACHED_STATUSES,
@@ -22,6 +22,7 @@ from dispatch.models import (
 )
 from dispatch.services import IncidentFields, ServiceConflict
 from dispatch.services.assignments import assignment_latest_step, moment_check
+from dispatch.timestamps import utc_iso
 from field.models import BackupRequest, Outcome
 from referrals import services as referral_services
 
@@ -93,8 +94,8 @@ def backup_event_data(backup: BackupRequest) -> dict:
         "assignment": str(backup.assignment_id) if backup.assignment_id else None,
         "kind": backup.kind,
         "urgent": backup.urgent,
-        "requested_at": iso(backup.requested_at),
-        "received_at": iso(backup.received_at),
+        "requested_at": utc_iso(backup.requested_at),
+        "received_at": utc_iso(backup.received_at),
         "alert": backup.alert_id,
     }
 

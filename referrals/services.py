@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from dispatch.groups import FOLLOW_UP_GROUP
 from dispatch.models import CallType, Incident
 from dispatch.services import (
     IncidentFields,
@@ -34,9 +35,6 @@ from referrals.models import (
 from referrals.selectors import follow_up_list_for_call
 
 log = logging.getLogger(__name__)
-
-# The channel-layer group of every case manager's and supervisor's follow-up queue.
-FOLLOW_UP_GROUP = "followups"
 
 
 # --- People -------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from dispatch import services as dispatch_services
-from dispatch.events import iso
 from dispatch.models import Alert, Assignment, Event, Incident, Unit
 from dispatch.reports import engine, sections
+from dispatch.timestamps import utc_iso
 from field.models import BackupRequest, Outcome
 from tests import factories
 
@@ -56,7 +56,7 @@ def post(api, url, body):
 
 
 def status(api, assignment, step, at=None, prefix="/field/api"):
-    body = {"status": step, **({"at": iso(at)} if at else {})}
+    body = {"status": step, **({"at": utc_iso(at)} if at else {})}
     if step == "transporting":
         body["destination"] = "Crisis centre"
     return post(api, f"{prefix}/assignments/{assignment.pk}/status", body)
@@ -140,7 +140,7 @@ def test_the_integration_api_takes_at_too(cad, unit, call_types):
     at = ms(timezone.now() - timedelta(seconds=1))
     Assignment.objects.filter(pk=assignment["id"]).update(dispatched_at=at - timedelta(seconds=30))
     response = post(
-        cad, f"/api/v1/assignments/{assignment['id']}/status", {"status": "en_route", "at": iso(at)}
+        cad, f"/api/v1/assignments/{assignment['id']}/status", {"status": "en_route", "at": utc_iso(at)}
     )
     assert response.status_code == 200
     assert timezone.datetime.fromisoformat(response.json()["en_route_at"]) == at
@@ -155,18 +155,22 @@ def test_an_outcome_backup_encounter_and_acknowledgement_keep_their_moment(table
     now = timezone.now()
     Assignment.objects.filter(pk=assignment.pk).update(dispatched_at=now - timedelta(minutes=30))
     acked = ms(now - timedelta(minutes=29))
-    assert post(tablet, f"/field/api/assignments/{assignment.pk}/ack", {"at": iso(acked)}).status_code == 200
+    assert (
+        post(tablet, f"/field/api/assignments/{assignment.pk}/ack", {"at": utc_iso(acked)}).status_code == 200
+    )
     backup_at = ms(now - timedelta(minutes=20))
     assert (
         post(
-            tablet, "/field/api/backup", {"kind": "police", "urgent": False, "at": iso(backup_at)}
+            tablet, "/field/api/backup", {"kind": "police", "urgent": False, "at": utc_iso(backup_at)}
         ).status_code
         == 201
     )
     status(tablet, assignment, "en_route", now - timedelta(minutes=28))
     status(tablet, assignment, "on_scene", now - timedelta(minutes=25))
     saved = ms(now - timedelta(minutes=5))
-    response = post(tablet, f"/field/api/assignments/{assignment.pk}/outcome", {**OUTCOME, "at": iso(saved)})
+    response = post(
+        tablet, f"/field/api/assignments/{assignment.pk}/outcome", {**OUTCOME, "at": utc_iso(saved)}
+    )
     assert response.status_code == 201, response.json()
 
     assignment.refresh_from_db()
@@ -180,7 +184,7 @@ def test_an_outcome_backup_encounter_and_acknowledgement_keep_their_moment(table
     assert "the tablet was offline" in Alert.objects.get(kind=Alert.Kind.BACKUP).message
 
     encounter_at = ms(now - timedelta(minutes=1))
-    body = {"id": str(uuid.uuid4()), "address": "Civic Center Park", "at": iso(encounter_at)}
+    body = {"id": str(uuid.uuid4()), "address": "Civic Center Park", "at": utc_iso(encounter_at)}
     response = post(tablet, "/field/api/encounters", body)
     assert response.status_code == 201, response.json()
     encounter = Assignment.objects.get(pk=body["id"])
@@ -197,13 +201,13 @@ def test_an_outcome_written_before_the_partner_cleared_is_kept(tablet, unit):
     status(tablet, assignment, "cleared")  # the partner's tablet, online, a moment ago
     written = now - timedelta(minutes=3)  # this tablet, in a dead zone, before that
     response = post(
-        tablet, f"/field/api/assignments/{assignment.pk}/outcome", {**OUTCOME, "at": iso(written)}
+        tablet, f"/field/api/assignments/{assignment.pk}/outcome", {**OUTCOME, "at": utc_iso(written)}
     )
     assert response.status_code == 201
     too_early = post(
         tablet,
         f"/field/api/assignments/{dispatched(unit).pk}/outcome",
-        {**OUTCOME, "at": iso(now - timedelta(hours=2))},
+        {**OUTCOME, "at": utc_iso(now - timedelta(hours=2))},
     )
     assert too_early.status_code == 409  # not on scene: refused before any time is looked at
 
@@ -212,17 +216,17 @@ def test_a_backup_sent_late_is_not_pinned_on_a_call_dispatched_since(tablet, uni
     tapped = timezone.now() - timedelta(minutes=4)
     later_call = dispatched(unit)
     assert later_call.dispatched_at > tapped
-    response = post(tablet, "/field/api/backup", {"kind": "ems", "urgent": True, "at": iso(tapped)})
+    response = post(tablet, "/field/api/backup", {"kind": "ems", "urgent": True, "at": utc_iso(tapped)})
     assert response.status_code == 201
     assert BackupRequest.objects.get().assignment is None
 
 
 def test_a_backup_refuses_only_an_at_far_ahead(tablet):
     ahead = timezone.now() + timedelta(minutes=5)
-    response = post(tablet, "/field/api/backup", {"kind": "police", "urgent": True, "at": iso(ahead)})
+    response = post(tablet, "/field/api/backup", {"kind": "police", "urgent": True, "at": utc_iso(ahead)})
     assert response.status_code == 400 and list(response.json()) == ["at"]
     old = timezone.now() - timedelta(hours=3)
     assert (
-        post(tablet, "/field/api/backup", {"kind": "police", "urgent": True, "at": iso(old)}).status_code
+        post(tablet, "/field/api/backup", {"kind": "police", "urgent": True, "at": utc_iso(old)}).status_code
         == 201
     )

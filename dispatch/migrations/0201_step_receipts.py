@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0010_audit_entry'),
+        ('dispatch', '0011_addresspoint'),
     ]
 
     operations = [

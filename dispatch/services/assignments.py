@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dispatch.events import EventType, event_record, events_record, iso
+from dispatch.events import EventType, event_record, events_record
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Assignment,
@@ -20,6 +20,7 @@ from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.incidents import incident_close, transfer_close
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
 from dispatch.services.units import unit_set_status
+from dispatch.timestamps import utc_iso
 
 
 def assignment_for_update(assignment_id) -> Assignment:
@@ -56,13 +57,13 @@ def moment_check(
     if at > now + AT_AHEAD_AT_MOST:
         raise ServiceInvalid(
             "at",
-            f"{iso(at)} is {int((at - now).total_seconds())} s ahead of the server's clock "
-            f"({iso(now)}); at most 2 minutes ahead is accepted. Check the device's clock.",
+            f"{utc_iso(at)} is {int((at - now).total_seconds())} s ahead of the server's clock "
+            f"({utc_iso(now)}); at most 2 minutes ahead is accepted. Check the device's clock.",
         )
     if after is not None and at < after[1]:
         step = after[0].removesuffix("_at").replace("_", " ")
         raise ServiceInvalid(
-            "at", f"{iso(at)} is before the assignment's previous step ({step} at {iso(after[1])})."
+            "at", f"{utc_iso(at)} is before the assignment's previous step ({step} at {utc_iso(after[1])})."
         )
     return at
 
@@ -158,7 +159,7 @@ def assignment_create(
                 status=Assignment.Status.ON_SCENE if arrived else Assignment.Status.DISPATCHED,
                 dispatched_by=actor,
                 override_reason=override_reason if not incident.eligible else "",
-                step_receipts={name: iso(now) for name in steps} if at is not None else {},
+                step_receipts={name: utc_iso(now) for name in steps} if at is not None else {},
                 **dict.fromkeys(steps, moment),
             )
             incident.status = Incident.Status.ASSIGNED
@@ -237,7 +238,7 @@ def assignment_step(
     setattr(assignment, timestamp, moment)
     fields = ["status", timestamp]
     if at is not None:
-        assignment.step_receipts = {**assignment.step_receipts, timestamp: iso(now)}
+        assignment.step_receipts = {**assignment.step_receipts, timestamp: utc_iso(now)}
         fields.append("step_receipts")
     if status == Assignment.Status.TRANSPORTING:
         assignment.transport_destination = destination[:200]
@@ -272,7 +273,7 @@ def assignment_acknowledge(*, assignment_id, actor, at: datetime | None = None) 
             )
             fields = ["acknowledged_at"]
             if at is not None:
-                assignment.step_receipts = {**assignment.step_receipts, "acknowledged_at": iso(now)}
+                assignment.step_receipts = {**assignment.step_receipts, "acknowledged_at": utc_iso(now)}
                 fields.append("step_receipts")
             assignment.save(update_fields=fields)
             event_record(

@@ -8,11 +8,7 @@ import urllib.request
 
 from dispatch.models import Assignment
 from tests import factories
-
-try:
-    from tests.browser.axe import assert_accessible
-except ImportError:  # the vendored axe-core lands with the vendor branch
-    assert_accessible = None
+from tests.browser.axe import assert_accessible
 
 PORTRAIT = {"width": 768, "height": 1024}
 LANDSCAPE = {"width": 1280, "height": 800}
@@ -90,7 +86,10 @@ def in_view(page, locator) -> bool:
     )
 
 
-SMALL_TARGETS = """() => {
+# Gloved hands: every control a screen offers is at least 48 px each way. A checkbox or radio
+# counts by its label, which takes the tap; hidden and off-screen controls (the skip link until
+# it has focus) take none, nor do controls behind an open modal dialog.
+SMALL_TARGETS = """(minimum) => {
   const open = document.querySelector("dialog[open]");
   const small = [];
   for (const el of document.querySelectorAll("a[href], button, select, input, textarea, summary")) {
@@ -99,7 +98,7 @@ SMALL_TARGETS = """() => {
     const box = (el.matches("input[type=checkbox], input[type=radio]") && el.closest("label")) || el;
     const r = box.getBoundingClientRect();
     if (!r.width || !r.height || r.right <= 0 || r.bottom <= 0) continue;  // not shown, or the skip link
-    if (r.width < 48 || r.height < 48) {
+    if (r.width < minimum || r.height < minimum) {
       const name = (el.textContent || el.value || "").trim().slice(0, 30);
       const size = `${Math.round(r.width)}x${Math.round(r.height)}`;
       small.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} "${name}" ${size}`);
@@ -109,12 +108,15 @@ SMALL_TARGETS = """() => {
 }"""
 
 
+def assert_touch_targets_fit_a_glove(page, minimum=48, label="the tablet"):
+    small = page.evaluate(SMALL_TARGETS, minimum)
+    assert not small, f"Controls smaller than {minimum} px on {label}:\n" + "\n".join(small)
+
+
 def check_screen(page, label):
     """Every touch target at least 48 px, and no serious or critical axe violation."""
-    small = page.evaluate(SMALL_TARGETS)
-    assert small == [], f"touch targets under 48 px on {label}: {small}"
-    if assert_accessible is not None:
-        assert_accessible(page, label)
+    assert_touch_targets_fit_a_glove(page, label=label)
+    assert_accessible(page, label)
 
 
 def night(page, on=True):

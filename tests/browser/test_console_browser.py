@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from dispatch.models import Assignment, Incident
 from tests import factories
+from tests.browser.axe import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +55,7 @@ def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(
     row = page.locator(f'li.incident[data-incident="{created["id"]}"]')
     expect(row).to_contain_text("1500 Larimer St")
     expect(row).to_contain_text("Eligible")
+    assert_accessible(page, "the dispatcher console with a call in the queue")
 
     # 2. Another call is assigned to CR-2 over the API and CR-2 goes en route: the board follows.
     _, other = api_post(
@@ -72,6 +74,7 @@ def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(
     expect(page.locator(f'li.incident[data-incident="{created["id"]}"]')).to_contain_text("Assigned to CR-1")
 
     assert page.evaluate("window.__notReloaded") is True
+    assert_accessible(page, "the dispatcher console after an assignment")
     assignment = Assignment.objects.select_related("unit", "incident").get(incident_id=created["id"])
     assert assignment.unit.callsign == "CR-1"
     assert assignment.dispatched_by == personas["dispatcher"]
@@ -105,6 +108,7 @@ def test_a_clinician_takes_a_988_call_transfers_it_and_resolves_it_by_phone(
     intake.get_by_role("button", name="Save the call").click()
     expect(intake.locator(".intake-result")).to_contain_text("Saved WELFARE at 77 Colfax Ave.")
     expect(intake.locator(".intake-result")).to_contain_text("Eligible")
+    assert_accessible(page, "the console's intake form after a saved call")
     incident = Incident.objects.get(address="77 Colfax Ave")
     assert incident.source == "988" and incident.eligible
 
@@ -113,6 +117,7 @@ def test_a_clinician_takes_a_988_call_transfers_it_and_resolves_it_by_phone(
     row.get_by_role("button", name="Transfer to clinician").click()
     card = page.locator(f'#clinician article[data-incident="{incident.pk}"]')
     expect(card).to_contain_text("303-555-0142")
+    assert_accessible(page, "the clinicians' queue with a transferred call")
     card.get_by_label("What was said on the phone").fill("Talked it through; she is safe with her sister.")
     page.once("dialog", lambda dialog: dialog.accept())
     card.get_by_role("button", name="Resolved by phone").click()

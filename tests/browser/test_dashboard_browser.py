@@ -1,5 +1,6 @@
 import pytest
 
+from tests.browser.axe import assert_accessible
 from tests.test_reports import build_dataset
 
 pytestmark = pytest.mark.browser
@@ -17,6 +18,7 @@ def test_a_supervisor_reads_the_dashboard_and_narrows_it_by_source(
     assert chart.bounding_box()["width"] > 300
     calls = page.locator(".tile", has_text="Calls").first
     assert calls.locator(".tile-value").inner_text() == "8"
+    assert_accessible(page, "the program data dashboard")
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
 
     # The filters swap the report in place (htmx) and keep the URL shareable.
@@ -24,4 +26,5 @@ def test_a_supervisor_reads_the_dashboard_and_narrows_it_by_source(
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**source=988**")
     page.wait_for_function("document.querySelector('.tile .tile-value').textContent.trim() === '1'")
+    assert_accessible(page, "the dashboard narrowed to 988 calls")
     page.screenshot(path=str(artifacts_dir / "dashboard-988.png"), full_page=True)

@@ -4,6 +4,7 @@ follow-up arrive live, claims it, connects it to a provider and closes it."""
 import pytest
 
 from referrals.models import FollowUp, Organization, PoliceReferral, Service
+from tests.browser.axe import assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +26,7 @@ def test_an_officer_refers_on_a_phone_and_a_case_manager_connects_and_closes_it(
     officer.goto(f"{daphne.url}/referrals/officer/new/")
     # Nothing on the form is wider than the phone.
     assert officer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(officer, "the officer's referral form on a phone")
     officer.get_by_label("Later: outreach").check()
     officer.get_by_label("Type of call").select_option("WELFARE")
     officer.get_by_label("Where", exact=True).fill("Cheesman Park, north pavilion")
@@ -37,6 +39,7 @@ def test_an_officer_refers_on_a_phone_and_a_case_manager_connects_and_closes_it(
     officer.get_by_text("Referral added to the outreach queue.").wait_for()
     assert officer.locator("[data-status]").inner_text() == "Received"
     assert "shelter" not in officer.content()
+    assert_accessible(officer, "the officer's sent referral on a phone")
     officer.screenshot(path=str(artifacts_dir / "referrals-officer-phone.png"), full_page=True)
 
     referral = PoliceReferral.objects.get()
@@ -46,6 +49,7 @@ def test_an_officer_refers_on_a_phone_and_a_case_manager_connects_and_closes_it(
     claim = case_manager.get_by_role("button", name=f"Claim follow-up {follow_up.pk}")
     claim.wait_for(timeout=5000)
     assert case_manager.locator('[data-count="unassigned"]').inner_text() == "1"
+    assert_accessible(case_manager, "the follow-up queue with a new follow-up")
     claim.click()
     case_manager.locator(f"#followup-{follow_up.pk}").get_by_text("Me", exact=True).wait_for()
     assert FollowUp.objects.get(pk=follow_up.pk).case_manager == personas["case_manager"]
@@ -56,6 +60,7 @@ def test_an_officer_refers_on_a_phone_and_a_case_manager_connects_and_closes_it(
     case_manager.get_by_label("Provider (needed to connect)").select_option(str(service.pk))
     case_manager.get_by_role("button", name="Save status").click()
     case_manager.locator('[data-status="connected"]').wait_for()
+    assert_accessible(case_manager, "a follow-up connected to a provider")
     case_manager.get_by_label("New status").select_option("closed")
     case_manager.get_by_label("Closing reason").select_option("engaged")
     case_manager.get_by_role("button", name="Save status").click()
