@@ -7,7 +7,7 @@ import * as outbox from "./outbox.js";
 import { renderOutbox, renderPanel } from "./render.js";
 import { FieldSocket } from "./socket.js";
 import { Beeper } from "./sound.js";
-import { applyOutbox, followCall, latestStep, learnClock, loadState, saveState, stepMoment } from "./state.js";
+import { applyOutbox, followCall, latestStep, learnClock, loadState, newer, saveState, stepMoment } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("tablet");
@@ -565,7 +565,7 @@ if (localStorage.getItem("cr-theme") === "dark") {
 // The page may come from the service worker's cache, drawn when it was last fetched: the
 // state kept in IndexedDB is newer then, and is what the screen shows until the server answers.
 const kept = await loadState(user);
-state = kept && kept.as_of > state.as_of ? kept : await saveState(state).catch(() => state);
+state = newer(kept, state) ? kept : await saveState(state).catch(() => state);
 await show();
 showAlertsState();
 socket.connect();

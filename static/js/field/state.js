@@ -29,10 +29,15 @@ async function tx(mode, work) {
   });
 }
 
+// Whether state `a` is newer than `b` (ISO moments, compared as moments, not as text).
+export function newer(a, b) {
+  return Boolean(a) && (!b || Date.parse(a.as_of) > Date.parse(b.as_of));
+}
+
 // Keep `state` if it is newer than what is kept (a page from the worker's cache is older).
 export async function saveState(state) {
   const kept = await loadState(state.user);
-  if (kept && kept.as_of > state.as_of) return kept;
+  if (newer(kept, state)) return kept;
   await tx("readwrite", (s) => s.put(state, KEY));
   return state;
 }
