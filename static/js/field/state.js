@@ -95,7 +95,8 @@ export function followCall(unit, status) {
 
 export function latestStep(assignment, { beforeCleared = false } = {}) {
   const names = ["dispatched_at", "en_route_at", "on_scene_at", "transporting_at", ...(beforeCleared ? [] : ["cleared_at"])];
-  return names.map((n) => assignment.steps?.[n]).filter(Boolean).sort().pop() || null;
+  const moments = names.map((n) => assignment.steps?.[n]).filter(Boolean);
+  return moments.sort((a, b) => Date.parse(a) - Date.parse(b)).pop() || null;
 }
 
 // What the responder did offline has happened on scene, even if the server has not heard yet:
