@@ -39,7 +39,7 @@ from urllib.parse import unquote
 
 from django.utils.dateparse import parse_datetime
 
-from dispatch.serializers import utc_timestamp
+from dispatch.timestamps import utc_iso
 
 EIDO_VERSION = "1.0"
 DEFAULT_ISSUER = "community-response"
@@ -111,7 +111,7 @@ class EidoIncident:
             "external_id": self.external_id,
             "source": self.source,
             "call_type": self.call_type,
-            "received_at": utc_timestamp(self.received_at),
+            "received_at": utc_iso(self.received_at),
             "location": location,
             "narrative": self.narrative,
             "screening": dict(self.screening),
@@ -703,8 +703,8 @@ def incident_to_eido(
     Promises: the result reads back through `eido_to_incident` to the same external_id, call
     type, received_at, priority, address, coordinates, details and narrative."""
     doc_id = _text(incident_data.get("external_id")) or _text(incident_data.get("id"))
-    received = utc_timestamp(incident_data.get("received_at"))
-    updated = utc_timestamp(incident_data.get("updated_at")) or received
+    received = utc_iso(incident_data.get("received_at"))
+    updated = utc_iso(incident_data.get("updated_at")) or received
     status = _text(incident_data.get("status"))
 
     def prologue(kind: str, at: str | None = None) -> dict:
@@ -784,7 +784,7 @@ def incident_to_eido(
         ]
 
     if disposition and status in ("closed", "cancelled"):
-        ended = utc_timestamp(incident_data.get("closed_at") or incident_data.get("cancelled_at"))
+        ended = utc_iso(incident_data.get("closed_at") or incident_data.get("cancelled_at"))
         incident["dispositionComponent"] = [
             {
                 **prologue("disposition", ended),
@@ -857,7 +857,7 @@ def _resource(unit: dict, prologue) -> dict | None:
     if not callsign:
         return None
     status = _text(unit.get("status"))
-    changed = next((utc_timestamp(unit[key]) for key in _STEP_STAMPS if unit.get(key)), None)
+    changed = next((utc_iso(unit[key]) for key in _STEP_STAMPS if unit.get(key)), None)
     resource = {**prologue(f"unit:{callsign}", changed), "emergencyResourceName": callsign}
     if status:
         resource["primaryUnitStatusRegistryText"] = status
