@@ -113,7 +113,7 @@ def test_a_reload_or_restart_offline_still_shows_the_calls_address_and_callback(
         page.set_viewport_size(viewport)
         call = page.locator("#assignment")
         assert "1437 Bannock St" in call.inner_text() and LONG_NARRATIVE[:60] in call.inner_text()
-        assert page.get_by_role("link", name="Call back Ana: +1 303 555 0100").is_visible()
+        assert page.get_by_role("link", name="Call back Ana · +1 303 555 0100").is_visible()
         assert call.locator("a[href='tel:+13035550100']").is_visible()
     assert "Kept on the tablet since" in page.locator("#state-age").inner_text()
 

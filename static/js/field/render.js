@@ -47,7 +47,7 @@ function assignmentCard(a, labels) {
   const i = a.incident;
   const geo = `geo:${i.latitude ?? 0},${i.longitude ?? 0}?q=${encodeURIComponent(i.address)}`;
   const caller = i.caller_tel
-    ? h("a", { class: "button", href: `tel:${i.caller_tel}` }, `Call back ${i.caller_name || "the caller"}: ${i.caller_phone}`)
+    ? h("a", { class: "button", href: `tel:${i.caller_tel}` }, `Call back ${i.caller_name || "the caller"} · ${i.caller_phone}`)
     : i.caller_name || "No callback number";
   return h("section", {
     id: "assignment", class: "card assignment", "aria-labelledby": "assignment-h",
