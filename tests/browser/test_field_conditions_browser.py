@@ -373,21 +373,10 @@ def test_an_outreach_referral_is_worked_offline_end_to_end_with_one_outcome_and_
     assert errors == []
 
 
-# --- Alerts at shift start ---------------------------------------------------------------------
-def test_alerts_are_turned_on_with_one_tap_at_shift_start(daphne, browser_page, team):
-    page, errors = open_tablet(daphne, browser_page, team["responder"])
-    page.get_by_label("Unit").select_option(label="CR-1")
-    page.get_by_role("button", name="Start shift").click()
-    prompt = page.get_by_role("button", name="Tap to turn on alerts")
-    prompt.wait_for()
-    prompt.click()
-    page.wait_for_selector("#alerts-status:has-text('Alerts on')")
-    assert prompt.is_hidden()
-    assert errors == []
-
-
-# --- Accessibility, day and night --------------------------------------------------------------
-def test_every_tablet_screen_passes_axe_and_has_48_px_targets_day_and_night(daphne, browser_page, team):
+# --- Alerts at shift start; accessibility, day and night ----------------------------------------
+def test_alerts_are_turned_on_at_shift_start_and_every_screen_passes_axe_day_and_night(
+    daphne, browser_page, team
+):
     page, errors = open_tablet(daphne, browser_page, team["responder"])
 
     def both_themes(label):
@@ -401,6 +390,11 @@ def test_every_tablet_screen_passes_axe_and_has_48_px_targets_day_and_night(daph
     page.get_by_role("button", name="Start shift").click()
     page.wait_for_selector("#connection:has-text('Live')")
     both_themes("no assignment, alerts off")
+    # The browser keeps sound off until a touch: one tap at shift start turns it on, with a test tone.
+    prompt = page.get_by_role("button", name="Tap to turn on alerts")
+    prompt.click()
+    page.wait_for_selector("#alerts-status:has-text('Alerts on')")
+    assert prompt.is_hidden()
     assignment = dispatch_a_call(daphne, team["cad_key"], narrative=LONG_NARRATIVE)
     page.get_by_role("alertdialog", name="New assignment").wait_for()
     both_themes("new assignment alert")
