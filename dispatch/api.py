@@ -153,6 +153,7 @@ class AssignmentStatus(APIView):
                 status=payload.validated_data["status"],
                 actor=request.user,
                 destination=payload.validated_data.get("destination", ""),
+                at=payload.validated_data.get("at"),
             )
         except services.ServiceConflict as conflict:
             raise _in_contract_terms(conflict) from conflict

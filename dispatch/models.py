@@ -384,6 +384,11 @@ class Assignment(models.Model):
     transport_destination = models.CharField(max_length=200, blank=True)
     # Set once the unacknowledged-assignment alert has been raised, so it is raised once.
     ack_alert_raised_at = models.DateTimeField(null=True, blank=True)
+    # A step sent late (a tablet that was offline) carries `at`, when it happened on the device:
+    # that is what its own timestamp field holds, and what every report measures. When the
+    # server received it is kept here, by timestamp field: {"en_route_at": "…Z"}. A step sent
+    # without `at` happened when it was received and has no entry.
+    step_receipts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

@@ -354,3 +354,8 @@ class AssignmentStatusIn(serializers.Serializer):
         allow_blank=True,
         help_text="Where the person is taken: required with status transporting.",
     )
+    at = UTCDateTimeField(
+        required=False,
+        help_text="When the step happened on the device, for a step sent late (CONTRACT.md "
+        '"When a step happened"): at most 2 minutes ahead of the server, never before the previous step.',
+    )

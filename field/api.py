@@ -13,7 +13,7 @@ from dispatch.api_support import idempotent
 from dispatch.roles import Action, ApiPermission
 from dispatch.serializers import AssignmentOut, AssignmentStatusIn
 from field import selectors, services
-from field.serializers import BackupIn, EncounterIn, LocationIn, OutcomeIn
+from field.serializers import AcknowledgeIn, BackupIn, EncounterIn, LocationIn, OutcomeIn
 
 
 def _assignment(request, assignment_id):
@@ -38,6 +38,7 @@ class AssignmentStatus(FieldApiView):
             status=payload.validated_data["status"],
             actor=request.user,
             destination=payload.validated_data.get("destination", ""),
+            at=payload.validated_data.get("at"),
         )
         return Response(AssignmentOut(assignment).data)
 
@@ -48,7 +49,11 @@ class AssignmentAcknowledge(FieldApiView):
 
     def post(self, request, assignment_id):
         assignment = _assignment(request, assignment_id)
-        assignment = dispatch_services.assignment_acknowledge(assignment_id=assignment.pk, actor=request.user)
+        payload = AcknowledgeIn(data=request.data)
+        payload.is_valid(raise_exception=True)
+        assignment = dispatch_services.assignment_acknowledge(
+            assignment_id=assignment.pk, actor=request.user, at=payload.validated_data.get("at")
+        )
         return Response(AssignmentOut(assignment).data)
 
 
@@ -60,7 +65,10 @@ class AssignmentOutcome(FieldApiView):
         payload = OutcomeIn(data=request.data)
         payload.is_valid(raise_exception=True)
         outcome = services.outcome_record(
-            assignment_id=assignment.pk, fields=payload.to_fields(), actor=request.user
+            assignment_id=assignment.pk,
+            fields=payload.to_fields(),
+            actor=request.user,
+            at=payload.validated_data.get("at"),
         )
         return Response(
             {"id": outcome.pk, "assignment": str(assignment.pk), "disposition": outcome.disposition},
@@ -84,6 +92,7 @@ class EncounterCreate(FieldApiView):
             address=data.get("address", ""),
             call_type_code=data.get("call_type", ""),
             assignment_id=data.get("id"),
+            at=data.get("at"),
         )
         return Response(AssignmentOut(assignment).data, status=status.HTTP_201_CREATED)
 
@@ -100,6 +109,7 @@ class BackupCreate(FieldApiView):
             unit_id=unit_id,
             kind=payload.validated_data["kind"],
             urgent=payload.validated_data["urgent"],
+            at=payload.validated_data.get("at"),
         )
         return Response(services.backup_event_data(backup), status=status.HTTP_201_CREATED)
 

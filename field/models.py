@@ -17,7 +17,10 @@ class BackupRequest(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     urgent = models.BooleanField(default=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # When the team tapped it (the tablet's `at`), and when the server received it: apart
+    # when the request waited in an offline tablet's outbox.
     requested_at = models.DateTimeField()
+    received_at = models.DateTimeField(null=True, blank=True)
     alert = models.OneToOneField(
         "dispatch.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="backup_request"
     )
@@ -65,6 +68,10 @@ class Outcome(models.Model):
         "ems_took_over": "EMS took over",
     }
 
+    # The dispositions that say the team met nobody (an outreach referral's officer is told
+    # contact was made only otherwise).
+    NO_CONTACT_DISPOSITIONS = ("no_contact", "cancelled_before_arrival")
+
     class Service(models.TextChoices):
         CRISIS_COUNSELLING = "crisis_counselling", "Crisis counselling"
         DE_ESCALATION = "de_escalation", "De-escalation"
@@ -106,7 +113,9 @@ class Outcome(models.Model):
         "referrals.FollowUp", null=True, blank=True, on_delete=models.PROTECT, related_name="outcome"
     )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # When the team saved it on the tablet (`at`), and when the server received it.
     recorded_at = models.DateTimeField()
+    received_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["self_initiated", "recorded_at"], name="outcome_kind_recorded")]

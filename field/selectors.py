@@ -1,14 +1,19 @@
 """Reads for the tablet. A responder sees only the unit they are on shift with; what that
 means for assignments is decided once, in dispatch.selectors.assignment_list_visible."""
 
+import re
+from collections import defaultdict
 from datetime import timedelta
 
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Event, Incident, Unit
-from dispatch.selectors import assignment_list_visible
+from dispatch.selectors import assignment_list_visible, shift_current, unit_partners
+from dispatch.timestamps import utc_iso
 from field.models import BackupRequest, Outcome
+from referrals.models import FollowUp
+from referrals.selectors import follow_up_services_for_calls
 
 PREMISE_HISTORY_DAYS = 90
 
@@ -105,3 +110,126 @@ def outcome_counts(*, since=None) -> dict:
         "dispatched": qs.filter(self_initiated=False).count(),
         "self_initiated": qs.filter(self_initiated=True).count(),
     }
+
+
+# --- What the tablet keeps to work offline ----------------------------------------------------
+def tablet_state(user) -> dict:
+    """Everything the tablet's screen shows, as data: the page embeds it, GET /field/state
+    answers it, and the tablet keeps the newest copy in IndexedDB, so a reload or a restart in
+    a dead zone still shows the call (static/js/field/state.js). `as_of` says how new it is;
+    `last_event_id` is where the tablet's socket resumes from: read first, so nothing the
+    state leaves out is skipped."""
+    last_event_id = event_latest_id()
+    state = {
+        "as_of": utc_iso(timezone.now()),
+        "user": user.pk,
+        "last_event_id": last_event_id,
+        "unit": None,
+        "assignment": None,
+        "cancelled": None,
+        "missing_outcomes": [],
+        "backups": [],
+    }
+    shift = shift_current(user)
+    if shift is None:
+        return state
+    unit = shift.unit
+    state["unit"] = {
+        "id": unit.pk,
+        "callsign": unit.callsign,
+        "status": unit.status,
+        "status_label": unit.get_status_display(),
+        "partners": unit_partners(unit.pk, user),
+    }
+    current = assignment_current(user)
+    missing = list(assignment_list_missing_outcome(user)[:20])
+    calls = [*([current] if current else []), *missing]
+    backups, follow_ups = _backups_by_assignment(calls), _follow_ups_by_incident(calls)
+    if current is not None:
+        state["assignment"] = {
+            **_assignment_brief(current, backups, follow_ups),
+            "acknowledged": current.acknowledged_at is not None,
+            "ack_event_id": assignment_created_event_id(current),
+            "incident": _incident_for_tablet(current.incident),
+            "premise_history": [
+                {**row, "date": timezone.localdate(row["date"]).isoformat()}
+                for row in premise_history(current.incident)
+            ],
+        }
+    else:
+        cancelled = assignment_recently_cancelled(user)
+        if cancelled is not None:
+            state["cancelled"] = {
+                "id": str(cancelled.pk),
+                "label": _label(cancelled),
+                "cancelled_at": utc_iso(cancelled.cancelled_at),
+            }
+    state["missing_outcomes"] = [_assignment_brief(a, backups, follow_ups) for a in missing]
+    state["backups"] = [
+        {
+            "id": b.pk,
+            "kind": b.kind,
+            "kind_label": b.get_kind_display(),
+            "urgent": b.urgent,
+            "requested_at": utc_iso(b.requested_at),
+            "acknowledged": bool(b.alert and b.alert.acknowledged_at),
+        }
+        for b in backup_list_recent(unit.pk)
+    ]
+    return state
+
+
+def _label(assignment) -> str:
+    return f"{assignment.incident.call_type_code} at {assignment.incident.address}"
+
+
+def _assignment_brief(assignment, backups: dict, follow_ups: dict) -> dict:
+    """An assignment as the tablet's outcome form needs it: what defaults the form takes from
+    the call (the backup asked for on it, the follow-ups already asked for)."""
+    kinds = backups.get(assignment.pk, set())
+    return {
+        "id": str(assignment.pk),
+        "label": _label(assignment),
+        "status": assignment.status,
+        "steps": {name: utc_iso(getattr(assignment, name)) for name in Assignment.TIMESTAMPS},
+        "transport_destination": assignment.transport_destination,
+        "backup": {kind: kind in kinds for kind in BackupRequest.Kind.values},
+        "requested_follow_ups": follow_ups.get(assignment.incident_id, []),
+        "source": assignment.incident.source,
+    }
+
+
+def _incident_for_tablet(incident: Incident) -> dict:
+    return {
+        "call_type": incident.call_type_code,
+        "call_type_name": incident.call_type.name if incident.call_type else "",
+        "priority": incident.priority,
+        "source": incident.source,
+        "address": incident.address,
+        "latitude": incident.latitude,
+        "longitude": incident.longitude,
+        "location_details": incident.location_details,
+        "caller_name": incident.caller_name,
+        "caller_phone": incident.caller_phone,
+        # A dialler wants digits: "+1 (555) 010-0100" becomes tel:+15550100100.
+        "caller_tel": re.sub(r"[^\d+]", "", incident.caller_phone),
+        "tandem": list(incident.tandem or []),
+        "screening": incident.screening,
+        "narrative": incident.narrative,
+    }
+
+
+def _backups_by_assignment(assignments) -> dict:
+    kinds = defaultdict(set)
+    rows = BackupRequest.objects.filter(assignment__in=[a.pk for a in assignments]).values_list(
+        "assignment_id", "kind"
+    )
+    for assignment_id, kind in rows:
+        kinds[assignment_id].add(kind)
+    return kinds
+
+
+def _follow_ups_by_incident(assignments) -> dict:
+    labels = dict(FollowUp.ServiceType.choices)
+    asked = follow_up_services_for_calls([a.incident_id for a in assignments])
+    return {incident_id: [labels[s] for s in services] for incident_id, services in asked.items()}

@@ -2,10 +2,26 @@
 
 from rest_framework import serializers
 
-from dispatch.serializers import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
+from dispatch.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    UTCDateTimeField,
+)
 from field.models import BackupRequest, Outcome
 from field.services import FollowUpFields, OutcomeFields, PersonFields
 from referrals.models import FollowUp
+
+
+def at_field():
+    """When the change happened on the tablet (CONTRACT.md "When a step happened"): the
+    outbox sends the moment the responder tapped, so a change sent late keeps its time."""
+    return UTCDateTimeField(required=False, help_text="When it happened on the tablet.")
+
+
+class AcknowledgeIn(serializers.Serializer):
+    at = at_field()
 
 
 class LocationIn(serializers.Serializer):
@@ -16,6 +32,7 @@ class LocationIn(serializers.Serializer):
 class BackupIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=BackupRequest.Kind.choices)
     urgent = StrictBooleanField()
+    at = at_field()
 
 
 class EncounterIn(serializers.Serializer):
@@ -26,6 +43,7 @@ class EncounterIn(serializers.Serializer):
     longitude = StrictFloatField(min_value=-180, max_value=180, required=False, allow_null=True)
     address = StrictCharField(max_length=300, required=False, allow_blank=True)
     call_type = StrictCharField(max_length=32, required=False, allow_blank=True)
+    at = at_field()
 
     def validate(self, attrs):
         if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
@@ -63,6 +81,7 @@ class OutcomeIn(serializers.Serializer):
     narrative = StrictCharField(max_length=10_000, required=False, allow_blank=True)
     follow_up_needed = StrictBooleanField(required=False)
     follow_up = FollowUpIn(required=False, allow_null=True)
+    at = at_field()
 
     def validate(self, attrs):
         errors = {}

@@ -6,7 +6,7 @@ app_name = "field"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("panel", views.panel, name="panel"),
+    path("state", views.state, name="state"),
     path("shift/start", views.shift_start, name="shift_start"),
     path("shift/end", views.shift_end, name="shift_end"),
     path("api/assignments/<uuid:assignment_id>/status", api.AssignmentStatus.as_view(), name="api_status"),

@@ -1,7 +1,6 @@
-"""The tablet's pages: the one-screen app, its live panel fragment, shift start and end, and
+"""The tablet's pages: the one-screen app, its state as data, shift start and end, and
 the PWA's service worker and manifest (served from the site root so the worker's scope is /)."""
 
-import re
 from pathlib import Path
 
 from django.conf import settings
@@ -19,58 +18,41 @@ from dispatch.roles import Action, role_required
 from dispatch.services import ServiceConflict
 from field import selectors
 from field.forms import ShiftStartForm
-from field.models import BackupRequest, Outcome
+from field.models import Outcome
 from referrals.models import FollowUp
 
 SERVICE_WORKER = Path(settings.BASE_DIR) / "static" / "sw.js"
 
 
-def _panel_context(user, shift) -> dict:
-    unit_id = shift.unit_id if shift else None
-    current = selectors.assignment_current(user) if shift else None
+def _home_context(request, *, start_form=None) -> dict:
     return {
-        "shift": shift,
-        "partners": dispatch_selectors.unit_partners(unit_id, user) if shift else [],
-        "assignment": current,
-        "incident": current.incident if current else None,
-        # A dialler wants digits: "+1 (555) 010-0100" becomes tel:+15550100100.
-        "caller_tel": re.sub(r"[^\d+]", "", current.incident.caller_phone) if current else "",
-        "ack_event_id": selectors.assignment_created_event_id(current) if current else None,
-        "premise_history": selectors.premise_history(current.incident) if current else [],
-        "cancelled": None if current or not shift else selectors.assignment_recently_cancelled(user),
-        "missing_outcomes": list(selectors.assignment_list_missing_outcome(user)[:20]) if shift else [],
-        "backups": list(selectors.backup_list_recent(unit_id)) if shift else [],
-        "last_event_id": selectors.event_latest_id(),
+        "shift": dispatch_selectors.shift_current(request.user),
+        "state": selectors.tablet_state(request.user),
+        "start_form": start_form or ShiftStartForm(),
+        "transitions": Assignment.TRANSITIONS,
+        "status_labels": dict(Assignment.Status.choices),
+        "call_types": CallType.objects.order_by("code"),
+        "dispositions": Outcome.Disposition.choices,
+        "services": Outcome.Service.choices,
+        "police_choices": Outcome.PoliceInvolvement.choices,
+        "ems_choices": Outcome.EmsInvolvement.choices,
+        "follow_up_types": FollowUp.ServiceType.choices,
     }
 
 
 @role_required(Action.FIELD_APP)
 def home(request):
-    shift = dispatch_selectors.shift_current(request.user)
-    context = _panel_context(request.user, shift)
-    context.update(
-        {
-            "start_form": ShiftStartForm() if shift is None else None,
-            "transitions": Assignment.TRANSITIONS,
-            "status_labels": dict(Assignment.Status.choices),
-            "call_types": CallType.objects.order_by("code"),
-            "dispositions": Outcome.Disposition.choices,
-            "services": Outcome.Service.choices,
-            "police_choices": Outcome.PoliceInvolvement.choices,
-            "ems_choices": Outcome.EmsInvolvement.choices,
-            "follow_up_types": FollowUp.ServiceType.choices,
-            "backup_kinds": BackupRequest.Kind.choices,
-        }
-    )
-    return render(request, "field/home.html", context)
+    return render(request, "field/home.html", _home_context(request))
 
 
 @role_required(Action.FIELD_APP)
 @require_GET
-def panel(request):
-    """The live part of the screen, fetched again whenever an event arrives."""
-    shift = dispatch_selectors.shift_current(request.user)
-    return render(request, "field/home.html#panel", _panel_context(request.user, shift))
+def state(request):
+    """The tablet's state (field.selectors.tablet_state), fetched again whenever an event
+    arrives; never cached on the way: the tablet keeps its own copy."""
+    response = JsonResponse(selectors.tablet_state(request.user))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @role_required(Action.FIELD_APP)
@@ -83,9 +65,7 @@ def shift_start(request):
         except ServiceConflict as exc:
             messages.error(request, exc.detail)
         return redirect("field:home")
-    context = _panel_context(request.user, None)
-    context["start_form"] = form
-    return render(request, "field/home.html", context, status=400)
+    return render(request, "field/home.html", _home_context(request, start_form=form), status=400)
 
 
 @role_required(Action.FIELD_APP)

@@ -149,21 +149,6 @@ class ReferralForm(forms.Form):
         )
 
 
-class OutreachFinishForm(forms.Form):
-    contact_made = forms.TypedChoiceField(
-        choices=[("yes", "Yes, we met the person"), ("no", "No, nobody there")],
-        coerce=lambda v: v == "yes",
-        widget=forms.RadioSelect,
-        label="Contact made?",
-    )
-    narrative = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    service_needed = forms.ChoiceField(
-        choices=[("", "No follow-up"), *FollowUp.ServiceType.choices],
-        required=False,
-        label="Follow-up service the person agreed to",
-    )
-
-
 def _provider_field(**kwargs):
     return forms.ModelChoiceField(
         queryset=Service.objects.select_related("organization").order_by("name"),

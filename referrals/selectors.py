@@ -20,16 +20,19 @@ Officer = PoliceReferral.OfficerStatus
 
 def referral_officer_status(referral: PoliceReferral) -> str:
     """What the referring officer (or police records system) may know: received, assigned,
-    contact made or closed. The one place that derives it; nothing clinical goes in or out."""
-    if referral.urgency == PoliceReferral.Urgency.LATER:
+    contact made or closed. The one place that derives it; nothing clinical goes in or out.
+    A referral's call carries its progress, urgent or outreach alike (a claimed outreach
+    referral is a call assigned to the unit that claimed it); one waiting in the outreach
+    queue is received, whatever call it had before it was given back."""
+    if referral.state == PoliceReferral.State.QUEUED:
+        return Officer.RECEIVED
+    incident = referral.incident
+    if incident is None:
+        # Outreach finished before claims became calls (the encounter form).
         return {
-            PoliceReferral.State.QUEUED: Officer.RECEIVED,
             PoliceReferral.State.CLAIMED: Officer.ASSIGNED,
             PoliceReferral.State.FINISHED: Officer.CLOSED,
         }.get(referral.state, Officer.RECEIVED)
-    incident = referral.incident
-    if incident is None:
-        return Officer.RECEIVED
     if incident.status in (Incident.Status.CLOSED, Incident.Status.CANCELLED):
         return Officer.CLOSED
     assignments = list(incident.assignments.all())
@@ -107,6 +110,35 @@ def outreach_list_near(unit, *, radius_km: float = OUTREACH_RADIUS_KM, limit: in
 
 
 # --- Follow-ups -----------------------------------------------------------------------------------
+def _open_for_calls(incident_ids) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(
+        Q(incident_id__in=incident_ids) | Q(referral__incident_id__in=incident_ids)
+    ).exclude(status=FollowUp.Status.CLOSED)
+
+
+def follow_up_list_for_call(incident) -> QuerySet[FollowUp]:
+    """The open follow-ups already asked for on this call: made for its incident, or with the
+    police referral it came from (an outreach referral's officer asks before there is a call)."""
+    return _open_for_calls([incident.pk])
+
+
+def follow_up_services_for_calls(incident_ids) -> dict:
+    """{incident id: [service types already asked for, oldest first]}, as
+    follow_up_list_for_call finds them, for several calls in one query."""
+    found = {}
+    rows = (
+        _open_for_calls(incident_ids)
+        .order_by("created_at")
+        .values_list("incident_id", "referral__incident_id", "service_type")
+    )
+    for incident_id, referral_incident_id, service_type in rows:
+        for key in {incident_id, referral_incident_id} - {None}:
+            services = found.setdefault(key, [])
+            if service_type not in services:
+                services.append(service_type)
+    return found
+
+
 def follow_up_queue(user, *, view="", status="", service_type="", provider=None, q="") -> QuerySet[FollowUp]:
     """The case manager's queue: my caseload, then unassigned, then everyone else's; within
     each, overdue first (earliest due). Closed follow-ups only when asked for by status."""

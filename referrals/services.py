@@ -13,15 +13,15 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from dispatch.events import EventType, event_record
 from dispatch.groups import FOLLOW_UP_GROUP
 from dispatch.models import CallType, Incident
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
-    incident_close,
+    assignment_acknowledge,
+    assignment_create,
+    incident_cancel,
     incident_create,
-    incident_event_data,
 )
 from referrals.models import (
     ContactAttempt,
@@ -33,6 +33,7 @@ from referrals.models import (
     PoliceReferral,
     Service,
 )
+from referrals.selectors import follow_up_list_for_call
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,52 @@ def follow_up_create(
         )
         _notify_queue(follow_up.pk, "created")
     return follow_up
+
+
+def follow_up_for_call(
+    *, actor, service_type: str, consent: bool, notes: str = "", person: Person | None = None, incident
+) -> FollowUp:
+    """The follow-up a team asks for at the end of a call: the open one already asked for on
+    this call for the same service (the referring officer's, say), or a new one. Joining one
+    adds what the team knows (the person, their notes, consent) and keeps that as history;
+    it never makes a second follow-up for one need. Refuses what follow_up_create refuses."""
+    with transaction.atomic():
+        existing = (
+            follow_up_list_for_call(incident)
+            .filter(service_type=service_type, outcome__isnull=True)
+            .select_for_update(of=("self",))
+            .order_by("created_at")
+            .first()
+        )
+        if existing is None:
+            return follow_up_create(
+                actor=actor,
+                service_type=service_type,
+                consent=consent,
+                notes=notes,
+                person=person,
+                incident=incident,
+            )
+        changes = {}
+        if existing.incident_id is None:
+            existing.incident = incident
+            changes["incident"] = [None, str(incident.pk)]
+        if person is not None and existing.person_id is None:
+            existing.person = person
+            changes["person"] = [None, person.pk]
+        if consent and not existing.consent:
+            existing.consent = True
+            changes["consent"] = [False, True]
+        notes = notes.strip()
+        if notes:
+            joined = f"{existing.notes}\n\nFrom the team on scene: {notes}".strip()
+            changes["notes"] = [existing.notes, joined]
+            existing.notes = joined
+        if changes:
+            existing.save()
+            _history(existing, FollowUpChange.Kind.UPDATED, actor, changes)
+            _notify_queue(existing.pk, "updated")
+        return existing
 
 
 def _follow_up_for_update(follow_up_id) -> FollowUp:
@@ -454,73 +501,92 @@ def _incident_fields(referral: PoliceReferral, *, received_at=None, narrative=""
     )
 
 
+OUTREACH_OVERRIDE = "Claimed from the outreach queue by the team."
+
+
 def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
-    """A unit on shift takes a non-urgent referral from the outreach queue. Refuses one that
-    is not waiting in the queue (`already_claimed`)."""
+    """A unit on shift takes a non-urgent referral from the outreach queue, and works it like
+    any call: a police_referral incident is created and assigned to the unit (dispatch's
+    assignment_create, acknowledged: the team chose it), so the tablet has it offline, with
+    its steps, and its outcome is the one every call ends in. Refuses one that is not waiting
+    in the queue (`already_claimed`), and what assignment_create refuses (`unit_unavailable`:
+    the unit is on another call)."""
     with transaction.atomic():
         referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
         if referral.state != PoliceReferral.State.QUEUED:
             raise ServiceConflict("already_claimed", "Another unit has this referral, or it is finished.")
+        now = timezone.now()
+        incident = incident_create(fields=_incident_fields(referral, received_at=now), actor=actor)
+        # The officer's screening may be unsure (not eligible on its own): the team that
+        # claims it decides, as a dispatcher's override would.
+        try:
+            assignment = assignment_create(
+                incident_id=incident.pk,
+                callsign=unit.callsign,
+                actor=actor,
+                override_reason=OUTREACH_OVERRIDE,
+            )
+        except ServiceConflict as exc:
+            if exc.code != "unit_unavailable":
+                raise
+            raise ServiceConflict(
+                "unit_unavailable",
+                f"{unit.callsign} is on another call: clear it first, then claim this referral.",
+            ) from exc
+        assignment_acknowledge(assignment_id=assignment.pk, actor=actor)
         referral.state = PoliceReferral.State.CLAIMED
         referral.claimed_by_unit = unit
         referral.claimed_by = actor
-        referral.claimed_at = timezone.now()
+        referral.claimed_at = now
+        referral.incident = incident
         referral.save()
     return referral
 
 
 def referral_require_held(referral: PoliceReferral, unit) -> None:
     """Refuses with `not_claimed` unless `unit` holds the referral: the one check before a unit
-    works, finishes or gives back an outreach referral."""
+    gives back an outreach referral."""
     if referral.state != PoliceReferral.State.CLAIMED or referral.claimed_by_unit_id != unit.pk:
         raise ServiceConflict("not_claimed", "Your unit does not hold this referral.")
 
 
 def referral_release(*, actor, referral_id, unit) -> PoliceReferral:
-    """Give a claimed referral back to the queue. Refuses unless `unit` holds it (`not_claimed`)."""
+    """Give a claimed referral back to the queue: its call is cancelled (the unit is free, the
+    tablet told) and the referral waits for a unit again, with no call. Refuses unless `unit`
+    holds it (`not_claimed`), and once the team has reached the scene (`already_on_scene`:
+    record the outcome instead)."""
     with transaction.atomic():
         referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
         referral_require_held(referral, unit)
+        if referral.incident_id is not None:
+            incident = referral.incident
+            if incident.assignments.filter(on_scene_at__isnull=False).exists():
+                raise ServiceConflict(
+                    "already_on_scene", "Your team has been on scene: record the outcome of the call instead."
+                )
+            incident_cancel(incident=incident, actor=actor, reason="Given back to the outreach queue.")
         referral.state = PoliceReferral.State.QUEUED
         referral.claimed_by_unit = referral.claimed_by = referral.claimed_at = None
+        referral.incident = None
         referral.save()
     return referral
 
 
-def referral_finish(
-    *, actor, referral_id, unit, contact_made: bool, narrative: str = "", service_needed: str = ""
-) -> PoliceReferral:
-    """Finish a claimed outreach referral as an encounter: a police_referral incident is
-    created (so reports and the dispatch log count it) and closed at once, like a
-    self-initiated encounter; with contact made and a service asked for, a follow-up opens.
-    Refuses unless `unit` holds the referral (`not_claimed`)."""
-    if service_needed and service_needed not in FollowUp.ServiceType.values:
-        raise ValueError(f"unknown service type {service_needed!r}")
-    with transaction.atomic():
-        referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
-        referral_require_held(referral, unit)
-        now = timezone.now()
-        fields = _incident_fields(referral, received_at=referral.claimed_at or now, narrative=narrative)
-        if unit.latitude is not None and referral.latitude is None:
-            fields.latitude, fields.longitude = unit.latitude, unit.longitude
-        incident = incident_create(fields=fields, actor=actor)
-        # The encounter is over when it is recorded: close it the way a cleared call closes.
-        incident_close(incident, actor=actor, now=now, changes={"unit": [None, unit.callsign]})
-        event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
-        referral.incident = incident
-        referral.state = PoliceReferral.State.FINISHED
-        referral.contact_made = contact_made
-        referral.finished_at = now
-        referral.save()
-        if contact_made and service_needed:
-            follow_up_create(
-                actor=actor,
-                service_type=service_needed,
-                consent=True,
-                person=referral.person,
-                incident=incident,
-                referral=referral,
-            )
+def referral_outcome_recorded(*, incident, contact_made: bool, at) -> PoliceReferral | None:
+    """The outcome of an outreach referral's call was recorded (field.services.outcome_record,
+    in its transaction): the referral is finished. Returns it, or None when the incident is
+    not a claimed outreach referral's (an urgent referral's call carries its own progress)."""
+    referral = (
+        PoliceReferral.objects.select_for_update()
+        .filter(incident=incident, state=PoliceReferral.State.CLAIMED)
+        .first()
+    )
+    if referral is None:
+        return None
+    referral.state = PoliceReferral.State.FINISHED
+    referral.contact_made = contact_made
+    referral.finished_at = at
+    referral.save(update_fields=["state", "contact_made", "finished_at", "updated_at"])
     return referral
 
 

@@ -13,7 +13,6 @@ urlpatterns = [
     path("outreach/", views.outreach_list, name="outreach"),
     path("outreach/<uuid:referral_id>/claim", views.outreach_claim, name="outreach_claim"),
     path("outreach/<uuid:referral_id>/release", views.outreach_release, name="outreach_release"),
-    path("outreach/<uuid:referral_id>/finish", views.outreach_finish, name="outreach_finish"),
     # Case managers
     path("follow-ups/", views.case_manager_home, name="case_manager_home"),
     path("follow-ups/new/", views.follow_up_new, name="follow_up_new"),

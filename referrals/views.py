@@ -18,7 +18,6 @@ from referrals.forms import (
     FollowUpDetailsForm,
     MergeForm,
     OrganizationForm,
-    OutreachFinishForm,
     ReferralForm,
     ServiceForm,
     TransitionForm,
@@ -103,12 +102,14 @@ def _conflict_page(request, exc: ServiceConflict, back: str):
 @role_required(Action.OUTREACH_WORK)
 @require_POST
 def outreach_claim(request, referral_id):
+    """Claiming makes the referral the unit's call: the tablet works it from there."""
     try:
         unit, referral = _outreach_referral(request, referral_id)
         services.referral_claim(actor=request.user, referral_id=referral.pk, unit=unit)
     except ServiceConflict as exc:
         return _conflict_page(request, exc, reverse("referrals:outreach"))
-    return redirect("referrals:outreach_finish", referral_id=referral.pk)
+    messages.success(request, "Referral claimed: it is your unit's call now.")
+    return redirect("field:home")
 
 
 @role_required(Action.OUTREACH_WORK)
@@ -120,34 +121,6 @@ def outreach_release(request, referral_id):
     except ServiceConflict as exc:
         return _conflict_page(request, exc, reverse("referrals:outreach"))
     return redirect("referrals:outreach")
-
-
-@role_required(Action.OUTREACH_WORK)
-@require_http_methods(["GET", "POST"])
-def outreach_finish(request, referral_id):
-    try:
-        unit, referral = _outreach_referral(request, referral_id)
-        services.referral_require_held(referral, unit)
-        form = OutreachFinishForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            services.referral_finish(
-                actor=request.user,
-                referral_id=referral.pk,
-                unit=unit,
-                contact_made=form.cleaned_data["contact_made"],
-                narrative=form.cleaned_data["narrative"].strip(),
-                service_needed=form.cleaned_data["service_needed"],
-            )
-            messages.success(request, "Encounter recorded.")
-            return redirect("referrals:outreach")
-    except ServiceConflict as exc:
-        return _conflict_page(request, exc, reverse("referrals:outreach"))
-    return render(
-        request,
-        "referrals/outreach_finish.html",
-        {"referral": referral, "form": form},
-        status=400 if form.errors else 200,
-    )
 
 
 # --- Case managers: the follow-up queue -----------------------------------------------------------

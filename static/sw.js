@@ -1,26 +1,30 @@
 // The tablet's service worker (served at /sw.js so its scope is the whole site).
-// The app shell and the last assignment screen open with no network: pages and the panel are
-// fetched network-first and kept; static files the same way. Writes are never cached — the
-// page's outbox (static/js/field/outbox.js) holds them until the network is back.
+// The app shell opens with no network: pages and static files are fetched network-first and
+// kept. The call itself is not the worker's: the page keeps the newest state in IndexedDB
+// (static/js/field/state.js) and draws it over a cached page, so /field/state is never cached
+// here (an old copy would pass for an answer). Writes are never cached either — the page's
+// outbox (static/js/field/outbox.js) holds them until the network is back.
 
-const CACHE = "cr-field-v1";
+const CACHE = "cr-field-v2";
 const SHELL = [
   "/field/",
-  "/field/panel",
   "/manifest.webmanifest",
   "/static/css/app.css",
   "/static/css/field.css",
   "/static/js/field/app.js",
   "/static/js/field/outbox.js",
+  "/static/js/field/render.js",
   "/static/js/field/socket.js",
   "/static/js/field/sound.js",
+  "/static/js/field/state.js",
+  "/static/js/field/words.js",
   "/static/django_htmx/htmx-2.min.js",
   "/static/django_htmx/django-htmx.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
 ];
 const CACHED_PREFIXES = ["/field/", "/static/", "/manifest.webmanifest"];
-const NEVER = ["/field/api/", "/api/", "/ws/", "/admin/"];
+const NEVER = ["/field/api/", "/field/state", "/api/", "/ws/", "/admin/"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

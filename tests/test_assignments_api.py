@@ -100,6 +100,8 @@ def snapshot(assignment_id):
 # --- the status machine ----------------------------------------------------------------------
 ALLOWED = [(s, t) for s in STATUSES for t in STEPS if t in Assignment.TRANSITIONS[s]]
 REFUSED = [(s, t) for s in STATUSES for t in STEPS if t not in Assignment.TRANSITIONS[s]]
+# Of those, the steps the assignment has already taken: a double tap or a replay, answered as done.
+REPEATED = [(s, t) for s, t in REFUSED if s != "cancelled" and t in PATH_TO[s]]
 
 
 def test_the_table_allows_exactly_the_contracts_steps():
@@ -138,7 +140,7 @@ def test_each_allowed_step_sets_its_timestamp_and_the_units_status(start, step, 
     assert updated.data["status"] == step
 
 
-@pytest.mark.parametrize(("start", "step"), REFUSED)
+@pytest.mark.parametrize(("start", "step"), [pair for pair in REFUSED if pair not in REPEATED])
 def test_each_refused_step_is_409_and_changes_nothing(start, step, cad, unit, call_types):
     incident_id = cad_incident(cad)
     assignment_id = assignment_in(start, cad, incident_id)
@@ -147,6 +149,16 @@ def test_each_refused_step_is_409_and_changes_nothing(start, step, cad, unit, ca
     assert response.status_code == 409
     assert response.json()["code"] == "illegal_transition"
     assert snapshot(assignment_id) == before
+
+
+@pytest.mark.parametrize(("start", "step"), REPEATED)
+def test_a_step_already_taken_is_answered_as_done_and_changes_nothing(start, step, cad, unit, call_types):
+    assignment_id = assignment_in(start, cad, cad_incident(cad))
+    before = snapshot(assignment_id)
+    response = set_status(cad, assignment_id, step)
+    assert response.status_code == 200
+    assert response.json()["status"] == start
+    assert snapshot(assignment_id) == before  # no timestamp moved, no second event
 
 
 def test_a_transport_without_a_destination_is_400_on_the_integration_api_too(cad, unit, call_types):
@@ -249,8 +261,9 @@ def test_a_status_idempotency_key_replay_returns_the_first_answer(cad, unit, cal
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Event.objects.count() == events
-    # Without the key the same step is a second, illegal, request.
-    assert set_status(cad, assignment_id, "en_route").status_code == 409
+    # Without the key the same step is a second request, for a step already taken: done, unrecorded.
+    assert set_status(cad, assignment_id, "en_route").status_code == 200
+    assert Event.objects.count() == events
 
 
 # --- assign -----------------------------------------------------------------------------------

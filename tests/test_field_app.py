@@ -80,7 +80,7 @@ def test_it_shows_the_tablet_to_a_responder(client, personas):
 def test_it_refuses_the_tablet_to_other_roles(client, personas, role):
     client.force_login(personas[role])
     assert client.get("/field/").status_code == 403
-    assert client.get("/field/panel").status_code == 403
+    assert client.get("/field/state").status_code == 403
     assert client.post("/field/shift/start", {"unit": 1}).status_code == 403
 
 
@@ -176,14 +176,19 @@ def test_the_assignment_screen_shows_what_the_team_needs(responder, unit, client
     )
     assignment = assigned(unit, **incident_fields)
     client.force_login(responder)
+    state = client.get("/field/state").json()
+    current = state["assignment"]
+    assert current["id"] == str(assignment.pk) and current["acknowledged"] is False
+    assert current["ack_event_id"] == selectors.assignment_created_event_id(assignment)
+    incident = current["incident"]
+    assert (incident["address"], incident["latitude"], incident["longitude"]) == ("12 Elm St", 39.74, -104.99)
+    assert incident["caller_tel"] == "+15550100" and incident["caller_phone"] == "+1 555 0100"
+    assert incident["narrative"] == "Man sitting in the rain" and incident["tandem"] == ["ems"]
+    assert incident["priority"] == 2 and incident["screening"]["weapons"] is False
+    assert state["unit"]["callsign"] == "CR-1" and state["last_event_id"] >= current["ack_event_id"]
+    # The page carries the same state, so it draws the call before any request.
     page = client.get("/field/").content.decode()
-    assert 'data-acknowledged="false"' in page
-    assert "geo:39.740000,-104.990000?q=12%20Elm%20St" in page
-    assert 'href="tel:+15550100"' in page
-    assert "Man sitting in the rain" in page and "EMS" in page and "Priority 2" in page
-    assert "Weapons: no" in page
-    event_id = selectors.assignment_created_event_id(assignment)
-    assert f'data-ack-event-id="{event_id}"' in page
+    assert 'id="tablet-state"' in page and "Man sitting in the rain" in page
 
 
 def test_status_steps_follow_the_status_machine(tablet, unit):
@@ -240,12 +245,12 @@ def test_premise_history_shows_dates_call_types_and_outcome_categories_only(resp
     assert history[0]["outcome"] == "Transported"
 
     client.force_login(responder)
-    page, panel = client.get("/field/").content.decode(), client.get("/field/panel").content.decode()
-    for body in (page, panel):
-        assert "Transported" in body and "Today&#x27;s call" in body
-        assert "SECRET" not in body and "TOO-OLD" not in body
-    # The page's outcome form lists every service and disposition; the live panel shows none.
-    assert "harm" not in panel.lower() and "detox" not in panel.lower()
+    state = client.get("/field/state").content.decode()
+    assert "Transported" in state and "Today's call" in state
+    assert "SECRET" not in state and "TOO-OLD" not in state
+    # The page's outcome form lists every service and disposition; the state names none.
+    assert "harm" not in state.lower() and "detox" not in state.lower()
+    assert "SECRET" not in client.get("/field/").content.decode()
 
 
 # --- Backup and location --------------------------------------------------------------------
@@ -348,8 +353,9 @@ def test_the_tablet_lists_cleared_assignments_missing_an_outcome(responder, tabl
     second = assigned(unit, status="cleared", address="2 Second St")
     post(tablet, f"/field/api/assignments/{first.pk}/outcome", GOOD_OUTCOME)
     client.force_login(responder)
-    panel = client.get("/field/panel").content.decode()
-    assert f'data-outcome-for="{second.pk}"' in panel and f'data-outcome-for="{first.pk}"' not in panel
+    missing = client.get("/field/state").json()["missing_outcomes"]
+    assert [a["id"] for a in missing] == [str(second.pk)]
+    assert missing[0]["label"] == "WELFARE at 2 Second St"
 
 
 # --- Self-initiated encounters --------------------------------------------------------------

@@ -88,7 +88,6 @@ def test_each_page_opens_for_its_roles_only(client, personas, world, name, kwarg
 POSTS = [
     ("referrals:outreach_claim", {"referral_id": "referral"}, "responder"),
     ("referrals:outreach_release", {"referral_id": "referral"}, "responder"),
-    ("referrals:outreach_finish", {"referral_id": "referral"}, "responder"),
     ("referrals:follow_up_claim", {"follow_up_id": "follow_up"}, "case_manager"),
     ("referrals:follow_up_attempt", {"follow_up_id": "follow_up"}, "case_manager"),
     ("referrals:follow_up_transition", {"follow_up_id": "follow_up"}, "case_manager"),
@@ -273,13 +272,16 @@ def test_without_a_shift_the_outreach_queue_says_to_start_one(client, personas, 
     assert response.status_code == 409
 
 
-def test_a_unit_claims_a_referral_and_finishes_it_as_an_encounter(client, personas, world, on_shift):
+def test_a_unit_claims_a_referral_and_it_becomes_the_units_call(client, personas, world, on_shift):
     referral = world["referral"]
     client.force_login(personas["responder"])
     response = client.post(reverse("referrals:outreach_claim", kwargs={"referral_id": referral.pk}))
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == reverse("field:home")
     referral.refresh_from_db()
     assert referral.state == "claimed" and referral.claimed_by_unit == on_shift
+    assignment = referral.incident.assignments.get()
+    assert assignment.unit == on_shift and assignment.status == "dispatched" and assignment.acknowledged_at
+    assert referral.incident.source == Incident.Source.POLICE_REFERRAL
 
     officer = client.__class__()
     officer.force_login(personas["police_officer"])
@@ -294,20 +296,8 @@ def test_a_unit_claims_a_referral_and_finishes_it_as_an_encounter(client, person
         rival.post(reverse("referrals:outreach_claim", kwargs={"referral_id": referral.pk})).status_code
         == 409
     )
-
-    finish = reverse("referrals:outreach_finish", kwargs={"referral_id": referral.pk})
-    assert client.post(finish, {}).status_code == 400
-    response = client.post(
-        finish, {"contact_made": "yes", "narrative": "Talked, took a blanket.", "service_needed": "housing"}
-    )
-    assert response.status_code == 302
-    referral.refresh_from_db()
-    assert referral.state == "finished"
-    assert referral.incident.source == Incident.Source.POLICE_REFERRAL
-    assert referral.incident.status == Incident.Status.CLOSED
-    assert referral.follow_ups.get().service_type == "housing"
-    assert "Closed" in officer.get(reverse("referrals:officer_home")).content.decode()
-    assert "Talked, took a blanket" not in officer.get(reverse("referrals:officer_home")).content.decode()
+    queue = client.get(reverse("referrals:outreach")).content.decode()
+    assert "Open on the tablet" in queue
 
 
 def test_a_unit_may_give_a_referral_back(client, personas, world, on_shift):
@@ -319,7 +309,9 @@ def test_a_unit_may_give_a_referral_back(client, personas, world, on_shift):
         == 302
     )
     referral.refresh_from_db()
-    assert referral.state == "queued" and referral.claimed_by_unit is None
+    assert referral.state == "queued" and referral.claimed_by_unit is None and referral.incident is None
+    on_shift.refresh_from_db()
+    assert on_shift.status == "available"  # its call was cancelled with the claim
 
 
 # --- The directory -----------------------------------------------------------------------------------------

@@ -63,7 +63,9 @@ def shift_end(*, user) -> Shift:
         others = Shift.objects.filter(unit=unit, ended_at__isnull=True).exclude(pk=shift.pk).exists()
         if not others and unit.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).exists():
             raise ServiceConflict(
-                "assignment_active", f"{unit.callsign} still has an active assignment; clear it first."
+                "assignment_active",
+                f"{unit.callsign} is still on a call and nobody else is on the unit: clear the call, "
+                "or ask dispatch to take it back, then end the shift.",
             )
         now = timezone.now()
         shift.ended_at = now
@@ -74,7 +76,6 @@ def shift_end(*, user) -> Shift:
             unit_announce(unit)
         transaction.on_commit(lambda: _tell_tablets_shift_changed([user.pk]))
     return shift
-
 
 
 def shift_unit_require(user) -> int:

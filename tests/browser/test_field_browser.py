@@ -2,10 +2,6 @@
 through its statuses and outcome; writes made offline reaching the server once; a
 self-initiated encounter end to end."""
 
-import json
-import time
-import urllib.request
-
 import pytest
 
 from dispatch import services as dispatch_services
@@ -13,99 +9,18 @@ from dispatch.models import Assignment, Incident, Unit
 from field.models import BackupRequest, Outcome
 from tests import factories
 from tests.browser.axe import assert_accessible
+from tests.browser.tablet import (
+    LANDSCAPE,
+    POSITION,
+    api_post,
+    assert_touch_targets_fit_a_glove,
+    dispatch_a_call,
+    fill_outcome,
+    open_tablet,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
-
-PORTRAIT = {"width": 768, "height": 1024}
-LANDSCAPE = {"width": 1280, "height": 800}
-POSITION = {"latitude": 39.7392, "longitude": -104.9903}
-
-
-def api_post(server, path, body, key):
-    request = urllib.request.Request(
-        f"{server.url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def dispatch_a_call(server, cad_key, external_id="CAD-1", **extra):
-    incident = api_post(
-        server,
-        "/api/v1/incidents/",
-        factories.cad_incident_body(
-            external_id=external_id,
-            priority=2,
-            location={"address": "1437 Bannock St", "latitude": 39.74, "longitude": -104.99},
-            caller={"name": "Ana", "phone": "+1 303 555 0100"},
-            narrative="Man sitting outside the library, not dressed for the cold.",
-            tandem=["ems"],
-            **extra,
-        ),
-        cad_key,
-    )
-    api_post(server, f"/api/v1/incidents/{incident['id']}/assign", {"unit": "CR-1"}, cad_key)
-    return Assignment.objects.get(incident_id=incident["id"])
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the server")
-
-
-@pytest.fixture
-def team(personas, call_types):
-    unit = factories.UnitFactory(callsign="CR-1", status=Unit.Status.OFF_DUTY)
-    _client, key = factories.api_client("cad-live", "cad")
-    return {"responder": personas["responder"], "unit": unit, "cad_key": key}
-
-
-def open_tablet(server, browser_page, user, viewport=PORTRAIT):
-    page = browser_page(server, user, viewport=viewport, geolocation=POSITION, permissions=["geolocation"])
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server.url}/field/")
-    return page, errors
-
-
-# Gloved hands: every control the tablet shows is at least 48 px each way. A checkbox or radio
-# counts by its label, which takes the tap; hidden and off-screen controls (the skip link until
-# it has focus) take none.
-SMALL_TARGETS = """(minimum) => {
-  const small = [];
-  const controls = "a[href], button, input:not([type=hidden]), select, textarea, summary";
-  for (const el of document.querySelectorAll(controls)) {
-    const target = (["checkbox", "radio"].includes(el.type) && el.closest("label")) || el;
-    const box = target.getBoundingClientRect();
-    if (!box.width || !box.height || box.right <= 0 || box.bottom <= 0) continue;
-    if (box.width < minimum || box.height < minimum) {
-      const name = (el.innerText || el.getAttribute("aria-label") || el.name || "").trim().slice(0, 40);
-      small.push(`${el.tagName.toLowerCase()} "${name}": ${Math.round(box.width)}x${Math.round(box.height)}`);
-    }
-  }
-  return small;
-}"""
-
-
-def assert_touch_targets_fit_a_glove(page, minimum=48):
-    small = page.evaluate(SMALL_TARGETS, minimum)
-    assert not small, f"Controls smaller than {minimum} px:\n" + "\n".join(small)
-
-
-def fill_outcome(page, narrative):
-    form = page.locator("#outcome")
-    form.get_by_label("Disposition").select_option("resolved_on_scene")
-    form.get_by_label("Crisis counselling").check()
-    form.get_by_label("Narrative").fill(narrative)
-    form.get_by_role("button", name="Save outcome").click()
 
 
 def test_an_assignment_is_pushed_acknowledged_worked_and_closed_with_an_outcome(
@@ -256,9 +171,8 @@ def test_backup_is_requested_with_a_confirm_and_the_tablet_sees_dispatch_acknowl
     page, errors = open_tablet(daphne, browser_page, team["responder"])
     page.wait_for_selector("#connection:has-text('Live')")
     page.get_by_role("button", name="Police backup").click()
-    page.get_by_label("Urgent").check()
     assert_accessible(page, "the tablet's backup dialog")
-    page.get_by_role("button", name="Send request").click()
+    page.get_by_role("button", name="Urgent: send now").click()
     page.wait_for_selector("[data-backup-id] :text('Waiting for dispatch')")
     backup = BackupRequest.objects.get()
     assert backup.kind == "police" and backup.urgent

@@ -1,80 +1,157 @@
-// The responder tablet: live assignment panel, status buttons, backup, encounters, outcomes.
-// Writes go through the outbox (outbox.js) so nothing entered is lost while offline.
+// The responder tablet: the call screen drawn from the tablet's state (kept in IndexedDB by
+// state.js, so a reload in a dead zone still shows the call), status steps, backup, encounters,
+// outcomes, end of shift. Writes go through the outbox (outbox.js), each stamped with the
+// moment it was tapped, so nothing entered is lost or misdated while offline.
 
 import * as outbox from "./outbox.js";
+import { renderOutbox, renderPanel } from "./render.js";
 import { FieldSocket } from "./socket.js";
 import { Beeper } from "./sound.js";
+import { applyOutbox, followCall, latestStep, learnClock, loadState, newer, saveState, stepMoment } from "./state.js";
 
-const root = document.getElementById("tablet");
-const api = root.dataset.api;
-const TRANSITIONS = JSON.parse(document.getElementById("transitions").textContent);
-const LABELS = JSON.parse(document.getElementById("status-labels").textContent);
-const STEP_LABELS = { en_route: "En route", on_scene: "On scene", transporting: "Transporting", cleared: "Clear" };
-const LOCATION_EVERY_MS = 30_000;
 const $ = (id) => document.getElementById(id);
+const root = $("tablet");
+const api = root.dataset.api;
+const user = Number(root.dataset.user);
+const TRANSITIONS = JSON.parse($("transitions").textContent);
+const LABELS = JSON.parse($("status-labels").textContent);
+const STEP_LABELS = { en_route: "En route", on_scene: "On scene", transporting: "Transporting", cleared: "Clear" };
+// After a step, the next step's button stays off this long: a glove's second tap lands on
+// the same spot, where the next step's button has just appeared.
+const STEP_GUARD_MS = 900;
+const LOCATION_EVERY_MS = 30_000;
 const beeper = new Beeper();
 const acknowledged = new Set(JSON.parse(sessionStorage.getItem("cr-acked") || "[]"));
 
-// --- the panel ------------------------------------------------------------------------------
+// --- the state and the screen ----------------------------------------------------------------
+let state = JSON.parse($("tablet-state").textContent);
+let fresh = false; // whether `state` came from the server while this page was open
+let view = state; // the state with what is waiting in the outbox applied
+
+async function show() {
+  view = applyOutbox(state, await outbox.pending());
+  const onShift = Boolean(view.unit);
+  $("start-shift").hidden = onShift;
+  $("on-shift").hidden = !onShift;
+  if (onShift) {
+    renderPanel($("panel"), view, { labels: LABELS, fresh });
+    if (view.assignment) showSteps(view.assignment);
+  }
+  checkAlert();
+  await showOutbox();
+}
+
+async function refreshState() {
+  let next;
+  try {
+    const response = await fetch(root.dataset.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.redirected || !response.ok) return false;
+    next = await response.json();
+  } catch {
+    return false; // offline: keep what is on screen
+  }
+  learnClock(next.as_of);
+  state = await saveState(next);
+  fresh = true;
+  await show();
+  return true;
+}
+
 let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refreshPanel, 120);
+  refreshTimer = setTimeout(refreshState, 120);
 }
 
-async function refreshPanel() {
-  try {
-    const response = await fetch(root.dataset.panelUrl, { credentials: "same-origin", headers: { "HX-Request": "true" } });
-    if (response.redirected || !response.ok) return;
-    $("panel").innerHTML = await response.text();
-  } catch {
-    return; // offline: keep what is on screen
+// The server's answer to a write, taken into the kept state at once, so a reload straight
+// after (or offline) does not show the call as it was before.
+async function absorb(answer) {
+  const a = state.assignment;
+  if (!answer || !a || answer.id !== a.id) return;
+  a.status = answer.status;
+  a.steps = Object.fromEntries(Object.keys(a.steps).map((name) => [name, answer[name] ?? a.steps[name]]));
+  a.acknowledged = Boolean(answer.acknowledged_at);
+  a.transport_destination = answer.transport_destination || a.transport_destination;
+  followCall(state.unit, answer.status);
+  if (answer.status === "cleared") {
+    state.missing_outcomes = [{ ...a }, ...state.missing_outcomes.filter((m) => m.id !== a.id)];
+    state.assignment = null;
   }
-  await decorate();
+  await saveState(state);
 }
 
-function currentAssignment() {
-  return $("assignment");
-}
+// --- status steps: one tap, one step -------------------------------------------------------------
+let stepInFlight = false;
+let stepGuardUntil = 0;
 
-async function decorate() {
-  const section = currentAssignment();
-  if (section) {
-    let status = section.dataset.status;
-    // Steps still in the outbox have happened on scene even if the server has not heard yet.
-    for (const item of await outbox.pending()) {
-      if (item.kind === "status" && item.assignment === section.dataset.assignmentId) status = item.body.status;
-    }
-    showStatus(section, status);
-  }
-  checkAlert();
-}
-
-function showStatus(section, status) {
-  section.dataset.status = status;
-  $("assignment-status").textContent = LABELS[status] || status;
+function showSteps(a) {
   const group = $("status-buttons");
-  group.replaceChildren();
-  for (const next of TRANSITIONS[status] || []) {
+  const held = stepInFlight || Date.now() < stepGuardUntil;
+  group.replaceChildren(...(TRANSITIONS[a.status] || []).map((next) => {
     const button = document.createElement("button");
     button.type = "button";
     button.className = next === "cleared" ? "big" : "primary big";
     button.dataset.statusTo = next;
     button.textContent = STEP_LABELS[next];
     button.setAttribute("aria-label", `Set status: ${STEP_LABELS[next]}`);
-    group.append(button);
+    button.disabled = held;
+    return button;
+  }));
+  if (held && !stepInFlight) setTimeout(releaseSteps, stepGuardUntil - Date.now());
+}
+
+function releaseSteps() {
+  if (stepInFlight || Date.now() < stepGuardUntil) return;
+  document.querySelectorAll("[data-status-to]").forEach((b) => { b.disabled = false; });
+}
+
+async function setStatus(next, destination = "") {
+  const a = view.assignment;
+  // A second tap for a step already taken (or in flight) does nothing.
+  if (!a || stepInFlight || !(TRANSITIONS[a.status] || []).includes(next)) return;
+  stepInFlight = true;
+  stepGuardUntil = Date.now() + STEP_GUARD_MS;
+  document.querySelectorAll("[data-status-to]").forEach((b) => { b.disabled = true; });
+  const body = { status: next, at: stepMoment(latestStep(a)), ...(destination ? { destination } : {}) };
+  try {
+    const result = await submit({ kind: "status", url: `${api}assignments/${a.id}/status`, body, label: `${STEP_LABELS[next]} (${a.label})`, assignment: a.id });
+    if (result.ok) await absorb(result.body);
+    if (next === "cleared" && (result.queued || result.ok)) openOutcome(a.id);
+  } finally {
+    stepInFlight = false;
+    await show();
   }
 }
 
+function askDestination() {
+  const dialog = $("transport-dialog");
+  if (dialog.open) return;
+  $("transport-destination").value = "";
+  $("transport-error").textContent = "";
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+$("transport-form").addEventListener("submit", (event) => {
+  if (event.submitter?.value !== "go") return;
+  const destination = $("transport-destination").value.trim();
+  if (!destination) {
+    event.preventDefault();
+    $("transport-error").textContent = "Say where you are transporting to.";
+    return;
+  }
+  $("transport-dialog").close("go");
+  setStatus("transporting", destination);
+});
+
 // --- the new-assignment alert: stays, with sound, until acknowledged ------------------------
 function checkAlert() {
-  const section = currentAssignment();
-  const pendingAck = section && section.dataset.acknowledged === "false" && !acknowledged.has(section.dataset.assignmentId);
+  const a = view.assignment;
   const box = $("new-alert");
-  if (pendingAck) {
-    $("new-alert-text").textContent = section.dataset.label;
-    box.dataset.assignmentId = section.dataset.assignmentId;
-    box.dataset.eventId = section.dataset.ackEventId || "";
+  if (a && !a.acknowledged && !acknowledged.has(a.id)) {
+    $("new-alert-text").textContent = a.label;
+    box.dataset.assignmentId = a.id;
+    box.dataset.eventId = a.ack_event_id || "";
     if (box.hidden) {
       box.hidden = false;
       $("ack-button").focus();
@@ -95,13 +172,15 @@ async function acknowledge() {
   box.hidden = true;
   beeper.stop();
   if (!(eventId && socket.ack(eventId))) {
-    await submit({ kind: "ack", url: `${api}assignments/${assignmentId}/ack`, body: {}, label: "Acknowledge", assignment: assignmentId });
+    const at = stepMoment(view.assignment?.steps?.dispatched_at);
+    await submit({ kind: "ack", url: `${api}assignments/${assignmentId}/ack`, body: { at }, label: "Acknowledge", assignment: assignmentId });
   }
+  await show();
 }
 
 // --- writes ---------------------------------------------------------------------------------
 // Send now when the outbox is empty and the network is up; otherwise queue behind what is
-// waiting. Answers {status, body} when the server answered now, or {queued: true}.
+// waiting. Answers {ok, status, body} when the server answered now, or {queued: true}.
 async function submit(item) {
   item = { key: outbox.newKey(), ...item };
   const waiting = (await outbox.pending()).length;
@@ -114,96 +193,70 @@ async function submit(item) {
     }
     if (result && result.status < 500) {
       // A 400 goes back to the form that sent it; other refusals are kept until dismissed.
-      if (!result.ok && result.status !== 400) {
-        await outbox.recordConflict(item, result);
-        await showOutbox();
-      }
+      if (!result.ok && result.status !== 400) await outbox.recordConflict(item, result);
       refreshSoon();
       return result;
     }
   }
   await outbox.enqueue(item);
-  await showOutbox();
   return { queued: true };
 }
 
 async function showOutbox() {
-  const count = (await outbox.pending()).length;
+  // Read first, then draw in one go: two of these may overlap, and each draws it whole.
+  const [items, refusals] = await Promise.all([outbox.pending(), outbox.conflicts()]);
   const badge = $("outbox-status");
-  badge.textContent = `${count} waiting to send`;
-  badge.className = count ? "badge warn" : "badge";
-  const list = await outbox.conflicts();
-  const box = $("conflicts");
-  box.querySelectorAll("[data-conflict]").forEach((el) => el.remove());
-  for (const c of list) {
+  badge.textContent = `${items.length} waiting to send`;
+  badge.className = items.length ? "badge warn" : "badge";
+  renderOutbox($("outbox-list"), items);
+  $("conflicts").replaceChildren(...refusals.map((c) => {
     const div = document.createElement("div");
     div.className = "conflict";
     div.dataset.conflict = c.key;
-    div.textContent = `${c.label}: not accepted — ${c.detail}`;
+    div.textContent = `${c.label}: not accepted. ${c.detail}`;
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = "Dismiss";
     button.setAttribute("aria-label", `Dismiss: ${c.label}`);
     button.addEventListener("click", async () => { await outbox.dismissConflict(c.key); showOutbox(); });
     div.append(" ", button);
-    box.append(div);
-  }
+    return div;
+  }));
 }
 
 async function flushOutbox() {
   if (!(await outbox.pending()).length) return;
-  await outbox.flush(() => showOutbox());
-  await showOutbox();
+  await outbox.flush(async (item, result) => {
+    if (result.ok && (item.kind === "status" || item.kind === "ack")) await absorb(result.body);
+    await showOutbox();
+  });
+  await show();
   refreshSoon();
 }
 
-// --- status ---------------------------------------------------------------------------------
-async function setStatus(next, destination = "") {
-  const section = currentAssignment();
-  const id = section.dataset.assignmentId;
-  const body = destination ? { status: next, destination } : { status: next };
-  const label = `${STEP_LABELS[next]} (${section.dataset.label})`;
-  const result = await submit({ kind: "status", url: `${api}assignments/${id}/status`, body, label, assignment: id });
-  if (result.queued || result.ok) {
-    showStatus(section, next);
-    if (next === "cleared") openOutcome(id, section.dataset.label);
-  }
-}
-
-function askDestination() {
-  const dialog = $("transport-dialog");
-  $("transport-destination").value = "";
-  $("transport-error").textContent = "";
+// --- backup: one tap from anywhere (the bar is fixed), then urgent or not ------------------------
+let backupKind = null;
+function askBackup(kind) {
+  const dialog = $("backup-dialog");
+  if (dialog.open) return;
+  backupKind = kind;
+  $("backup-kind-label").textContent = kind === "police" ? "police" : "EMS";
   dialog.returnValue = "";
   dialog.showModal();
 }
-
-$("transport-form").addEventListener("submit", (event) => {
-  const dialog = $("transport-dialog");
-  if (event.submitter?.value !== "go") return;
-  const destination = $("transport-destination").value.trim();
-  if (!destination) {
-    event.preventDefault();
-    $("transport-error").textContent = "Say where you are transporting to.";
-    return;
-  }
-  dialog.close("go");
-  setStatus("transporting", destination);
-});
-
-// --- backup ---------------------------------------------------------------------------------
-let backupKind = null;
-function askBackup(kind) {
-  backupKind = kind;
-  $("backup-kind-label").textContent = kind === "police" ? "police" : "EMS";
-  $("backup-urgent").checked = false;
-  $("backup-dialog").showModal();
-}
 $("backup-dialog").addEventListener("close", async () => {
-  if ($("backup-dialog").returnValue !== "send") return;
-  const urgent = $("backup-urgent").checked;
+  const choice = $("backup-dialog").returnValue;
+  if (choice !== "urgent" && choice !== "send") return;
+  const urgent = choice === "urgent";
   const label = `${backupKind === "police" ? "Police" : "EMS"} backup${urgent ? " (urgent)" : ""}`;
-  await submit({ kind: "backup", url: `${api}backup`, body: { kind: backupKind, urgent }, label });
+  const bar = document.querySelectorAll("[data-backup]");
+  bar.forEach((b) => { b.disabled = true; });
+  try {
+    await submit({ kind: "backup", url: `${api}backup`, body: { kind: backupKind, urgent, at: stepMoment(null) }, label, assignment: view.assignment?.id });
+  } finally {
+    bar.forEach((b) => { b.disabled = false; });
+    await show();
+  }
 });
 
 // --- encounters -----------------------------------------------------------------------------
@@ -211,45 +264,81 @@ let position = null; // the newest {latitude, longitude} from the tablet
 $("encounter-open").addEventListener("click", () => {
   $("encounter").hidden = false;
   $("encounter-error").textContent = "";
+  $("encounter").scrollIntoView({ block: "start" });
   $("encounter-call-type").focus();
 });
 $("encounter-cancel").addEventListener("click", () => { $("encounter").hidden = true; });
 $("encounter-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
+  const start = $("encounter-start");
+  if (start.disabled) return;
   const address = form.address.value.trim();
   if (!position && !address) {
     $("encounter-error").textContent = "No position from the tablet: type where you are.";
+    form.address.focus();
     return;
   }
   const id = outbox.newKey();
-  const body = { id, call_type: form.call_type.value, address, ...(position || {}) };
+  const body = { id, call_type: form.call_type.value, address, ...(position || {}), at: stepMoment(null) };
   const label = `${form.call_type.value} ${address ? `at ${address}` : "here"}`;
-  const result = await submit({ kind: "encounter", url: `${api}encounters`, body, label: `New encounter: ${label}`, assignment: id });
-  if (result.queued || result.ok) {
-    form.reset();
-    $("encounter").hidden = true;
-    openOutcome(id, label);
-  } else if (result.status === 400) {
-    $("encounter-error").textContent = outbox.describeError(result.status, result.body);
+  start.disabled = true;
+  try {
+    const result = await submit({ kind: "encounter", url: `${api}encounters`, body, label: `New encounter: ${label}`, callLabel: label, assignment: id });
+    if (result.queued || result.ok) {
+      form.reset();
+      $("encounter").hidden = true;
+      await show();
+      openOutcome(id, label);
+    } else if (result.status === 400) {
+      $("encounter-error").textContent = outbox.describeError(result.status, result.body);
+    }
+  } finally {
+    start.disabled = false;
   }
 });
 
 // --- outcomes -------------------------------------------------------------------------------
-function openOutcome(assignmentId, label) {
-  const form = $("outcome-form");
-  form.reset();
-  form.assignment.value = assignmentId;
-  $("outcome-label").textContent = label;
-  $("o-follow-up").hidden = true;
-  form.querySelectorAll("[data-error-for]").forEach((el) => { el.textContent = ""; });
-  $("outcome").hidden = false;
-  $("outcome").scrollIntoView({ block: "start" });
-  $("o-disposition").focus();
+const outcomeForm = $("outcome-form");
+const ERROR_TARGET = {
+  disposition: "o-disposition",
+  transport_destination: "o-destination",
+  people_contacted: "o-people",
+  follow_up: "o-fu-type",
+  person: "o-name",
+};
+
+function callFor(id) {
+  return [view.assignment, ...(view.missing_outcomes || []), state.assignment].find((a) => a && a.id === id) || null;
 }
 
-function outcomeBody(form) {
-  const data = new FormData(form);
+function showTransport() {
+  $("o-transport").hidden = !outcomeForm.disposition.value.startsWith("transported_");
+}
+
+function openOutcome(assignmentId, label) {
+  const call = callFor(assignmentId);
+  outcomeForm.reset();
+  outcomeForm.assignment.value = assignmentId;
+  $("outcome-label").textContent = label || call?.label || "";
+  // Defaults from the call: the backup asked for on it is what the involvement was.
+  outcomeForm.police_involvement.value = call?.backup?.police ? "backup_requested" : "none";
+  outcomeForm.ems_involvement.value = call?.backup?.ems ? "backup_requested" : "none";
+  const asked = call?.requested_follow_ups || [];
+  $("o-asked").hidden = !asked.length;
+  $("o-asked").textContent = asked.length
+    ? `Already asked for on this call: ${asked.join(", ")}. Choosing it again adds to that follow-up; it does not make a second one.`
+    : "";
+  $("o-follow-up").hidden = true;
+  $("o-person").open = false;
+  showTransport();
+  showErrors({});
+  $("outcome").hidden = false;
+  $("outcome").scrollIntoView({ block: "start" });
+  $("o-disposition").focus({ preventScroll: true });
+}
+
+function outcomeBody(data) {
   const person = {
     name: data.get("person.name").trim(),
     alias: data.get("person.alias").trim(),
@@ -278,39 +367,121 @@ function outcomeBody(form) {
   return body;
 }
 
-function showErrors(form, errors) {
-  form.querySelectorAll("[data-error-for]").forEach((el) => { el.textContent = ""; });
+function checkOutcome(body) {
+  const errors = {};
+  if (!body.disposition) errors.disposition = ["Choose what happened."];
+  if (body.disposition?.startsWith("transported_") && !body.transport_destination) {
+    errors.transport_destination = ["Say where the person was transported."];
+  }
+  if (body.people_contacted === null) errors.people_contacted = ["Give the number of people contacted (0 if none)."];
+  if (body.follow_up_needed && !body.follow_up.service_type) {
+    errors.follow_up = ["Choose the service the person needs, or untick Follow-up needed."];
+  }
+  return errors;
+}
+
+// Each error beside its field; the first one scrolled into view and focused, so a responder
+// who tapped Save at the bottom sees what is missing.
+function showErrors(errors) {
+  outcomeForm.querySelectorAll("[data-error-for]").forEach((el) => { el.textContent = ""; });
+  outcomeForm.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  let first = null;
   for (const [field, messages] of Object.entries(errors || {})) {
-    const target = form.querySelector(`[data-error-for="${field}"]`) || form.querySelector('[data-error-for="non_field_errors"]');
-    const text = Array.isArray(messages) ? messages.join(" ") : typeof messages === "object" ? outbox.describeError(400, messages) : String(messages);
-    target.textContent += `${text} `;
+    const target = outcomeForm.querySelector(`[data-error-for="${field}"]`) || outcomeForm.querySelector('[data-error-for="non_field_errors"]');
+    target.textContent += `${Array.isArray(messages) && messages.every((m) => typeof m === "string") ? messages.join(" ") : outbox.describeError(400, { [field]: messages })} `;
+    if (field === "person") $("o-person").open = true;
+    if (field === "follow_up") $("o-follow-up").hidden = false;
+    if (field === "transport_destination") $("o-transport").hidden = false;
+    const control = $(ERROR_TARGET[field]) || target;
+    if (ERROR_TARGET[field]) control.setAttribute("aria-invalid", "true");
+    first ||= control;
+  }
+  if (first) {
+    first.scrollIntoView({ block: "center" });
+    if (first.focus) first.focus({ preventScroll: true });
   }
 }
 
+$("o-disposition").addEventListener("change", showTransport);
 $("o-follow-up-needed").addEventListener("change", (event) => { $("o-follow-up").hidden = !event.target.checked; });
 $("outcome-later").addEventListener("click", () => { $("outcome").hidden = true; });
-$("outcome-form").addEventListener("submit", async (event) => {
+outcomeForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const form = event.target;
-  const body = outcomeBody(form);
-  if (!body.disposition) {
-    showErrors(form, { disposition: ["Choose a disposition."] });
+  const save = $("outcome-save");
+  if (save.disabled) return;
+  const body = outcomeBody(new FormData(outcomeForm));
+  const errors = checkOutcome(body);
+  if (Object.keys(errors).length) {
+    showErrors(errors);
     return;
   }
-  const id = form.assignment.value;
-  const result = await submit({ kind: "outcome", url: `${api}assignments/${id}/outcome`, body, label: `Outcome: ${$("outcome-label").textContent}`, assignment: id });
-  if (result.status === 400) {
-    showErrors(form, result.body);
-    return;
+  const id = outcomeForm.assignment.value;
+  const call = callFor(id);
+  body.at = stepMoment(call ? latestStep(call, { beforeCleared: true }) : null);
+  save.disabled = true;
+  try {
+    const result = await submit({ kind: "outcome", url: `${api}assignments/${id}/outcome`, body, label: `Outcome: ${$("outcome-label").textContent}`, assignment: id });
+    if (result.status === 400) {
+      showErrors(result.body);
+      return;
+    }
+    if (result.ok) {
+      state.missing_outcomes = (state.missing_outcomes || []).filter((a) => a.id !== id);
+      if (state.assignment?.id === id) state.assignment = null;
+      await saveState(state);
+    }
+    $("outcome").hidden = true;
+    $("outcome-saved").textContent = result.queued
+      ? "Outcome saved on the tablet; it will be sent when the network is back."
+      : result.ok ? "Outcome saved." : "";
+    await show();
+  } finally {
+    save.disabled = false;
   }
-  $("outcome").hidden = true;
-  $("outcome-saved").textContent = result.queued ? "Outcome saved on the tablet; it will be sent when the network is back." : "Outcome saved.";
 });
+
+// --- end of shift: confirmed, and refused by the server while the unit is on a call alone ------
+$("end-shift-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const dialog = $("end-shift-dialog");
+  if (dialog.open) return;
+  const unit = view.unit?.callsign || "The unit";
+  $("end-shift-note").textContent = view.assignment
+    ? view.unit?.partners?.length
+      ? `${unit} is on a call. Your partner stays on the unit and keeps it.`
+      : `${unit} is on a call and nobody else is on the unit: clear the call (or ask dispatch to take it back) before you end the shift.`
+    : `${unit} goes off duty if nobody else is on it.`;
+  dialog.returnValue = "";
+  dialog.showModal();
+});
+$("end-shift-dialog").addEventListener("close", () => {
+  if ($("end-shift-dialog").returnValue !== "end") return;
+  if (!navigator.onLine) {
+    $("outcome-saved").textContent = "Ending a shift needs the network. Try again when the tablet shows Live.";
+    return;
+  }
+  $("end-shift").disabled = true;
+  $("end-shift-form").submit();
+});
+
+// --- alerts: the browser allows sound only after a touch -----------------------------------------
+function showAlertsState() {
+  $("alerts-unlock").hidden = beeper.unlocked || !view.unit;
+  $("alerts-status").textContent = beeper.unlocked ? "Alerts on: sound and vibration." : "";
+}
+$("alerts-on").addEventListener("click", async () => {
+  await beeper.unlock({ test: true });
+  showAlertsState();
+  if (!beeper.unlocked) $("alerts-status").textContent = "This tablet has no sound output: watch the screen for new calls.";
+});
+// Whatever the responder taps first unlocks the sound too. On click, not on pointerdown: the
+// prompt folding away between the finger going down and up would move the button under it.
+document.addEventListener("click", () => { beeper.unlock({ test: false }).then(showAlertsState); }, { capture: true, once: true });
 
 // --- location -------------------------------------------------------------------------------
 let lastSent = 0;
 async function reportLocation() {
-  if (!position || !navigator.onLine || Date.now() - lastSent < LOCATION_EVERY_MS) return;
+  if (!position || !view.unit || !navigator.onLine || Date.now() - lastSent < LOCATION_EVERY_MS) return;
   lastSent = Date.now();
   try {
     await outbox.send({ key: outbox.newKey(), url: `${api}location`, body: position });
@@ -327,10 +498,10 @@ if ("geolocation" in navigator) {
   setInterval(reportLocation, LOCATION_EVERY_MS);
 }
 
-// --- clicks on the panel (it is replaced on every refresh, so delegate) ---------------------
+// --- clicks on the panel (it is drawn again on every change, so delegate) ------------------------
 document.addEventListener("click", (event) => {
   const target = event.target.closest("button");
-  if (!target) return;
+  if (!target || target.disabled) return;
   if (target.dataset.statusTo) {
     if (target.dataset.statusTo === "transporting") askDestination();
     else setStatus(target.dataset.statusTo);
@@ -349,19 +520,13 @@ document.addEventListener("click", (event) => {
 });
 
 // --- live events ----------------------------------------------------------------------------
-function onEvent(event) {
-  if (event.type === "assignment.cancelled") {
-    const label = `${event.data.incident.call_type} at ${event.data.incident.location.address}`;
-    const note = document.createElement("section");
-    note.className = "card cancelled";
-    note.setAttribute("role", "alert");
-    note.innerHTML = "<h2>Cancelled by dispatch</h2><p></p>";
-    note.querySelector("p").textContent = `${label} was cancelled. Do not continue to the scene.`;
-    currentAssignment()?.replaceWith(note);
-    checkAlert();
-  } else if (event.type === "alert.cleared" && event.data?.data?.backup_id) {
-    const row = document.querySelector(`[data-backup-id="${event.data.data.backup_id}"] strong`);
-    if (row) { row.textContent = "Dispatch acknowledged"; row.className = "ok"; }
+async function onEvent(event) {
+  if (event.type === "assignment.cancelled" && state.assignment?.id === event.data.id) {
+    const incident = event.data.incident;
+    state.cancelled = { id: event.data.id, label: `${incident.call_type} at ${incident.location.address}`, cancelled_at: event.data.cancelled_at };
+    state.assignment = null;
+    await saveState(state);
+    await show();
   }
   refreshSoon();
 }
@@ -369,16 +534,16 @@ function onEvent(event) {
 const socket = new FieldSocket(
   {
     onEvent,
-    onResync: refreshPanel,
+    onResync: refreshState,
     onMessage: (message) => { if (message.type === "shift") refreshSoon(); },
-    onState: (state) => {
+    onState: (connection) => {
       const badge = $("connection");
-      badge.textContent = state === "open" ? "Live" : state === "refused" ? "Signed out" : "Offline — reconnecting";
-      badge.className = state === "open" ? "badge ok" : "badge no";
-      if (state === "open") { flushOutbox(); refreshSoon(); }
+      badge.textContent = connection === "open" ? "Live" : connection === "refused" ? "Signed out" : "Offline — reconnecting";
+      badge.className = connection === "open" ? "badge ok" : "badge no";
+      if (connection === "open") { flushOutbox(); refreshSoon(); }
     },
   },
-  { startFrom: Number(root.dataset.lastEventId || 0) },
+  { startFrom: Number(state.last_event_id || 0) },
 );
 
 window.addEventListener("online", () => {
@@ -396,6 +561,12 @@ if (localStorage.getItem("cr-theme") === "dark") {
   document.documentElement.dataset.theme = "dark";
   $("theme-toggle").setAttribute("aria-pressed", "true");
 }
+
+// The page may come from the service worker's cache, drawn when it was last fetched: the
+// state kept in IndexedDB is newer then, and is what the screen shows until the server answers.
+const kept = await loadState(user);
+state = newer(kept, state) ? kept : await saveState(state).catch(() => state);
+await show();
+showAlertsState();
 socket.connect();
-decorate();
-showOutbox();
+refreshState();

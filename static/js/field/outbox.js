@@ -2,7 +2,11 @@
 // client UUID sent as Idempotency-Key, so sending it twice (a lost answer, a reload in the
 // middle of a replay) still stores it once on the server. Items leave the outbox only when
 // the server has answered: 2xx removes them, any other answer moves them to `conflicts`,
-// which the responder must see and dismiss — nothing is dropped silently.
+// which the responder must see and dismiss — nothing is dropped silently. Each item's body
+// carries `at`, the moment it was tapped (CONTRACT.md "When a step happened"), fixed when the
+// item is made, so a retry sends the very same request.
+
+import { explain } from "./words.js";
 
 const DB_NAME = "cr-field";
 const DB_VERSION = 1;
@@ -44,7 +48,7 @@ export const conflicts = () => tx("conflicts", "readonly", (s) => s.getAll());
 export const dismissConflict = (key) => tx("conflicts", "readwrite", (s) => s.delete(key));
 
 export function enqueue(item) {
-  return tx("outbox", "readwrite", (s) => s.add({ ...item, queuedAt: new Date().toISOString() }));
+  return tx("outbox", "readwrite", (s) => s.add({ ...item, queuedAt: item.body?.at || new Date().toISOString() }));
 }
 
 function csrfToken() {
@@ -69,14 +73,9 @@ export async function send(item) {
   return { ok: response.ok, status: response.status, body };
 }
 
+// In plain words, with what to do (words.js).
 export function describeError(status, body) {
-  if (body && typeof body === "object") {
-    if (body.detail) return String(body.detail);
-    return Object.entries(body)
-      .map(([field, messages]) => `${field}: ${[].concat(messages).map((m) => (typeof m === "object" ? JSON.stringify(m) : m)).join(" ")}`)
-      .join("; ");
-  }
-  return `The server answered ${status}.`;
+  return explain(status, body);
 }
 
 // Keep a refusal until the responder has read it and dismissed it.
@@ -103,7 +102,7 @@ export function flush(onResult) {
         if (result.status >= 500) return false;
         if (!result.ok) await recordConflict(item, result);
         await tx("outbox", "readwrite", (s) => s.delete(item.seq));
-        if (onResult) onResult(item, result);
+        if (onResult) await onResult(item, result);
       }
       return true;
     } finally {
