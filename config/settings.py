@@ -244,6 +244,16 @@ IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 ACK_ALERT_SECONDS = env.int("ACK_ALERT_SECONDS", default=60)
 # While a dispatch console is open, its process looks for overdue assignments this often.
 ACK_ALERT_CHECK_SECONDS = env.float("ACK_ALERT_CHECK_SECONDS", default=5)
+# Geocoding (dispatch.geocoding): a Nominatim- or Pelias-compatible search endpoint asked before
+# the local gazetteer, e.g. https://nominatim.example.org/search or https://pelias.example.org/v1/search.
+# Empty: the gazetteer alone, with no network. An incident waits for it at most
+# GEOCODER_TIMEOUT_SECONDS and is never refused for it.
+GEOCODER_URL = env.str("GEOCODER_URL", default="")
+if GEOCODER_URL and not GEOCODER_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("GEOCODER_URL must be an http:// or https:// search endpoint.")
+GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=1.5)
+if not 0 < GEOCODER_TIMEOUT_SECONDS <= 10:
+    raise ImproperlyConfigured("GEOCODER_TIMEOUT_SECONDS must be more than 0 and at most 10.")
 
 LOGGING = {
     "version": 1,

@@ -597,3 +597,30 @@ class ReportSums(models.Model):
 
     def __str__(self):
         return f"{self.facet or 'all'} {self.first_day}–{self.last_day}"
+
+
+class AddressPoint(models.Model):
+    """One address of the local gazetteer (dispatch.geocoding), as a city's open-data address
+    points give it; loaded by `manage.py import_addresses`.
+
+    `key` is the street address normalised for matching (dispatch.geocoding.address_key: upper
+    case, no punctuation, suffixes and directionals abbreviated, no unit); `city_key` is the city
+    normalised the same way. Together they name one point: re-importing a file updates it."""
+
+    full_address = models.CharField(max_length=300, help_text="As the source wrote it.")
+    key = models.CharField(max_length=300, db_index=True, help_text="Number and street, normalised.")
+    city_key = models.CharField(max_length=100, blank=True, help_text="The city, normalised.")
+    number = models.CharField(max_length=20, blank=True, help_text="Blank for a place or a corner.")
+    street = models.CharField(max_length=200)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    latitude = models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "city_key"], name="address_point_key_city"),
+        ]
+
+    def __str__(self):
+        return f"{self.full_address} ({self.latitude:.5f}, {self.longitude:.5f})"
