@@ -174,6 +174,7 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
             "latitude": _number(incident.latitude),
             "longitude": _number(incident.longitude),
             "details": _text(incident.location_details),
+            "geocoded": bool(incident.geocoded),
         },
         "caller": {"name": _text(incident.caller_name), "phone": _text(incident.caller_phone)},
         "narrative": _text(incident.narrative),
@@ -187,6 +188,8 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
         "status": _text(incident.status),
         "eligibility": {"eligible": incident.eligible, "reasons": list(incident.eligibility_reasons)},
         "assignments": [assignment_representation(a) for a in assignments],
+        "possible_duplicates": list(incident.possible_duplicates),
+        "duplicate_of": _text(incident.duplicate_of_id),
         "cancelled_at": utc_timestamp(incident.cancelled_at),
         "closed_at": utc_timestamp(incident.closed_at),
         "created_at": utc_timestamp(incident.created_at),
@@ -253,6 +256,9 @@ class LocationOut(serializers.Serializer):
     latitude = serializers.FloatField(allow_null=True)
     longitude = serializers.FloatField(allow_null=True)
     details = serializers.CharField(source="location_details")
+    geocoded = serializers.BooleanField(
+        help_text="Whether latitude/longitude came from geocoding the address, not from the sender."
+    )
 
 
 class CallerOut(serializers.Serializer):
@@ -280,6 +286,16 @@ class IncidentOut(serializers.ModelSerializer):
     screening = ScreeningOut(source="*")
     eligibility = serializers.SerializerMethodField()
     assignments = AssignmentOut(many=True)
+    possible_duplicates = serializers.ListField(
+        child=serializers.UUIDField(),
+        help_text="Other open incidents received in the 60 minutes before this one at the same place "
+        "(within 150 m, or the same normalised address), oldest first.",
+    )
+    duplicate_of = serializers.UUIDField(
+        source="duplicate_of_id",
+        allow_null=True,
+        help_text="The incident this one was closed as a duplicate of, if it was.",
+    )
     cancelled_at = UTCDateTimeField()
     closed_at = UTCDateTimeField()
     created_at = UTCDateTimeField()
@@ -302,6 +318,8 @@ class IncidentOut(serializers.ModelSerializer):
             "status",
             "eligibility",
             "assignments",
+            "possible_duplicates",
+            "duplicate_of",
             "cancelled_at",
             "closed_at",
             "created_at",

@@ -18,6 +18,8 @@ from dispatch.models import CallType, Incident
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
+    address_geocode,
+    fields_placed,
     incident_close,
     incident_create,
     incident_event_data,
@@ -366,6 +368,9 @@ def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
         raise ValueError(f"unknown urgency {data.urgency!r}")
     if data.service_needed and data.service_needed not in FollowUp.ServiceType.values:
         raise ValueError(f"unknown service type {data.service_needed!r}")
+    # The call's place, looked up before the transaction: a slow geocoder holds no lock.
+    urgent = data.urgency == PoliceReferral.Urgency.NOW
+    place = address_geocode(data.address, data.latitude, data.longitude) if urgent else None
     with transaction.atomic():
         person = None
         if data.person_name or data.person_alias or data.person_date_of_birth or data.person_phone:
@@ -403,8 +408,9 @@ def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
                 else PoliceReferral.State.QUEUED
             ),
         )
-        if data.urgency == PoliceReferral.Urgency.NOW:
-            referral.incident = incident_create(fields=_incident_fields(referral), actor=actor)
+        if urgent:
+            fields = fields_placed(_incident_fields(referral), place)
+            referral.incident = incident_create(fields=fields, actor=actor, geocode=False)
             referral.save(update_fields=["incident"])
         if data.service_needed and data.consent_to_contact:
             follow_up_create(
@@ -489,14 +495,25 @@ def referral_finish(
     Refuses unless `unit` holds the referral (`not_claimed`)."""
     if service_needed and service_needed not in FollowUp.ServiceType.values:
         raise ValueError(f"unknown service type {service_needed!r}")
+    # Where the encounter was: the officer's point, else the unit's, else the address looked
+    # up now, before the transaction (a slow geocoder holds no lock).
+    filed = PoliceReferral.objects.only("address", "latitude", "longitude").get(pk=referral_id)
+    place = address_geocode(
+        filed.address,
+        *(
+            (filed.latitude, filed.longitude)
+            if filed.latitude is not None
+            else (unit.latitude, unit.longitude)
+        ),
+    )
     with transaction.atomic():
         referral = PoliceReferral.objects.select_for_update().get(pk=referral_id)
         referral_require_held(referral, unit)
         now = timezone.now()
         fields = _incident_fields(referral, received_at=referral.claimed_at or now, narrative=narrative)
-        if unit.latitude is not None and referral.latitude is None:
-            fields.latitude, fields.longitude = unit.latitude, unit.longitude
-        incident = incident_create(fields=fields, actor=actor)
+        if referral.latitude is None:
+            fields = fields_placed(fields, place)
+        incident = incident_create(fields=fields, actor=actor, geocode=False)
         # The encounter is over when it is recorded: close it the way a cleared call closes.
         incident_close(incident, actor=actor, now=now, changes={"unit": [None, unit.callsign]})
         event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))

@@ -3,9 +3,11 @@
 The screening questions come with the migrations, not from here."""
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +20,7 @@ User = get_user_model()
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_CAD_KEY = "demo0cad0key0000000000000000000000000000"
+DEMO_ADDRESSES = Path(__file__).resolve().parents[2] / "fixtures" / "demo_addresses.csv"
 
 CALL_TYPES = [
     ("WELFARE", "Welfare check", True),
@@ -208,6 +211,8 @@ class Command(BaseCommand):
     help = "Load the demo program: call types, screening, units, people, an API client and incidents."
 
     def handle(self, *args, **options):
+        # The demo city's address points: its calls, and any typed in, are placed by address.
+        call_command("import_addresses", DEMO_ADDRESSES, stdout=self.stdout)
         with transaction.atomic():
             roles_ensure()
             self._catalogue()
