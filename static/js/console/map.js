@@ -1,7 +1,9 @@
 // The live map beside the queue (Leaflet, vendored under static/vendor/): units on shift
 // coloured by status with their callsign and the age of their position, open calls by
-// priority. Drawn from the rows the page already shows, so it follows the same live events;
-// each marker is keyboard-reachable and named for a screen reader. Tiles come from
+// priority. Drawn from the rows the page already shows, so it follows the same live events.
+// Each marker is an image named for a screen reader (callsign or call type, and the rest);
+// a click opens its row. The keyboard works the queue and the board, which hold everything
+// the map shows: markers that crowd together would be targets too small to hit. Tiles come from
 // MAP_TILE_URL; without one the map is drawn on a plain background (offline, tests).
 import { ageOf } from "./time.js";
 
@@ -44,10 +46,11 @@ export class ConsoleMap {
       entry?.marker.remove();
       const marker = this.L.marker(point, {
         icon: this.unitIcon(callsign, status, backup),
-        keyboard: true,
+        keyboard: false,
         riseOnHover: true,
         zIndexOffset: backup === "open" ? 2000 : 1000,
       }).addTo(this.map);
+      marker.getElement()?.setAttribute("role", "img");
       marker.on("click", () => this.onUnit(callsign));
       entry = { marker, look, row };
       this.units.set(callsign, entry);
@@ -74,7 +77,8 @@ export class ConsoleMap {
     let entry = this.incidents.get(id);
     if (!entry || entry.priority !== priority) {
       entry?.marker.remove();
-      const marker = this.L.marker(point, { icon: this.incidentIcon(priority), keyboard: true }).addTo(this.map);
+      const marker = this.L.marker(point, { icon: this.incidentIcon(priority), keyboard: false }).addTo(this.map);
+      marker.getElement()?.setAttribute("role", "img");
       marker.on("click", () => this.onIncident(id));
       entry = { marker, priority };
       this.incidents.set(id, entry);
@@ -134,12 +138,12 @@ export class ConsoleMap {
     name.textContent = callsign;
     const age = document.createElement("span");
     age.className = "unit-marker-age";
-    box.append(name, age);
+    box.append(name, " ", age);
     if (backup === "open") {
       const flag = document.createElement("span");
       flag.className = "unit-marker-backup";
       flag.textContent = "BACKUP";
-      box.append(flag);
+      box.append(" ", flag);
     }
     return this.L.divIcon({
       html: box,
