@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db.models import Max, Min
 
 from dispatch import services
-from dispatch.events import DISPATCH_GROUP, event_as_message
+from dispatch.events import event_as_message
+from dispatch.groups import DISPATCH_GROUP
 from dispatch.models import Event
 from dispatch.roles import Action, may
 

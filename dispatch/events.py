@@ -8,23 +8,22 @@ what makes delivery reliable: clients `resume` from the last id they saw.
 
 import asyncio
 import logging
-import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from dispatch.groups import DISPATCH_GROUP, unit_group
 from dispatch.models import Event
+from dispatch.timestamps import utc_iso
 
 log = logging.getLogger(__name__)
 
-DISPATCH_GROUP = "dispatch"
 # An arbitrary constant naming the PostgreSQL advisory lock that orders event ids.
 _EVENT_ID_LOCK = 7_310_001
 
@@ -42,24 +41,8 @@ class EventType:
     ALERT_CLEARED = "alert.cleared"
 
 
-def unit_group(unit_id) -> str:
-    return f"unit.{unit_id}"
-
-
-def user_group(user_id) -> str:
-    """Each responder's own group: told when their shift starts or ends, to rejoin."""
-    return f"user.{user_id}"
-
-
-def iso(dt: datetime | None) -> str | None:
-    """Timestamps leave the server in UTC with a Z (CONTRACT.md)."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def event_as_message(event: Event) -> dict:
-    return {"id": event.id, "type": event.type, "at": iso(event.at), "data": event.data}
+    return {"id": event.id, "type": event.type, "at": utc_iso(event.at), "data": event.data}
 
 
 def event_record(type: str, data: dict, unit=None) -> Event:
@@ -74,141 +57,76 @@ def event_record(type: str, data: dict, unit=None) -> Event:
 
 
 def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
-    """event_record() for several events (type, data, unit) at once: one INSERT, ids in
-    the order given."""
+    """event_record() for several events (type, data, unit) at once: one INSERT, ids in the
+    order given, and one push for all of them after the commit.
+
+    Each pushed message names the event before it, overall (`prev`) and for its unit
+    (`prev_unit`): a socket sends a pushed event at once when it has sent that one, and fills
+    the gap from the log first when it has not (dispatch.consumers). Nothing is pushed when
+    the transaction, or the savepoint this runs in, rolls back: Django drops the commit hook
+    with it.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record() must run inside transaction.atomic()")
-    newest = _newest_under_lock([unit for _type, _data, unit in items if unit is not None])
+    units = [unit.pk for _type, _data, unit in items if unit is not None]
+    newest, newest_by_unit = _newest_under_lock(list(dict.fromkeys(units)))
     now = timezone.now()
     events = Event.objects.bulk_create(
         [Event(type=type, at=now, data=data, unit=unit) for type, data, unit in items]
     )
-    if newest.hook is None:
-        # The transaction's first event (or the first since a savepoint took its events back).
-        transaction.on_commit(_batch_open)
+    pushes = []
     for event in events:
-        # The event just before this one, for dispatch and for the unit. A socket sends a
-        # pushed event at once when it has sent that one, and fills the gap from the log
-        # first when it has not (dispatch.consumers).
-        prev_unit = newest.by_unit[event.unit_id] if event.unit_id is not None else None
-        hook = partial(event_send, event, prev=newest.overall, prev_unit=prev_unit)
-        transaction.on_commit(hook)
-        newest.overall = event.id
+        groups = [DISPATCH_GROUP]
+        prev_unit = None
         if event.unit_id is not None:
-            newest.by_unit[event.unit_id] = event.id
-        newest.hook = hook
-    _batch_flush_last()
+            # The unit's tablets first: they are the ones a person in crisis is waiting on.
+            groups.insert(0, unit_group(event.unit_id))
+            prev_unit, newest_by_unit[event.unit_id] = newest_by_unit[event.unit_id], event.id
+        message = {
+            "type": "event.deliver",
+            "event": event_as_message(event),
+            "unit_id": event.unit_id,
+            "prev": newest,
+            "prev_unit": prev_unit,
+        }
+        pushes.append((groups, message))
+        newest = event.id
+    transaction.on_commit(partial(events_send, pushes))
     return events
 
 
-@dataclass
-class _Newest:
-    """The newest event ids as this transaction knows them, while it holds the lock."""
+def _newest_under_lock(unit_ids: list[int]) -> tuple[int, dict[int, int]]:
+    """Take the lock that orders ids and read, under it and in one query, the newest event id
+    overall and for each of `unit_ids` (0: none).
 
-    overall: int
-    by_unit: dict = field(default_factory=dict)
-    # The send hook of the last event recorded with these numbers.
-    hook: object = None
-
-
-def _newest_under_lock(units: list) -> _Newest:
-    """Take the lock that orders ids (once per transaction) and read the newest ids under it,
-    overall and for each of `units`.
-
-    A transaction that records several events (an assign records three) asks once: while it
-    holds the lock nobody else can add an event, so after its first read the newest ids are
-    the ones it wrote itself. What it knows is trusted only while the send hook of its last
-    event is still waiting for this transaction's commit: after a commit, a rollback, or a
-    rollback to a savepoint that took that event (and perhaps the lock) back, it asks again.
-    Every event goes through here: an Event written any other way would not be known.
+    Asked on every call, never remembered: the transaction's own earlier events are visible
+    to it, and a rolled-back savepoint has taken its events (and perhaps the lock) away, so
+    the database's answer is always the right one. Taking the lock again in a transaction
+    that holds it costs a statement and never waits.
     """
-    db = connections[DEFAULT_DB_ALIAS]
-    newest = getattr(db, "_cr_event_newest", None)
-    unknown = list(dict.fromkeys(unit.pk for unit in units))
-    if newest is None or not any(entry[1] is newest.hook for entry in db.run_on_commit):
-        if db.vendor == "postgresql":
-            with db.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
-        # Read under the same lock (SQLite: under its one write lock), in one query.
-        latest = Event.objects.order_by("-id").values_list("id", flat=True)
-        if not unknown:
-            newest = _Newest(overall=latest.first() or 0)
-        else:
-            unit_id = unknown.pop(0)
-            row = (
-                latest.annotate(of_unit=Subquery(latest.filter(unit_id=unit_id).values("id")[:1]))
-                .values_list("id", "of_unit")
-                .first()
-            )
-            newest = _Newest(overall=row[0] if row else 0, by_unit={unit_id: (row[1] or 0) if row else 0})
-        db._cr_event_newest = newest
-    for unit_id in unknown:
-        if unit_id not in newest.by_unit:
-            newest.by_unit[unit_id] = (
-                Event.objects.filter(unit_id=unit_id).order_by("-id").values_list("id", flat=True).first()
-                or 0
-            )
-    return newest
-
-
-def event_send(event: Event, *, prev: int | None = None, prev_unit: int | None = None) -> None:
-    """Push a stored event to the dispatch group and, when it has one, its unit's group.
-
-    `prev`/`prev_unit` name the event before it (0: none); None means unknown, and the
-    receiving socket checks the log. A failure here loses nothing: the event is in the log,
-    sockets read it on their next catch-up and clients replay it on resume. Called from a
-    transaction's commit hooks, the push joins that transaction's batch (see _batch_open).
-    """
-    message = {
-        "type": "event.deliver",
-        "event": event_as_message(event),
-        "unit_id": event.unit_id,
-        "prev": prev,
-        "prev_unit": prev_unit,
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
+    # Read under the same lock (SQLite: under its one write lock). Each unit's newest is a
+    # subquery of the one row read, run once.
+    latest = Event.objects.order_by("-id").values_list("id", flat=True)
+    of_units = {
+        f"of_unit_{n}": Subquery(latest.filter(unit_id=unit_id)[:1]) for n, unit_id in enumerate(unit_ids)
     }
-    groups = [DISPATCH_GROUP]
-    if event.unit_id is not None:
-        # The unit's tablets first: they are the ones a person in crisis is waiting on.
-        groups.insert(0, unit_group(event.unit_id))
-    if _batch.pushes is not None:
-        _batch.pushes.append((groups, message))
-    else:
-        _push_now([(groups, message)])
+    row = latest.annotate(**of_units).values_list("id", *of_units).first()
+    if row is None:  # an empty log
+        return 0, dict.fromkeys(unit_ids, 0)
+    return row[0], {unit_id: of_unit or 0 for unit_id, of_unit in zip(unit_ids, row[1:], strict=True)}
 
 
-class _Batch(threading.local):
-    # While a transaction's commit hooks run: the pushes of its events, in id order.
-    pushes: list | None = None
+def events_send(pushes: list[tuple[list[str], dict]]) -> None:
+    """Push stored events, each to its groups, in one trip to the event loop: the commit hook
+    of events_record().
 
-
-_batch = _Batch()
-
-
-def _batch_open() -> None:
-    """The first commit hook of a transaction that recorded events: its events' pushes wait
-    for _batch_flush, so the whole transaction costs one trip to the event loop."""
-    if _batch.pushes:  # left by a transaction whose hooks were cut short: send it first
-        _push_now(_batch.pushes)
-    _batch.pushes = []
-
-
-def _batch_flush() -> None:
-    pushes, _batch.pushes = _batch.pushes, None
-    if pushes:
-        _push_now(pushes)
-
-
-def _batch_flush_last() -> None:
-    """Keep one _batch_flush at the very end of the transaction's commit hooks, after the push
-    of every event it recorded. It is registered outside any savepoint (no savepoint's
-    rollback takes it back; a rollback of the transaction drops it with the rest), so it
-    runs whenever the transaction commits, and sends whatever pushes survived."""
-    db = connections[DEFAULT_DB_ALIAS]
-    db.run_on_commit = [entry for entry in db.run_on_commit if entry[1] is not _batch_flush]
-    db.run_on_commit.append((set(), _batch_flush, False))
-
-
-def _push_now(pushes: list[tuple[list[str], dict]]) -> None:
+    A failure here is logged and loses nothing: the events are in the log, sockets read them
+    on their next catch-up and clients replay them on resume. It never raises, so the request
+    that made the change never fails for it, and the transaction's later hooks still run.
+    """
     try:
         async_to_sync(_push)(pushes)
     except Exception:  # never fail the request that made the change: the log has the events

@@ -1,7 +1,7 @@
 """The shapes of CONTRACT.md. Input serializers are strict: a wrong type is a 400, not a guess."""
 
 import numbers
-from datetime import UTC, datetime
+from datetime import UTC
 
 from django.db import models
 from django.utils.dateparse import parse_datetime
@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dispatch.models import ASSIGNMENT_STEPS, Assignment, CallType, Incident, Unit
+from dispatch.timestamps import utc_iso
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -135,24 +136,13 @@ def _boolean(value):
     return None if value is None else bool(value)
 
 
-def utc_timestamp(value: datetime | None) -> str | None:
-    """What UTCDateTimeField answers for a value: ISO 8601 in UTC, with a Z."""
-    if not value:
-        return None
-    if isinstance(value, str):
-        return value
-    value = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def assignment_representation(assignment: Assignment) -> dict:
     return {
         "id": _text(assignment.id),
         "incident": _text(assignment.incident_id),
         "unit": _text(assignment.unit.callsign),
         "status": _text(assignment.status),
-        **{name: utc_timestamp(getattr(assignment, name)) for name in Assignment.TIMESTAMPS},
+        **{name: utc_iso(getattr(assignment, name)) for name in Assignment.TIMESTAMPS},
         "override_reason": _text(assignment.override_reason),
         "transport_destination": _text(assignment.transport_destination),
     }
@@ -168,7 +158,7 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
         "source": _text(incident.source),
         "call_type": _text(incident.call_type_code),
         "priority": None if incident.priority is None else int(incident.priority),
-        "received_at": utc_timestamp(incident.received_at),
+        "received_at": utc_iso(incident.received_at),
         "location": {
             "address": _text(incident.address),
             "latitude": _number(incident.latitude),
@@ -190,10 +180,10 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
         "assignments": [assignment_representation(a) for a in assignments],
         "possible_duplicates": list(incident.possible_duplicates),
         "duplicate_of": _text(incident.duplicate_of_id),
-        "cancelled_at": utc_timestamp(incident.cancelled_at),
-        "closed_at": utc_timestamp(incident.closed_at),
-        "created_at": utc_timestamp(incident.created_at),
-        "updated_at": utc_timestamp(incident.updated_at),
+        "cancelled_at": utc_iso(incident.cancelled_at),
+        "closed_at": utc_iso(incident.closed_at),
+        "created_at": utc_iso(incident.created_at),
+        "updated_at": utc_iso(incident.updated_at),
     }
 
 
@@ -202,12 +192,12 @@ def unit_representation(unit: Unit) -> dict:
     return {
         "callsign": _text(unit.callsign),
         "status": _text(unit.status),
-        "status_changed_at": utc_timestamp(unit.status_changed_at),
+        "status_changed_at": utc_iso(unit.status_changed_at),
         "location": (
             {
                 "latitude": float(unit.latitude),
                 "longitude": float(unit.longitude),
-                "at": utc_timestamp(unit.location_at),
+                "at": utc_iso(unit.location_at),
             }
             if located
             else None

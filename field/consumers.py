@@ -4,7 +4,7 @@ from channels.db import database_sync_to_async
 
 from dispatch import services
 from dispatch.consumers import EventStreamConsumer
-from dispatch.events import unit_group, user_group
+from dispatch.groups import unit_group, user_group
 from dispatch.models import Event
 from dispatch.roles import Action
 from dispatch.selectors import shift_unit_id

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch import services as dispatch_services
-from dispatch.events import EventType, events_record, iso
+from dispatch.events import EventType, events_record
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     SCENE_REACHED_STATUSES,
@@ -20,6 +20,7 @@ from dispatch.models import (
     Unit,
 )
 from dispatch.services import IncidentFields, ServiceConflict
+from dispatch.timestamps import utc_iso
 from field.models import BackupRequest, Outcome
 from referrals import services as referral_services
 
@@ -70,7 +71,7 @@ def backup_event_data(backup: BackupRequest) -> dict:
         "assignment": str(backup.assignment_id) if backup.assignment_id else None,
         "kind": backup.kind,
         "urgent": backup.urgent,
-        "requested_at": iso(backup.requested_at),
+        "requested_at": utc_iso(backup.requested_at),
         "alert": backup.alert_id,
     }
 

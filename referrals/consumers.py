@@ -8,8 +8,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dispatch.consumers import CLOSE_NOT_SIGNED_IN, CLOSE_ROLE_NOT_ALLOWED
+from dispatch.groups import FOLLOW_UP_GROUP
 from dispatch.roles import Action, may
-from referrals.services import FOLLOW_UP_GROUP
 
 
 class FollowUpConsumer(AsyncJsonWebsocketConsumer):

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch.events import EventType, event_record
+from dispatch.groups import FOLLOW_UP_GROUP
 from dispatch.models import CallType, Incident
 from dispatch.services import (
     IncidentFields,
@@ -35,9 +36,6 @@ from referrals.models import (
 )
 
 log = logging.getLogger(__name__)
-
-# The channel-layer group of every case manager's and supervisor's follow-up queue.
-FOLLOW_UP_GROUP = "followups"
 
 
 # --- People -------------------------------------------------------------------------------------

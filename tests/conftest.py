@@ -30,6 +30,15 @@ def require_redis():
 
 
 @pytest.fixture(autouse=True)
+def _test_moment():
+    from django.utils import timezone
+
+    factories.TEST_MOMENT.at = timezone.now()
+    yield
+    factories.TEST_MOMENT.at = None
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.EVENT_CATCHUP_SECONDS = 0.5
     settings.MAP_TILE_URL = ""

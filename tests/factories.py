@@ -98,11 +98,21 @@ CAD_INCIDENT = {
 }
 
 
+class _TestMoment:
+    """When the running test started (tests/conftest.py sets it): "now" for every body a test
+    builds, so a body built twice is the same body, even across a second's boundary."""
+
+    at: datetime | None = None
+
+
+TEST_MOMENT = _TestMoment()
+
+
 def cad_incident_body(*, received_at: datetime | None = None, **overrides) -> dict:
-    """The body a CAD posts to /api/v1/incidents/. It was received now unless the test says
-    when: a call received "today" is what every path sees in real use, and a fixed date would
-    turn into a past day as the calendar moves on (a past day takes other paths)."""
+    """The body a CAD posts to /api/v1/incidents/. It was received when the test started unless
+    the test says when: a call received "today" is what every path sees in real use, and a fixed
+    date would turn into a past day as the calendar moves on (a past day takes other paths)."""
     body = copy.deepcopy(CAD_INCIDENT)
-    body["received_at"] = cad_timestamp(received_at)
+    body["received_at"] = cad_timestamp(received_at or TEST_MOMENT.at)
     body.update(overrides)
     return body

@@ -10,6 +10,7 @@ from django.utils import timezone
 from dispatch import events as events_module
 from dispatch import services
 from dispatch.events import EventType, event_record
+from dispatch.groups import DISPATCH_GROUP
 from dispatch.models import Assignment, Event
 from tests.realtime_support import (
     assign,
@@ -139,7 +140,7 @@ async def test_a_responder_whose_shift_moves_follows_the_new_unit(two_units):
         # The server side group message a field service sends on a shift change.
         from channels.layers import get_channel_layer
 
-        from field.consumers import user_group
+        from dispatch.groups import user_group
 
         await get_channel_layer().group_send(user_group(maya.pk), {"type": "shift.changed"})
         assert await receive(ws) == {"type": "shift", "unit_id": two_units["cr2"].pk}
@@ -284,16 +285,17 @@ async def test_a_live_event_whose_predecessor_was_dropped_brings_it_from_the_log
     two_units, personas, settings, monkeypatch
 ):
     settings.EVENT_CATCHUP_SECONDS = 60  # only the gap check may recover it here
-    real_send = events_module.event_send
+    real_send = events_module.events_send
     dropped = []
 
-    def flaky_send(event, **kwargs):
+    def flaky_send(pushes):
         if not dropped:
-            dropped.append(event.id)  # the channel layer loses the first one
+            # The channel layer loses the first push (the incident.created alone).
+            dropped.extend(message["event"]["id"] for _groups, message in pushes)
             return
-        real_send(event, **kwargs)
+        real_send(pushes)
 
-    monkeypatch.setattr(events_module, "event_send", flaky_send)
+    monkeypatch.setattr(events_module, "events_send", flaky_send)
     async with (
         socket("/ws/dispatch/", personas["dispatcher"]) as console,
         socket("/ws/field/", two_units["maya"]) as tablet,
@@ -325,7 +327,7 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
     two_units, personas, settings, monkeypatch
 ):
     settings.EVENT_CATCHUP_SECONDS = 60
-    monkeypatch.setattr(events_module, "event_send", lambda event, **kwargs: None)
+    monkeypatch.setattr(events_module, "events_send", lambda pushes: None)
     from channels.layers import get_channel_layer
 
     async with socket("/ws/dispatch/", personas["dispatcher"]) as ws:
@@ -348,7 +350,7 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
         layer = get_channel_layer()
         for event, prev in [(second, first.id), (first, first.id - 1)]:
             await layer.group_send(
-                "dispatch",
+                DISPATCH_GROUP,
                 {
                     "type": "event.deliver",
                     "event": events_module.event_as_message(event),
@@ -364,7 +366,8 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
 async def test_an_assigns_events_reach_the_tablet_in_one_layer_message_in_order_once(
     two_units, settings, monkeypatch
 ):
-    """A transaction's events for one group travel as one channel-layer message."""
+    """The events one call records (an assign's three) travel to each group as one
+    channel-layer message."""
     settings.EVENT_CATCHUP_SECONDS = 60  # only the push may bring them here
     from channels.layers import get_channel_layer
 
@@ -386,7 +389,7 @@ async def test_an_assigns_events_reach_the_tablet_in_one_layer_message_in_order_
         received = await drain(tablet, quiet=0.5)
         assert [e["type"] for e in received] == ["unit.updated", "assignment.created"]
         assert received[0]["id"] < received[1]["id"]
-    unit_sends = [kind for group, kind in sent if group.startswith("unit.")]
+    unit_sends = [kind for group, kind in sent if group != DISPATCH_GROUP]
     assert unit_sends == ["events.deliver"]
 
 

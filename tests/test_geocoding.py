@@ -177,6 +177,16 @@ def test_bad_rows_are_counted_by_reason_and_never_stop_the_import(db, tmp_path):
     assert list(AddressPoint.objects.values_list("key", flat=True)) == ["1437 BANNOCK ST"]
 
 
+def test_a_row_the_csv_reader_cannot_read_is_skipped_and_the_next_one_loads(db, tmp_path):
+    out = import_file(
+        tmp_path,
+        f'{OA_HEADER}\n-104.99,39.74,1,"{"x" * 200_000}",,Denver,,CO,,,\n'
+        "-104.9878,39.7431,1550,Court Pl,,Denver,,CO,,,\n",
+    )
+
+    assert out.strip() == "Loaded 1, updated 0, skipped 1 (unreadable row: 1)."
+
+
 def test_a_gzipped_csv_is_read_as_it_is(db, tmp_path):
     path = tmp_path / "points.csv.gz"
     path.write_bytes(gzip.compress(f"{OA_HEADER}\n-104.9878,39.7431,1550,Court Pl,,Denver,,CO,,,\n".encode()))
@@ -357,6 +367,7 @@ class GeocoderServer:
         self.status = 200
         self.body = b"[]"
         self.delay = 0.0
+        self.trickle = 0.0
         self.requests: list[dict] = []
         self.released = threading.Event()
         server = self
@@ -372,7 +383,16 @@ class GeocoderServer:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(server.body)))
                     self.end_headers()
-                    self.wfile.write(server.body)
+                    if server.trickle:
+                        # A byte at a time, each well within a socket timeout: only a deadline
+                        # on the whole answer stops waiting for it.
+                        for i in range(len(server.body)):
+                            self.wfile.write(server.body[i : i + 1])
+                            self.wfile.flush()
+                            if server.released.wait(server.trickle):
+                                break
+                    else:
+                        self.wfile.write(server.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the geocoder gave up waiting, as the slow-answer test wants
 
@@ -384,9 +404,9 @@ class GeocoderServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
-    def answer(self, body, status=200, delay=0.0):
+    def answer(self, body, status=200, delay=0.0, trickle=0.0):
         self.body = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        self.status, self.delay = status, delay
+        self.status, self.delay, self.trickle = status, delay, trickle
 
 
 @pytest.fixture
@@ -468,6 +488,18 @@ def test_a_failed_or_empty_answer_falls_back_to_the_gazetteer(geocoder, court_pl
 def test_a_slow_geocoder_is_given_up_at_its_timeout(geocoder, court_place, settings):
     settings.GEOCODER_TIMEOUT_SECONDS = 0.3
     geocoder.answer([{"lat": "1", "lon": "1"}], delay=5)
+
+    started = time.monotonic()
+    found = geocode("1550 Court Pl")
+    elapsed = time.monotonic() - started
+
+    assert (found.latitude, found.source) == (39.7431, "gazetteer")
+    assert elapsed < 0.3 + 1
+
+
+def test_a_geocoder_trickling_its_answer_is_given_up_at_its_timeout(geocoder, court_place, settings):
+    settings.GEOCODER_TIMEOUT_SECONDS = 0.3
+    geocoder.answer([{"lat": "1.0", "lon": "1.0", "display_name": "x" * 40}], trickle=0.05)
 
     started = time.monotonic()
     found = geocode("1550 Court Pl")

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db.models import F
 
@@ -182,6 +183,14 @@ def build_dataset():
     _referral(user, datetime(2026, 4, 2, tzinfo=ZONE), "later", "queued")
     return {"user": user, "u1": u1, "u2": u2}
 
+
+
+@pytest.fixture(autouse=True)
+def _a_day_in_june():
+    """The hand-built dataset lies in March 2026 and meets "now" (a day is settled two days
+    after it ends): the clock starts on a fixed day after it, and runs."""
+    with time_machine.travel(datetime(2026, 6, 1, 12, 0, tzinfo=ZoneInfo("America/Denver")), tick=True):
+        yield
 
 @pytest.fixture
 def dataset(db):

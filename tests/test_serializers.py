@@ -1,17 +1,24 @@
 """The output serializers build their answers by hand (dispatch.serializers); these tests hold
 each hand-built answer equal, key for key and in order, to what DRF's own field-by-field path
-makes of the same declared fields, so the two cannot drift apart."""
+makes of the same declared fields, so the two cannot drift apart. The events' timestamps are
+written the same way (dispatch.timestamps.utc_iso)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
 from dispatch import services
+from dispatch.events import event_as_message, event_record
 from dispatch.models import Assignment, Incident, Shift, Unit
 from dispatch.selectors import incident_list_visible, unit_list
-from dispatch.serializers import AssignmentOut, IncidentOut, UnitOut
+from dispatch.serializers import AssignmentOut, IncidentOut, UnitOut, UTCDateTimeField
+from dispatch.timestamps import utc_iso
+from field.models import BackupRequest
+from field.services import backup_event_data
 from tests import factories
 
 
@@ -108,3 +115,39 @@ def test_a_unit_is_answered_as_drf_would_answer_it(world):
         assert_same(dict(UnitOut(unit).data), dict(DRFUnitOut(unit).data))
     for unit in Unit.objects.all():  # without the members prefetched
         assert_same(dict(UnitOut(unit).data), dict(DRFUnitOut(unit).data))
+
+
+# --- one timestamp format for the API and the events ---------------------------------------------
+DENVER = dt_timezone(timedelta(hours=-7))
+MOMENTS = [
+    datetime(2026, 11, 22, 21, 3, 11, 123456, tzinfo=UTC),
+    datetime(2026, 11, 22, 21, 3, 11, 123000, tzinfo=UTC),
+    datetime(2026, 11, 22, 21, 3, 11, tzinfo=UTC),  # no fraction: DRF writes none
+    datetime(2026, 11, 22, 14, 3, 11, 5, tzinfo=DENVER),
+    datetime(2026, 11, 22, 21, 3, 11, 250),  # naive: taken as UTC, as DRF takes it here
+    None,
+]
+
+
+@pytest.mark.parametrize("moment", MOMENTS, ids=str)
+def test_a_timestamp_is_written_as_the_apis_datetime_field_writes_it(moment):
+    assert utc_iso(moment) == UTCDateTimeField().to_representation(moment)
+
+
+def test_a_timestamp_leaves_in_utc_with_a_z_and_its_microseconds():
+    assert utc_iso(datetime(2026, 11, 22, 14, 3, 11, 123456, tzinfo=DENVER)) == "2026-11-22T21:03:11.123456Z"
+    assert utc_iso(datetime(2026, 11, 22, 21, 3, 11, tzinfo=UTC)) == "2026-11-22T21:03:11Z"
+
+
+@pytest.mark.django_db
+def test_an_events_timestamps_are_written_as_the_api_writes_its_timestamps():
+    with transaction.atomic():
+        event = event_record("test.clock", {})
+    event.at = event.at.replace(microsecond=654321)
+    assert event_as_message(event)["at"] == UTCDateTimeField().to_representation(event.at)
+    alert = services.alert_raise(kind="test", message="Check on CR-1")
+    data = services.alert_event_data(alert)
+    assert data["raised_at"] == UTCDateTimeField().to_representation(alert.raised_at)
+    assert data["acknowledged_at"] is None
+    backup = BackupRequest(unit=Unit(callsign="CR-1"), kind="police", requested_at=event.at)
+    assert backup_event_data(backup)["requested_at"] == UTCDateTimeField().to_representation(event.at)

@@ -3,10 +3,8 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    # Also the merge of the gazetteer's branch (0100) and main's newest (0010).
     dependencies = [
-        ("dispatch", "0010_audit_entry"),
-        ("dispatch", "0100_addresspoint"),
+        ("dispatch", "0011_addresspoint"),
     ]
 
     operations = [

@@ -1,9 +1,9 @@
 """What each event carries: the records as the API shows them, built once per change."""
 
-from dispatch.events import iso
 from dispatch.models import Alert, Assignment, Incident, Unit
 from dispatch.selectors import unit_members_load
 from dispatch.serializers import assignment_representation, incident_representation, unit_representation
+from dispatch.timestamps import utc_iso
 
 
 def incident_event_data(incident: Incident, assignments: list[Assignment] | None = None) -> dict:
@@ -40,8 +40,8 @@ def alert_event_data(alert: Alert) -> dict:
         "unit": alert.unit.callsign if alert.unit_id else None,
         "assignment": str(alert.assignment_id) if alert.assignment_id else None,
         "data": alert.data,
-        "raised_at": iso(alert.raised_at),
-        "acknowledged_at": iso(alert.acknowledged_at),
+        "raised_at": utc_iso(alert.raised_at),
+        "acknowledged_at": utc_iso(alert.acknowledged_at),
         "acknowledged_by": (
             alert.acknowledged_by.get_full_name() or alert.acknowledged_by.username
             if alert.acknowledged_by_id

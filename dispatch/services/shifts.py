@@ -7,7 +7,7 @@ from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dispatch.events import user_group
+from dispatch.groups import user_group
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Shift, Unit
 from dispatch.selectors import shift_unit_id
 from dispatch.services.conflicts import ServiceConflict

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0006_report_sums'),
+        ('dispatch', '0010_audit_entry'),
     ]
 
     operations = [
