@@ -18,6 +18,15 @@ const STATE_LABELS = {
   forbidden: "Not allowed to watch dispatch",
 };
 setServerNow(root.dataset.serverNow);
+// Swap 4xx answers too: a 422 carries the form with its errors, a 409 the message to show.
+// Set here rather than in a <meta name="htmx-config">: htmx reads only the first such tag, and
+// the base template's is for every page.
+window.htmx.config.responseHandling = [
+  { code: "204", swap: false },
+  { code: "[23]..", swap: true },
+  { code: "4..", swap: true, error: true },
+  { code: "...", swap: false, error: true },
+];
 
 const detailsUrl = (id) => root.dataset.detailsUrl.replace("00000000-0000-0000-0000-000000000000", id);
 let updater;
