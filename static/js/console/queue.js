@@ -1,6 +1,6 @@
 // The queue: one row per call, in the server's order, opened in place for its details, and
 // filtered on the page. Rows arrive one by one from live events (see updates.js).
-import { activate, fetchFragment, focusKeeper, parseFragment } from "./fragments.js";
+import { activate, fetchFragment, focusKeeper } from "./fragments.js";
 
 const FILTER_KEY = "console.queue.filters";
 // What each filter asks of a row (the data attributes the server renders on it).
@@ -190,4 +190,3 @@ function saveFilters(filters) {
   }
 }
 
-export { parseFragment };
