@@ -275,6 +275,8 @@ class Unit(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     location_at = models.DateTimeField(null=True, blank=True)
+    # A retired unit (a van sold, a team disbanded) is kept for its history and shown nowhere live.
+    retired_at = models.DateTimeField(null=True, blank=True)
     roster = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,

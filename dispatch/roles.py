@@ -56,6 +56,9 @@ class Action(models.TextChoices):
     PERSON_READ = "person_read"  # people's records and timelines (every view is audited)
     PERSON_AUDIT_READ = "person_audit_read"
     DIRECTORY_EDIT = "directory_edit"  # the HSDS service directory
+    UNIT_ADMIN = "unit_admin"  # create, rename, retire units; take them out of service
+    PEOPLE_ADMIN = "people_admin"  # create and deactivate people, reset passwords, give roles
+    SHIFT_READ = "shift_read"  # who is on shift now, and who was
 
 
 _R = Role
@@ -77,6 +80,9 @@ RULES: dict[str, frozenset[str]] = {
     Action.PERSON_READ: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
     Action.PERSON_AUDIT_READ: frozenset({_R.SUPERVISOR}),
     Action.DIRECTORY_EDIT: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
+    Action.UNIT_ADMIN: frozenset({_R.SUPERVISOR}),
+    Action.PEOPLE_ADMIN: frozenset({_R.SUPERVISOR}),
+    Action.SHIFT_READ: frozenset({_R.SUPERVISOR}),
 }
 
 

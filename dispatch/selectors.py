@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import F, Max, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from dispatch.geo import distance_km
@@ -58,8 +59,8 @@ def _on_shift() -> Prefetch:
 
 
 def unit_list() -> QuerySet[Unit]:
-    """Every unit with the responders on shift with it (as `on_shift`)."""
-    return Unit.objects.prefetch_related(_on_shift())
+    """Every unit in the program (not retired) with the responders on shift with it (as `on_shift`)."""
+    return Unit.objects.filter(retired_at__isnull=True).prefetch_related(_on_shift())
 
 
 def unit_members_load(units: list[Unit]) -> None:
@@ -211,3 +212,44 @@ def unit_recommend(incident: Incident, units=None) -> Unit | None:
     """The unit to suggest for an incident (see units_ranked_for), or None if none is available."""
     ranked = units_ranked_for(incident, units)
     return ranked[0][0] if ranked else None
+
+
+# --- Program administration (supervisors) ------------------------------------------------------
+def unit_list_for_admin() -> QuerySet[Unit]:
+    """Every unit, retired ones last, with who is on shift (`on_shift`) and whether it has an
+    active assignment (`active_assignments`)."""
+    return Unit.objects.prefetch_related(
+        _on_shift(),
+        Prefetch(
+            "assignments",
+            queryset=Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES),
+            to_attr="active_assignments",
+        ),
+    ).order_by(F("retired_at").asc(nulls_first=True), "callsign")
+
+
+def person_list_for_admin(*, q: str = "", include_inactive: bool = True) -> QuerySet:
+    """The program's people (API clients' service users left out), active first, by name;
+    their groups prefetched so each one's role is read without a query of its own."""
+    qs = get_user_model().objects.filter(api_client__isnull=True).prefetch_related("groups")
+    if q:
+        qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    return qs.order_by("-is_active", "last_name", "first_name", "username")
+
+
+def shift_list_open() -> QuerySet[Shift]:
+    """Who is on shift now, on which unit, longest on shift first."""
+    return Shift.objects.filter(ended_at__isnull=True).select_related("user", "unit").order_by("started_at")
+
+
+def shift_list_between(low, high) -> QuerySet[Shift]:
+    """Every shift that overlapped [low, high): started before its end and not ended before
+    its start (still open ones too), earliest first."""
+    return (
+        Shift.objects.filter(started_at__lt=high)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=low))
+        .select_related("user", "unit")
+        .order_by("started_at", "unit__callsign")
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dispatch import console_views, views
+from dispatch import console_views, supervisor_views, views
 
 app_name = "dispatch"
 
@@ -31,4 +31,31 @@ urlpatterns = [
     path("supervisor/call-types/new/", views.call_type_edit, name="call_type_new"),
     path("supervisor/call-types/<int:pk>/", views.call_type_edit, name="call_type_edit"),
     path("supervisor/screening/<int:pk>/", views.screening_question_edit, name="screening_edit"),
+    # Program administration
+    path("supervisor/units/", supervisor_views.units, name="supervisor_units"),
+    path(
+        "supervisor/units/<int:unit_id>/rename", supervisor_views.unit_rename, name="supervisor_unit_rename"
+    ),
+    path(
+        "supervisor/units/<int:unit_id>/service",
+        supervisor_views.unit_service,
+        name="supervisor_unit_service",
+    ),
+    path(
+        "supervisor/units/<int:unit_id>/retire", supervisor_views.unit_retire, name="supervisor_unit_retire"
+    ),
+    path("supervisor/people/", supervisor_views.people, name="supervisor_people"),
+    path("supervisor/people/new/", supervisor_views.person_new, name="supervisor_person_new"),
+    path("supervisor/people/<int:user_id>/", supervisor_views.person, name="supervisor_person"),
+    path(
+        "supervisor/people/<int:user_id>/password",
+        supervisor_views.person_password,
+        name="supervisor_person_password",
+    ),
+    path(
+        "supervisor/people/<int:user_id>/active",
+        supervisor_views.person_active,
+        name="supervisor_person_active",
+    ),
+    path("supervisor/shifts/", supervisor_views.shifts, name="supervisor_shifts"),
 ]

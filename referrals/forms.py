@@ -4,59 +4,105 @@ from dispatch.models import CallType
 from referrals.models import ContactAttempt, FollowUp, Organization, Person, PoliceReferral, Service
 from referrals.services import ReferralData
 
-YES_NO_UNSURE = [("", "Not sure"), ("yes", "Yes"), ("no", "No")]
-TRI = {"yes": True, "no": False, "": None}
+YES_NO = [("yes", "Yes"), ("no", "No")]
+ANSWERS = {"yes": True, "no": False}
 SCREENING = [
     ("weapons", "Weapons on scene?"),
-    ("violence", "A credible threat of violence?"),
-    ("medical_emergency", "An emergency medical need?"),
-    ("police_only", "Something only police may do (entering a home, evidence)?"),
+    ("violence", "Threat of violence?"),
+    ("medical_emergency", "Medical emergency?"),
+    ("police_only", "Police-only task (entry, evidence)?"),
 ]
+# Where the officer's phone put the scene, when they gave no address.
+PHONE_PLACE = "Officer's phone location {latitude:.5f}, {longitude:.5f}"
+
+
+def _yes_no(label: str, message: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        choices=YES_NO,
+        coerce=ANSWERS.get,
+        widget=forms.RadioSelect,
+        label=label,
+        error_messages={"required": message},
+    )
 
 
 class ReferralForm(forms.Form):
-    """An officer's referral, laid out for a phone: the scene first, the person optional."""
+    """An officer's referral, laid out for a phone on a scene: the four screening questions
+    first, answered yes or no with nothing chosen beforehand; then what the program needs to
+    act (urgency, call type, where, what is happening, consent, a callback, prefilled from the
+    last referral); everything else is optional, behind "More" (see `more_fields`)."""
 
-    urgency = forms.ChoiceField(choices=PoliceReferral.Urgency.choices, widget=forms.RadioSelect)
-    call_type = forms.ChoiceField(label="Type of call")
-    address = forms.CharField(max_length=300, label="Where")
-    location_details = forms.CharField(max_length=500, required=False, label="Where exactly (landmark, unit)")
-    situation = forms.CharField(
-        max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), label="What is happening"
+    urgency = forms.ChoiceField(
+        choices=PoliceReferral.Urgency.choices,
+        widget=forms.RadioSelect,
+        label="When",
+        error_messages={"required": "Choose now or later."},
     )
+    call_type = forms.ChoiceField(label="Type of call")
+    latitude = forms.FloatField(required=False, min_value=-90, max_value=90, widget=forms.HiddenInput)
+    longitude = forms.FloatField(required=False, min_value=-180, max_value=180, widget=forms.HiddenInput)
+    address = forms.CharField(max_length=300, required=False, label="Where")
+    situation = forms.CharField(
+        max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), label="What is happening"
+    )
+    consent_to_contact = _yes_no("Person agreed to be contacted?", "Answer yes or no.")
+    officer_callback = forms.CharField(
+        max_length=40,
+        label="Your callback number",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+    # More: nothing below is required.
+    location_details = forms.CharField(max_length=500, required=False, label="Where exactly (landmark, unit)")
     safety_notes = forms.CharField(
         max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Safety notes"
     )
-    person_name = forms.CharField(max_length=200, required=False, label="Person's name (optional)")
-    person_alias = forms.CharField(max_length=200, required=False, label="Goes by (optional)")
+    person_name = forms.CharField(max_length=200, required=False, label="Person's name")
+    person_alias = forms.CharField(max_length=200, required=False, label="Goes by")
     person_date_of_birth = forms.DateField(
-        required=False, label="Date of birth (optional)", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label="Date of birth", widget=forms.DateInput(attrs={"type": "date"})
     )
-    person_phone = forms.CharField(max_length=40, required=False, label="Person's phone (optional)")
+    person_phone = forms.CharField(max_length=40, required=False, label="Person's phone")
     person_description = forms.CharField(max_length=500, required=False, label="Description (clothing, etc.)")
-    consent_to_contact = forms.TypedChoiceField(
-        choices=[("yes", "Yes"), ("no", "No")],
-        coerce=lambda v: v == "yes",
-        widget=forms.RadioSelect,
-        label="Did the person agree to be contacted by the program?",
-    )
     service_needed = forms.ChoiceField(
         choices=[("", "None asked for"), *FollowUp.ServiceType.choices],
         required=False,
         label="Service the person asked for",
     )
-    officer_name = forms.CharField(max_length=200, label="Your name")
-    officer_callback = forms.CharField(max_length=40, label="Your callback number")
+    external_id = forms.CharField(max_length=64, required=False, label="Police report number")
+    officer_name = forms.CharField(max_length=200, required=False, label="Your name")
 
-    def __init__(self, *args, **kwargs):
+    MORE = (
+        "location_details",
+        "safety_notes",
+        "person_name",
+        "person_alias",
+        "person_date_of_birth",
+        "person_phone",
+        "person_description",
+        "service_needed",
+        "external_id",
+        "officer_name",
+    )
+
+    def __init__(self, *args, officer=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.officer = officer
         self.fields["call_type"].choices = [("", "Choose…")] + [
             (c.code, c.name) for c in CallType.objects.filter(eligible=True)
         ]
+        self.screening_names = []
         for key, label in SCREENING:
-            self.fields[f"screen_{key}"] = forms.ChoiceField(
-                choices=YES_NO_UNSURE, required=False, label=label
-            )
+            self.fields[f"screen_{key}"] = _yes_no(label, "Answer yes or no.")
+            self.screening_names.append(f"screen_{key}")
+
+    def screening_fields(self):
+        return [self[name] for name in self.screening_names]
+
+    def more_fields(self):
+        return [self[name] for name in self.MORE]
+
+    def more_has_errors(self) -> bool:
+        return any(self[name].errors for name in self.MORE)
 
     def clean_situation(self):
         value = self.cleaned_data["situation"].strip()
@@ -64,16 +110,33 @@ class ReferralForm(forms.Form):
             raise forms.ValidationError("Say what is happening.")
         return value
 
+    def clean(self):
+        data = super().clean()
+        placed = data.get("latitude") is not None and data.get("longitude") is not None
+        if not (data.get("address") or "").strip() and not placed and "address" not in self.errors:
+            self.add_error("address", "Use your location or type an address.")
+        return data
+
     def to_referral_data(self) -> ReferralData:
         d = self.cleaned_data
+        latitude, longitude = d.get("latitude"), d.get("longitude")
+        if latitude is None or longitude is None:
+            latitude = longitude = None
+        address = d["address"].strip() or PHONE_PLACE.format(latitude=latitude, longitude=longitude)
+        officer_name = d["officer_name"].strip()
+        if not officer_name and self.officer is not None:
+            officer_name = self.officer.get_full_name() or self.officer.username
         return ReferralData(
             urgency=d["urgency"],
             call_type_code=d["call_type"],
-            address=d["address"].strip(),
+            address=address,
+            latitude=latitude,
+            longitude=longitude,
             location_details=d["location_details"].strip(),
             situation=d["situation"],
             safety_notes=d["safety_notes"].strip(),
-            officer_name=d["officer_name"].strip(),
+            external_id=d["external_id"].strip(),
+            officer_name=officer_name,
             officer_callback=d["officer_callback"].strip(),
             consent_to_contact=d["consent_to_contact"],
             person_name=d["person_name"].strip(),
@@ -81,7 +144,7 @@ class ReferralForm(forms.Form):
             person_date_of_birth=d["person_date_of_birth"],
             person_phone=d["person_phone"].strip(),
             person_description=d["person_description"].strip(),
-            screening={key: TRI[d.get(f"screen_{key}") or ""] for key, _ in SCREENING},
+            screening={key: d[f"screen_{key}"] for key, _ in SCREENING},
             service_needed=d["service_needed"],
         )
 

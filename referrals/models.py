@@ -234,6 +234,20 @@ class PoliceReferral(models.Model):
         }
 
 
+class OfficerContact(models.Model):
+    """How the program reaches an officer who refers: remembered from their last referral so
+    the phone form comes prefilled (an officer on a scene should not retype it)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="officer_contact"
+    )
+    callback = models.CharField(max_length=40)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.user} · {self.callback}"
+
+
 # --- Follow-up service connections -----------------------------------------------------------------
 class FollowUp(models.Model):
     """A follow-up service connection, worked by a case manager."""

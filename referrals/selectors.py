@@ -11,7 +11,8 @@ from django.utils import timezone
 from dispatch.geo import distance_km
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Incident
 from dispatch.roles import Rows, rows_visible
-from referrals.models import FollowUp, Person, PersonAccess, PoliceReferral, Service
+from referrals.history import record_summary
+from referrals.models import FollowUp, OfficerContact, Person, PersonAccess, PoliceReferral, Service
 
 # --- Police referrals: the privacy boundary ---------------------------------------------------------
 Officer = PoliceReferral.OfficerStatus
@@ -65,6 +66,11 @@ def referral_officer_view(referral: PoliceReferral) -> dict:
         "status_label": Officer(status).label,
         "created_at": referral.created_at,
     }
+
+
+def officer_callback(user) -> str:
+    """The callback number the officer gave last time, to prefill the next referral."""
+    return OfficerContact.objects.filter(user=user).values_list("callback", flat=True).first() or ""
 
 
 # --- The outreach queue ----------------------------------------------------------------------------
@@ -144,10 +150,55 @@ def follow_up_counts(user) -> dict:
 
 def follow_up_detail(follow_up_id) -> FollowUp:
     return (
-        FollowUp.objects.select_related("person", "provider", "provider__organization", "case_manager")
-        .prefetch_related("attempts__by", Prefetch("changes", queryset=_changes()))
+        FollowUp.objects.select_related(
+            "person", "provider", "provider__organization", "case_manager", "incident__call_type", "referral"
+        )
+        .prefetch_related(
+            "attempts__by",
+            Prefetch("changes", queryset=_changes()),
+            Prefetch(
+                "incident__assignments",
+                queryset=Assignment.objects.select_related("unit").order_by("dispatched_at"),
+            ),
+        )
         .get(pk=follow_up_id)
     )
+
+
+def _outcome_of(follow_up: FollowUp):
+    """The on-scene outcome that opened the follow-up, if one did. The field app links it to
+    the follow-up (its `outcome`); this app only follows the link, it does not know the model."""
+    try:
+        return follow_up.outcome
+    except AttributeError:  # none recorded (Django's RelatedObjectDoesNotExist is one)
+        return None
+
+
+def follow_up_contact(follow_up: FollowUp) -> dict | None:
+    """The contact that led to the follow-up, for the case manager: what kind of call, when,
+    which unit went, and what the team (or the referring officer) noted. None when the
+    follow-up was opened by hand, with no call behind it."""
+    incident, referral = follow_up.incident, follow_up.referral
+    if incident is None and referral is None:
+        return None
+    outcome = _outcome_of(follow_up)
+    assignment = getattr(outcome, "assignment", None)
+    if assignment is None and incident is not None:
+        reached = [a for a in incident.assignments.all() if a.status != Assignment.Status.CANCELLED]
+        assignment = reached[-1] if reached else None
+    call_type = incident.call_type if incident is not None else None
+    code = incident.call_type_code if incident is not None else referral.call_type_code
+    return {
+        "call_type": f"{call_type.name} ({code})" if call_type else code,
+        "source": incident.get_source_display() if incident is not None else "Police referral",
+        "at": incident.received_at if incident is not None else referral.created_at,
+        "address": incident.address if incident is not None else referral.address,
+        "unit": assignment.unit.callsign if assignment is not None else "",
+        "on_scene_at": getattr(assignment, "on_scene_at", None),
+        "disposition": outcome.get_disposition_display() if outcome is not None else "",
+        "team_notes": getattr(outcome, "narrative", "") or "",
+        "officer_notes": referral.situation if referral is not None else "",
+    }
 
 
 def _changes():
@@ -202,14 +253,23 @@ def person_timeline(person: Person) -> list[dict]:
         if model in known or relation.many_to_many:
             continue
         rows = model._default_manager.filter(**{relation.field.name: person})
+        if any(f.name == "assignment" for f in model._meta.concrete_fields):
+            rows = rows.select_related("assignment__unit")  # the timeline names the unit
         for row in rows[:200]:
             at = next(
                 (getattr(row, n) for n in ("recorded_at", "created_at", "at") if getattr(row, n, None)), None
             )
-            items.append({"at": at, "kind": model._meta.verbose_name.capitalize(), "object": row})
+            items.append(
+                {
+                    "at": at,
+                    "kind": model._meta.verbose_name.capitalize(),
+                    "object": row,
+                    "summary": record_summary(row),
+                }
+            )
             if getattr(row, "incident_id", None):
                 incident_ids.add(row.incident_id)
-    for incident in Incident.objects.filter(pk__in=incident_ids):
+    for incident in Incident.objects.filter(pk__in=incident_ids).select_related("call_type"):
         items.append({"at": incident.received_at, "kind": "Incident", "object": incident})
     epoch = timezone.now().replace(year=1970)
     items.sort(key=lambda item: item["at"] or epoch, reverse=True)

@@ -29,6 +29,7 @@ from referrals.models import (
     ContactAttempt,
     FollowUp,
     FollowUpChange,
+    OfficerContact,
     Person,
     PersonAccess,
     PoliceReferral,
@@ -357,11 +358,12 @@ class ReferralData:
     service_needed: str = ""
 
 
-def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
+def referral_file(*, actor, data: ReferralData, remember_callback: bool = False) -> PoliceReferral:
     """File a police referral. `now` becomes a police_referral incident in the dispatch queue
     (and on every dispatch console) in the same transaction; `later` joins the outreach queue.
     With the person's consent and a service they asked for, a follow-up is opened too. A
-    person is recorded only when the officer gave something identifying."""
+    person is recorded only when the officer gave something identifying. With
+    `remember_callback` (an officer's own form), the callback is kept for their next one."""
     if data.urgency not in PoliceReferral.Urgency.values:
         raise ValueError(f"unknown urgency {data.urgency!r}")
     if data.service_needed and data.service_needed not in FollowUp.ServiceType.values:
@@ -420,7 +422,14 @@ def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
                 referral=referral,
                 notes="Asked for by the referring officer.",
             )
+        if remember_callback and data.officer_callback:
+            officer_contact_remember(user=actor, callback=data.officer_callback)
     return referral
+
+
+def officer_contact_remember(*, user, callback: str) -> None:
+    """Keep the officer's callback number for the next referral's form."""
+    OfficerContact.objects.update_or_create(user=user, defaults={"callback": callback[:40]})
 
 
 def _incident_fields(referral: PoliceReferral, *, received_at=None, narrative="") -> IncidentFields:

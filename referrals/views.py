@@ -11,7 +11,7 @@ from dispatch import services as dispatch_services
 from dispatch.models import Unit
 from dispatch.roles import Action, role_required
 from dispatch.services import ServiceConflict
-from referrals import selectors, services
+from referrals import history, selectors, services
 from referrals.forms import (
     AttemptForm,
     FollowUpCreateForm,
@@ -33,16 +33,24 @@ def officer_home(request):
     referrals = [
         selectors.referral_officer_view(r) for r in selectors.referral_list_for_filer(request.user)[:100]
     ]
-    return render(request, "referrals/officer_home.html", {"referrals": referrals})
+    template = "referrals/officer_home.html#mine" if request.htmx else "referrals/officer_home.html"
+    return render(request, template, {"referrals": referrals})
 
 
 @role_required(Action.REFERRAL_FILE)
 @require_http_methods(["GET", "POST"])
 def referral_new(request):
-    initial = {"officer_name": request.user.get_full_name()}
-    form = ReferralForm(request.POST if request.method == "POST" else None, initial=initial)
+    initial = {
+        "officer_name": request.user.get_full_name(),
+        "officer_callback": selectors.officer_callback(request.user),
+    }
+    form = ReferralForm(
+        request.POST if request.method == "POST" else None, initial=initial, officer=request.user
+    )
     if request.method == "POST" and form.is_valid():
-        referral = services.referral_file(actor=request.user, data=form.to_referral_data())
+        referral = services.referral_file(
+            actor=request.user, data=form.to_referral_data(), remember_callback=True
+        )
         messages.success(
             request,
             "Referral sent to dispatch."
@@ -56,10 +64,15 @@ def referral_new(request):
 @role_required(Action.REFERRAL_FILE)
 @require_GET
 def officer_referral(request, referral_id):
+    """One referral as its officer may see it; htmx re-reads the status part every few seconds
+    until the referral is closed, so the page follows it live."""
     referral = get_object_or_404(selectors.referral_list_for_filer(request.user), pk=referral_id)
-    return render(
-        request, "referrals/officer_referral.html", {"r": selectors.referral_officer_view(referral)}
-    )
+    view = selectors.referral_officer_view(referral)
+    steps = PoliceReferral.OfficerStatus.choices
+    reached = [value for value, _ in steps].index(view["status"])
+    context = {"r": view, "steps": steps, "done": [value for value, _ in steps[:reached]]}
+    template = "referrals/officer_referral.html#status" if request.htmx else "referrals/officer_referral.html"
+    return render(request, template, context)
 
 
 # --- Outreach (responders on shift) ---------------------------------------------------------------
@@ -222,6 +235,13 @@ def _follow_up_page(request, follow_up_id, *, status=200, **forms_and_error):
         )
     context = {
         "f": follow_up,
+        "contact": selectors.follow_up_contact(follow_up),
+        "person_tel": history.tel_href(follow_up.person.phone) if follow_up.person else "",
+        "history": history.follow_up_history(follow_up),
+        "attempts": [
+            {"attempt": attempt, "sentence": history.attempt_sentence(attempt)}
+            for attempt in follow_up.attempts.all()
+        ],
         "attempt_form": forms_and_error.get("attempt_form") or AttemptForm(),
         "transition_form": forms_and_error.get("transition_form")
         or TransitionForm(initial={"provider": follow_up.provider_id}),
@@ -305,7 +325,11 @@ def person_detail(request, person_id):
     return render(
         request,
         "referrals/person.html",
-        {"person": person, "timeline": selectors.person_timeline(person)},
+        {
+            "person": person,
+            "person_tel": history.tel_href(person.phone),
+            "timeline": selectors.person_timeline(person),
+        },
     )
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from dispatch.models import ApiClient, CallType, Incident, Shift, Unit
+from dispatch.models import ApiClient, Incident, Shift, Unit
 
 
 def run_settings(env: dict) -> subprocess.CompletedProcess:
@@ -131,17 +131,9 @@ def test_create_api_client_refuses_a_duplicate_name_and_an_unknown_role(db):
         call_command("create_api_client", "other", "--role", "admin")
 
 
-def test_the_demo_data_loads_twice_without_duplicates(db, capsys):
-    call_command("load_demo")
-    first = (CallType.objects.count(), Unit.objects.count(), Incident.objects.count(), Shift.objects.count())
-    call_command("load_demo")
-    assert (
-        CallType.objects.count(),
-        Unit.objects.count(),
-        Incident.objects.count(),
-        Shift.objects.count(),
-    ) == first
-    assert first[1] == 6 and first[2] == 12 and first[3] == 12
+def test_the_demo_program_without_history_is_todays_calls_and_six_staffed_units(db, capsys):
+    call_command("load_demo", history_days=0)
+    assert (Unit.objects.count(), Incident.objects.count(), Shift.objects.count()) == (6, 12, 12)
     assert set(Unit.objects.values_list("status", flat=True)) == {"available"}
     eligible = Incident.objects.filter(eligible=True).count()
     assert 0 < eligible < 12
@@ -150,7 +142,7 @@ def test_the_demo_data_loads_twice_without_duplicates(db, capsys):
 
 
 def test_the_demo_sign_ins_work(client, db):
-    call_command("load_demo")
+    call_command("load_demo", history_days=0)
     for username in ("dispatcher", "clinician", "responder1", "officer", "casemanager", "supervisor"):
         assert client.login(username=username, password="demo-pass-2026"), username
         assert client.get("/").status_code == 302

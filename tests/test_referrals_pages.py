@@ -109,32 +109,96 @@ def test_each_action_is_refused_to_other_roles(client, personas, world, name, kw
     assert PoliceReferral.objects.get(pk=world["referral"].pk).state == "queued"
 
 
+REFERRAL_POST = {
+    "urgency": "now",
+    "call_type": "WELFARE",
+    "address": "Civic Center Park",
+    "situation": "Man shouting at traffic, no weapon seen.",
+    "consent_to_contact": "yes",
+    "officer_callback": "303-555-0111",
+    "screen_weapons": "no",
+    "screen_violence": "no",
+    "screen_medical_emergency": "no",
+    "screen_police_only": "no",
+}
+
+
 def test_an_officer_files_a_referral_from_the_form(client, personas, call_types):
     client.force_login(personas["police_officer"])
-    response = client.post(
-        reverse("referrals:referral_new"),
-        {
-            "urgency": "now",
-            "call_type": "WELFARE",
-            "address": "Civic Center Park",
-            "situation": "Man shouting at traffic, no weapon seen.",
-            "consent_to_contact": "yes",
-            "officer_name": "Ofc. Lee",
-            "officer_callback": "303-555-0111",
-            "screen_weapons": "no",
-            "screen_violence": "no",
-            "screen_medical_emergency": "",
-            "screen_police_only": "no",
-        },
-    )
+    response = client.post(reverse("referrals:referral_new"), REFERRAL_POST)
     referral = PoliceReferral.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("referrals:officer_referral", kwargs={"referral_id": referral.pk})
     assert referral.filed_by == personas["police_officer"]
     assert referral.incident.source == Incident.Source.POLICE_REFERRAL
-    # "Not sure" is not a "no": the incident is not auto-eligible and says why.
-    assert referral.incident.eligibility_reasons == ["screening_incomplete"]
+    # Every screening question answered no: the call is eligible at once, no override needed.
+    assert referral.incident.eligible and referral.incident.eligibility_reasons == []
     assert referral.person is None
+    # The officer's name comes from their account when they leave it out.
+    assert referral.officer_name == personas["police_officer"].get_full_name()
+
+
+def test_the_screening_questions_come_first_with_nothing_chosen(client, personas, call_types):
+    client.force_login(personas["police_officer"])
+    page = client.get(reverse("referrals:referral_new")).content.decode()
+    assert "checked" not in page
+    first_question = page.index("Weapons on scene?")
+    for later in ("Type of call", "What is happening", "Your callback number", "Person&#x27;s name"):
+        assert page.index(later) > first_question, later
+    # What is optional waits behind "More".
+    assert page.index("<details") < page.index("Person&#x27;s name")
+
+
+def test_an_unanswered_screening_question_is_an_error_not_a_not_sure(client, personas, call_types):
+    client.force_login(personas["police_officer"])
+    response = client.post(
+        reverse("referrals:referral_new"), {**REFERRAL_POST, "screen_medical_emergency": ""}
+    )
+    assert response.status_code == 400
+    assert "Answer yes or no." in response.content.decode()
+    assert not PoliceReferral.objects.exists() and not Incident.objects.exists()
+
+
+def test_the_phones_location_stands_in_for_an_address(client, personas, call_types):
+    client.force_login(personas["police_officer"])
+    placed = {**REFERRAL_POST, "address": "", "latitude": "39.7392", "longitude": "-104.9903"}
+    assert client.post(reverse("referrals:referral_new"), placed).status_code == 302
+    referral = PoliceReferral.objects.get()
+    assert (referral.latitude, referral.longitude) == (39.7392, -104.9903)
+    assert referral.address == "Officer's phone location 39.73920, -104.99030"
+    assert (referral.incident.latitude, referral.incident.longitude) == (39.7392, -104.9903)
+    nowhere = {**REFERRAL_POST, "address": ""}
+    response = client.post(reverse("referrals:referral_new"), nowhere)
+    assert response.status_code == 400
+    assert "Use your location or type an address." in response.content.decode()
+
+
+def test_the_officers_callback_is_remembered_for_the_next_referral(client, personas, call_types):
+    client.force_login(personas["police_officer"])
+    assert 'value="303-555-0111"' not in client.get(reverse("referrals:referral_new")).content.decode()
+    client.post(reverse("referrals:referral_new"), REFERRAL_POST)
+    assert 'value="303-555-0111"' in client.get(reverse("referrals:referral_new")).content.decode()
+    client.post(reverse("referrals:referral_new"), {**REFERRAL_POST, "officer_callback": "720-555-0199"})
+    assert 'value="720-555-0199"' in client.get(reverse("referrals:referral_new")).content.decode()
+    # Each officer has their own.
+    other = factories.UserFactory(username="cop2", roles=["police_officer"])
+    client.force_login(other)
+    assert "720-555-0199" not in client.get(reverse("referrals:referral_new")).content.decode()
+
+
+def test_the_officers_status_part_is_polled_and_shows_only_the_officers_view(client, personas, world):
+    referral = world["referral"]
+    client.force_login(personas["police_officer"])
+    url = reverse("referrals:officer_referral", kwargs={"referral_id": referral.pk})
+    part = client.get(url, HTTP_HX_REQUEST="true")
+    assert part.status_code == 200
+    content = part.content.decode()
+    assert content.lstrip().startswith('<div id="referral-status"')
+    assert 'hx-trigger="every 4s"' in content and 'data-status="received"' in content
+    assert "Woman asleep" not in content and "Jo Roe" not in content
+    other = factories.UserFactory(username="cop2", roles=["police_officer"])
+    client.force_login(other)
+    assert client.get(url, HTTP_HX_REQUEST="true").status_code == 404
 
 
 def test_a_form_missing_fields_is_answered_400_with_errors_and_saves_nothing(client, personas, call_types):
@@ -284,3 +348,14 @@ def test_a_case_manager_adds_a_service_to_the_directory(client, personas, world)
 def test_person_records_exist_only_when_the_officer_named_someone(personas, call_types):
     referral_file(actor=personas["police_officer"], data=referral_data(person_name=""))
     assert Person.objects.count() == 0
+
+
+def test_the_officers_list_refreshes_itself_with_their_own_referrals_only(client, personas, world):
+    client.force_login(personas["police_officer"])
+    part = client.get(reverse("referrals:officer_home"), HTTP_HX_REQUEST="true").content.decode()
+    assert part.lstrip().startswith('<div id="my-referrals"') and 'hx-trigger="every 10s"' in part
+    assert 'data-status="received"' in part and "Woman asleep" not in part
+    other = factories.UserFactory(username="cop3", roles=["police_officer"])
+    client.force_login(other)
+    part = client.get(reverse("referrals:officer_home"), HTTP_HX_REQUEST="true").content.decode()
+    assert "data-status" not in part

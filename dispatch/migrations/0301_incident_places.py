@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dispatch", "0011_addresspoint"),
+        ("dispatch", "0012_unit_retired_at"),
     ]
 
     operations = [

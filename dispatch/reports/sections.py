@@ -2,10 +2,11 @@
 
 from collections import Counter
 from dataclasses import asdict
+from datetime import date, timedelta
 
 from dispatch.models import Incident
 from dispatch.reports.engine import DURATIONS, SELF_INITIATED, ReportFilters, Spread, Totals
-from dispatch.reports.sums import range_totals
+from dispatch.reports.sums import days_totals, range_totals
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 from field.models import Outcome
 from referrals.models import PoliceReferral
@@ -152,6 +153,57 @@ def dashboard(filters: ReportFilters) -> dict:
         "follow_ups": follow_ups_summary(filters, totals=totals),
         "referrals": referrals_summary(filters, totals=totals),
     }
+
+
+# --- Over time -----------------------------------------------------------------------------------
+# The response time the trend follows: the caller's wait, from the call to a team on scene.
+TREND_DURATION = "received_to_on_scene"
+
+
+def weekly_trend(filters: ReportFilters, *, days: dict | None = None) -> list[dict]:
+    """The range week by week (Monday to Sunday; the first and last weeks cut to the range,
+    `whole` says which are not), each week the sum of its days' kept sums:
+
+    - `calls` and `by_source` [(source label, calls)], in the sources' own order, as
+      calls_summary counts them (encounters apart);
+    - `eligible`, `eligible_served` and `served_share`, as calls_summary defines them;
+    - `response`: count, median and 90th percentile of TREND_DURATION (received → on scene),
+      in seconds on the grid, as response_times measures them.
+    """
+    days = days if days is not None else days_totals(filters)
+    weeks: list[tuple[date, date, Totals]] = []
+    for day in sorted(days):
+        monday = day - timedelta(days=day.weekday())
+        if not weeks or weeks[-1][0] - timedelta(days=weeks[-1][0].weekday()) != monday:
+            weeks.append((day, day, Totals()))
+        first, _last, totals = weeks[-1]
+        weeks[-1] = (first, day, totals.add(days[day]))
+    labels = dict(Incident.Source.choices)
+    trend = []
+    for first, last, totals in weeks:
+        eligible = sum(n for (_code, is_eligible, _reasons), n in totals.types.items() if is_eligible)
+        trend.append(
+            {
+                "first": first,
+                "last": last,
+                "whole": (last - first).days == 6,
+                "calls": sum(totals.sources.values()),
+                "by_source": [(labels[s], totals.sources[s]) for s in labels if totals.sources.get(s)],
+                "eligible": eligible,
+                "eligible_served": totals.eligible_served,
+                "served_share": totals.eligible_served / eligible if eligible else None,
+                "response": asdict(Spread.of(totals.durations[TREND_DURATION])),
+            }
+        )
+    return trend
+
+
+def month_filters(month: date, *, today: date) -> ReportFilters:
+    """A calendar month as the printed report covers it: the whole month, or up to today for
+    the month under way."""
+    first = month.replace(day=1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return ReportFilters(start=first, end=min(last, today))
 
 
 # --- Call-type analysis ---------------------------------------------------------------------------

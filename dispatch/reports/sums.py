@@ -222,3 +222,47 @@ def range_totals(filters: ReportFilters) -> Totals:
         totals = _range_totals(filters, pending)
     _store(pending)
     return totals
+
+
+def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals]:
+    """Each day's sums of the range, for its facet: kept days whose version has not moved,
+    the rest from the records (added to `pending` to keep when settled). Three queries before
+    the records, whatever the range: the versions, the kept days, then one read of the missing
+    days. Kept months cannot stand in here: a week does not keep to the calendar's months."""
+    settled_until = program_today() - timedelta(days=SETTLED_AFTER_DAYS)
+    pending.facet = facet = filters.facet
+    versions = dict(
+        ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list("day", "version")
+    )
+    days = filters.days()
+    settled = [day for day in days if day <= settled_until]
+    texts = {}
+    if settled:
+        kept_days = ReportSums.objects.filter(
+            facet=facet, first_day__gte=filters.start, first_day__lte=settled[-1], last_day=F("first_day")
+        ).values_list("first_day", "versions", "data")
+        texts = {day: data for day, kept, data in kept_days if json.loads(kept) == [versions.get(day, 0)]}
+    missing = [day for day in days if day not in texts]
+    read = _Reader(filters, _runs(missing)).read() if missing else {}
+    result = {}
+    for day in days:
+        totals = Totals()
+        if day in texts:
+            totals.add_json(texts[day])
+        elif day in read:
+            totals.add(read[day])
+        if day in missing and day <= settled_until:
+            pending.periods[(day, day)] = ([versions.get(day, 0)], read.get(day) or Totals())
+        result[day] = totals
+    return result
+
+
+def days_totals(filters: ReportFilters) -> dict[date, Totals]:
+    """Each day's sums of the range (every day, the empty ones too), read in one snapshot;
+    the settled days read from the records are kept afterwards. What the weekly trend adds up:
+    a week's sums are the sums of its days."""
+    pending = _Pending()
+    with report_snapshot():
+        totals = _days_totals(filters, pending)
+    _store(pending)
+    return totals

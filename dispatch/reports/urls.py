@@ -7,5 +7,6 @@ app_name = "reports"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("call-types/", views.call_type_analysis, name="call_type_analysis"),
+    path("month/", views.month_report, name="month"),
     path("export/", exports.export, name="export"),
 ]

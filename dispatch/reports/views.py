@@ -2,14 +2,14 @@
 the numbers come from dispatch.reports; these views read the filters and shape the numbers into
 charts and tables (the CSV exports are in dispatch.reports.exports)."""
 
-
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dispatch.formatting import duration
-from dispatch.models import CallType
+from dispatch.models import CallType, Incident
 from dispatch.reports import engine, sections
 from dispatch.reports.forms import ReportFilterForm
 from dispatch.roles import Action, may, role_required
@@ -57,18 +57,128 @@ def chart(key: str, title: str, rows, *, unit: str = "calls", fmt=str) -> dict:
     }
 
 
+TREND_LABEL_X = 170  # the week's label ends here; its bar starts 8 px after
+
+
+def _week_label(week: dict) -> str:
+    first, last = week["first"], week["last"]
+    if first == last:
+        span = f"{first:%b} {first.day}"
+    elif first.month == last.month:
+        span = f"{first:%b} {first.day}–{last.day}"
+    else:
+        span = f"{first:%b} {first.day}–{last:%b} {last.day}"
+    return span if week["whole"] else f"{span} (part)"
+
+
+def _trend_rows(weeks, segments_of, display_of) -> list[dict]:
+    """One row per week: its stacked segments [(css class, value, title)], scaled so the largest
+    week fills BAR_AREA, and the text shown beside the bar."""
+    largest = max((sum(v for _, v, _ in segments_of(w)) for w in weeks), default=0) or 1
+    rows = []
+    for i, week in enumerate(weeks):
+        x = TREND_LABEL_X + 8
+        segments = []
+        for css, value, title in segments_of(week):
+            width = round(BAR_AREA * value / largest, 1)
+            segments.append({"css": css, "x": x, "width": width, "title": title})
+            x += width
+        rows.append(
+            {
+                "label": _week_label(week),
+                "segments": segments,
+                "display": display_of(week),
+                "y": i * ROW_HEIGHT,
+                "text_y": i * ROW_HEIGHT + ROW_HEIGHT / 2 + 5,
+                "value_x": x + 8,
+            }
+        )
+    return rows
+
+
+def trend_charts(trend: list[dict]) -> list[dict]:
+    """The weekly trend as three charts, each week's numbers written beside its bar."""
+    sources = [
+        label for _, label in Incident.Source.choices if any(dict(w["by_source"]).get(label) for w in trend)
+    ]
+    css = {label: f"seg-{i}" for i, label in enumerate(sources)}
+
+    def calls(week):
+        counts = dict(week["by_source"])
+        return [(css[s], counts[s], f"{s}: {counts[s]}") for s in sources if counts.get(s)]
+
+    def response(week):
+        spread = week["response"]
+        return [
+            ("seg-median", spread["median"] or 0, "median"),
+            ("seg-p90", max(0, (spread["p90"] or 0) - (spread["median"] or 0)), "90th percentile"),
+        ]
+
+    def response_text(week):
+        spread = week["response"]
+        if not spread["count"]:
+            return "none measured"
+        return f"median {duration(spread['median'])} · 90th pct. {duration(spread['p90'])}"
+
+    def served(week):
+        return [
+            ("seg-served", week["eligible_served"], "served"),
+            ("seg-unserved", week["eligible"] - week["eligible_served"], "not served"),
+        ]
+
+    def served_text(week):
+        served, eligible = week["eligible_served"], week["eligible"]
+        return f"{served} of {eligible} ({share(served, eligible)})"
+
+    charts = [
+        (
+            "trend-calls",
+            "Calls per week, by source",
+            calls,
+            lambda w: f"{w['calls']:,}",
+            [(css[s], s) for s in sources],
+        ),
+        (
+            "trend-response",
+            "Received → on scene, per week",
+            response,
+            response_text,
+            [("seg-median", "Median"), ("seg-p90", "To the 90th percentile")],
+        ),
+        (
+            "trend-served",
+            "Eligible calls served, per week",
+            served,
+            served_text,
+            [("seg-served", "Served"), ("seg-unserved", "Eligible, not served")],
+        ),
+    ]
+    out = []
+    for key, title, segments_of, display_of, legend in charts:
+        rows = _trend_rows(trend, segments_of, display_of)
+        out.append(
+            {
+                "key": key,
+                "title": title,
+                "rows": rows,
+                "legend": legend,
+                "height": max(len(rows), 1) * ROW_HEIGHT,
+                "description": "; ".join(f"{r['label']}: {r['display']}" for r in rows)
+                or "No weeks in range.",
+            }
+        )
+    return out
+
+
 def _dashboard_context(filters: engine.ReportFilters) -> dict:
     data = sections.dashboard(filters)
     calls, outcomes = data["calls"], data["outcomes"]
     follow_ups, encounters = data["follow_ups"], data["encounters"]
     spreads = data["response_times"]
-    times = []
-    for row in spreads:
-        short = row["label"].split(" (")[0]
-        times += [(f"{short} · median", row["median"]), (f"{short} · 90th pct.", row["p90"])]
     first_contact = follow_ups["first_contact"]
     return {
         "data": data,
+        "trend": trend_charts(sections.weekly_trend(filters)),
         "tiles": [
             ("Calls", f"{calls['total']:,}", "received in range, encounters apart"),
             (
@@ -98,7 +208,6 @@ def _dashboard_context(filters: engine.ReportFilters) -> dict:
             chart("source", "Calls by source", calls["by_source"]),
             chart("call-type", "Calls by call type", calls["by_call_type"]),
             chart("disposition", "Outcomes of dispatched calls", outcomes["by_disposition"], unit="outcomes"),
-            chart("times", "Response times (median and 90th percentile)", times, unit="time", fmt=duration),
             chart("transports", "Transports by destination", outcomes["transports"], unit="transports"),
             chart("referrals", "Police referrals by status", data["referrals"]["by_state"], unit="referrals"),
             chart(
@@ -174,7 +283,54 @@ def call_type_analysis(request):
             [(row["code"], row["could_grow"]) for row in rows[:15]],
         ),
     }
-    template = (
-        "reports/call_type_analysis.html#report" if request.htmx else "reports/call_type_analysis.html"
-    )
+    template = "reports/call_type_analysis.html#report" if request.htmx else "reports/call_type_analysis.html"
     return render(request, template, context, status=400 if filters is None else 200)
+
+
+def _month_end(month):
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _months_back(today, count: int) -> list:
+    """This month and the `count` before it, newest first (their first days)."""
+    months, month = [], today.replace(day=1)
+    for _ in range(count + 1):
+        months.append(month)
+        month = (month - timedelta(days=1)).replace(day=1)
+    return months
+
+
+@require_GET
+@role_required(Action.PROGRAM_DATA)
+def month_report(request):
+    """One calendar month on one printed page: the numbers a program manager hands to a
+    council. `?month=YYYY-MM`; the last whole month unless asked."""
+    today = engine.program_today()
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    error = ""
+    asked = request.GET.get("month", "")
+    if asked:
+        try:
+            month = datetime.strptime(asked, "%Y-%m").date()
+        except ValueError:
+            error = "Give the month as YYYY-MM, for example 2026-03."
+        else:
+            if month > today:
+                error = "That month has not started yet."
+    if error:
+        return render(request, "reports/month.html", {"error": error, "month": None}, status=400)
+    filters = sections.month_filters(month, today=today)
+    context = _dashboard_context(filters)
+    data = context["data"]
+    context.update(
+        {
+            "month": month,
+            "filters": filters,
+            "partial": filters.end < _month_end(month),
+            "top_call_types": data["calls"]["by_call_type"][:6],
+            "top_outcomes": data["outcomes"]["by_disposition"][:6],
+            "time_zone": settings.TIME_ZONE,
+            "months": _months_back(today, 12),
+        }
+    )
+    return render(request, "reports/month.html", context)

@@ -3,6 +3,17 @@ says what it refuses; views, API views and consumers call these and never write 
 directly. The names are gathered here so callers write `services.assignment_create`."""
 
 from dispatch.services.accounts import ROLE_PERMISSIONS, api_client_create, roles_ensure
+from dispatch.services.administration import (
+    unit_create,
+    unit_rename,
+    unit_retire,
+    unit_set_in_service,
+    user_create,
+    user_deactivate,
+    user_reactivate,
+    user_set_password,
+    user_update,
+)
 from dispatch.services.alerts import alert_acknowledge, alert_create, alert_raise, alerts_raise_overdue
 from dispatch.services.assignments import (
     assignment_acknowledge,
@@ -75,6 +86,15 @@ __all__ = [
     "transfer_close",
     "unit_announce",
     "unit_event_data",
+    "unit_create",
+    "unit_rename",
     "unit_report_location",
+    "unit_retire",
+    "unit_set_in_service",
     "unit_set_status",
+    "user_create",
+    "user_deactivate",
+    "user_reactivate",
+    "user_set_password",
+    "user_update",
 ]

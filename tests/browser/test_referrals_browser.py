@@ -27,11 +27,15 @@ def test_an_officer_refers_on_a_phone_and_a_case_manager_connects_and_closes_it(
     # Nothing on the form is wider than the phone.
     assert officer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert_accessible(officer, "the officer's referral form on a phone")
+    for question in ("Weapons on scene?", "Threat of violence?", "Medical emergency?"):
+        officer.get_by_role("group", name=question).get_by_label("No").check()
+    officer.get_by_role("group", name="Police-only task").get_by_label("No").check()
     officer.get_by_label("Later: outreach").check()
     officer.get_by_label("Type of call").select_option("WELFARE")
     officer.get_by_label("Where", exact=True).fill("Cheesman Park, north pavilion")
     officer.get_by_label("What is happening").fill("Older man sleeping outside, asked about a shelter bed.")
-    officer.get_by_label("Yes", exact=True).check()
+    officer.get_by_role("group", name="Person agreed to be contacted?").get_by_label("Yes").check()
+    officer.get_by_text("More (optional)").click()
     officer.get_by_label("Service the person asked for").select_option("housing")
     officer.get_by_label("Your name").fill("Ofc. Lee")
     officer.get_by_label("Your callback number").fill("303-555-0111")

@@ -1,26 +1,42 @@
-"""Demo data for `make run`: safe to load any number of times.
+"""Demo data for `make run`: a Denver program as it looks after a month. Safe to load any
+number of times: a second load finds everything in place and adds nothing.
+
+- the catalogue, the people (one per role, twelve responders), six units on shift, a CAD key;
+- today's calls waiting in the dispatch queue;
+- Denver's address points for the geocoder (dispatch/fixtures/demo_addresses.csv);
+- a service directory of a dozen Denver organisations with their services and capacity,
+  loaded as an Open Referral HSDS package (demo/denver_directory.json) by the importer;
+- the 30 days before today, made by generate_history (its shapes: sources, call types,
+  screening, timestamps, outcomes, backup, referrals, follow-ups in every state), then given
+  to the demo's people: the case manager's caseload and attempts, the officer's referrals,
+  the responders' outcomes with the team's notes, providers for connected follow-ups.
 
 The screening questions come with the migrations, not from here."""
 
+import random
 from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from dispatch.models import ApiClient, CallType, Shift, Unit
+from dispatch.models import ApiClient, Assignment, CallType, Shift, Unit
 from dispatch.roles import CLINICIAN_GROUP, Role
 from dispatch.services import incident_upsert_from_api, roles_ensure, unit_set_status
+from field.models import Outcome
+from referrals.hsds import hsds_import
+from referrals.models import ContactAttempt, FollowUp, FollowUpChange, Organization, PoliceReferral, Service
 
 User = get_user_model()
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_CAD_KEY = "demo0cad0key0000000000000000000000000000"
-DEMO_ADDRESSES = Path(__file__).resolve().parents[2] / "fixtures" / "demo_addresses.csv"
 
 CALL_TYPES = [
     ("WELFARE", "Welfare check", True),
@@ -207,12 +223,53 @@ INCIDENTS = [
 ]
 
 
-class Command(BaseCommand):
-    help = "Load the demo program: call types, screening, units, people, an API client and incidents."
+DIRECTORY = Path(__file__).parent / "demo" / "denver_directory.json"
+# Denver's address points for the local gazetteer: typed addresses in the demo find their place.
+ADDRESS_POINTS = Path(__file__).resolve().parents[2] / "fixtures" / "demo_addresses.csv"
+# About forty calls a day: a mid-sized program's month.
+HISTORY_DAYS = 30
+HISTORY_CALLS_PER_DAY = 40
+HISTORY_SEED = 2026
+HISTORY_USERNAME = "history-generator"  # generate_history's own user: its rows say it made them
 
-    def handle(self, *args, **options):
-        # The demo city's address points: its calls, and any typed in, are placed by address.
-        call_command("import_addresses", DEMO_ADDRESSES, stdout=self.stdout)
+# What teams write in an outcome's narrative, by disposition (the case manager reads them).
+TEAM_NOTES = {
+    "referred": [
+        "Talked for 40 minutes; he agreed to see someone about housing this week. Gave water and a bus pass.",
+        "Calm once we sat down with her. Wants help with benefits; phone number confirmed.",
+        "Sleeping in his car since the eviction. Interested in shelter and a peer worker.",
+        "Anxious, not sleeping for days. Agreed to a counselling appointment; asked for a call tomorrow.",
+    ],
+    "resolved_on_scene": [
+        "De-escalated; neighbour and caller agreed to talk in the morning.",
+        "Checked on him, he was fine and had family on the way.",
+        "Helped her home two blocks away; no further needs.",
+    ],
+    "refused": [
+        "Declined services, was polite. Left our card.",
+        "Did not want help today; knows the program.",
+    ],
+    "no_contact": ["Gone on arrival; searched the block for ten minutes.", "Nobody at the address."],
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo program: call types, people, units, a CAD key, today's calls, a service "
+        "directory and a month of history."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=HISTORY_DAYS,
+            help="Days of history before today (0: none). Made once; later loads keep it.",
+        )
+
+    _password_hash = None
+
+    def handle(self, *args, history_days=HISTORY_DAYS, **options):
         with transaction.atomic():
             roles_ensure()
             self._catalogue()
@@ -220,6 +277,15 @@ class Command(BaseCommand):
             self._units(responders)
             client = self._api_client()
             self._incidents(client)
+            hsds_import(DIRECTORY)
+        self.stdout.write(
+            f"Service directory: {Organization.objects.count()} organisations, "
+            f"{Service.objects.count()} services."
+        )
+        if ADDRESS_POINTS.exists():
+            call_command("import_addresses", str(ADDRESS_POINTS), stdout=self.stdout)
+        if history_days > 0:
+            self._history(history_days, responders)
         self._print_sign_ins()
 
     def _catalogue(self):
@@ -231,8 +297,12 @@ class Command(BaseCommand):
             username=username, defaults={"first_name": first, "last_name": last}
         )
         if created:
-            user.set_password(DEMO_PASSWORD)
-            user.save()
+            # One hash for every demo sign-in: the hasher is slow on purpose (about half a
+            # second each), and seventeen of them were most of the load.
+            if self._password_hash is None:
+                self._password_hash = make_password(DEMO_PASSWORD)
+            user.password = self._password_hash
+            user.save(update_fields=["password"])
         user.groups.add(*[Group.objects.get(name=g) for g in groups])
         return user
 
@@ -298,6 +368,77 @@ class Command(BaseCommand):
                     },
                 },
             )
+
+    # --- A month of history ------------------------------------------------------------------
+    def _history(self, days: int, responders: list) -> None:
+        if Assignment.objects.filter(dispatched_by__username=HISTORY_USERNAME).exists():
+            self.stdout.write("History: already loaded.")
+            return
+        call_command(
+            "generate_history",
+            incidents=days * HISTORY_CALLS_PER_DAY,
+            days=days,
+            seed=HISTORY_SEED,
+            units=len(UNIT_POSITIONS),
+            stdout=self.stdout,
+        )
+        with transaction.atomic():
+            self._history_people(responders)
+
+    def _history_people(self, responders: list) -> None:
+        """Give generate_history's rows to the demo's people, in a few bulk updates: its rows
+        are all by one anonymous generator, and a demo reads better with names."""
+        rng = random.Random(HISTORY_SEED)
+        users = get_user_model().objects
+        manager = users.get(username="casemanager")
+        officer = users.get(username="officer")
+        generated = Q(created_by__username=HISTORY_USERNAME)
+        follow_ups = list(FollowUp.objects.filter(generated).order_by("created_at", "id"))
+        providers: dict[str, list[int]] = {}
+        for pk, service_type in Service.objects.values_list("pk", "service_type"):
+            providers.setdefault(service_type, []).append(pk)
+        for follow_up in follow_ups:
+            follow_up.created_by = rng.choice(responders)
+            # Half the open ones wait in the queue unclaimed; the rest are on Robin's caseload.
+            unclaimed = follow_up.status == FollowUp.Status.OPEN and rng.random() < 0.5
+            follow_up.case_manager = None if unclaimed else manager
+            engaged = follow_up.status == FollowUp.Status.CONNECTED or follow_up.close_reason == "engaged"
+            choices = providers.get(follow_up.service_type) or providers.get("other") or []
+            if engaged and choices:
+                follow_up.provider_id = rng.choice(choices)
+        FollowUp.objects.bulk_update(follow_ups, ["created_by", "case_manager", "provider"], batch_size=500)
+        # Each follow-up's history starts where the team opened it, at the time it did.
+        FollowUpChange.objects.bulk_create(
+            [
+                FollowUpChange(
+                    follow_up=f,
+                    kind=FollowUpChange.Kind.CREATED,
+                    actor=f.created_by,
+                    changes={
+                        "service_type": [None, f.service_type],
+                        "status": [None, FollowUp.Status.OPEN],
+                        "due_at": [None, f.due_at.isoformat()],
+                    },
+                )
+                for f in follow_ups
+            ],
+            batch_size=500,
+        )
+        FollowUpChange.objects.filter(follow_up__in=follow_ups).update(
+            at=Subquery(FollowUp.objects.filter(pk=OuterRef("follow_up_id")).values("created_at")[:1])
+        )
+        ContactAttempt.objects.filter(by__username=HISTORY_USERNAME).update(by=manager)
+        PoliceReferral.objects.filter(filed_by__username=HISTORY_USERNAME).update(
+            filed_by=officer, officer_name=officer.get_full_name(), officer_callback="303-555-0177"
+        )
+        outcomes = list(
+            Outcome.objects.filter(recorded_by__username=HISTORY_USERNAME).only("pk", "disposition")
+        )
+        for outcome in outcomes:
+            outcome.recorded_by = rng.choice(responders)
+            notes = TEAM_NOTES.get(outcome.disposition)
+            outcome.narrative = rng.choice(notes) if notes else ""
+        Outcome.objects.bulk_update(outcomes, ["recorded_by", "narrative"], batch_size=500)
 
     def _print_sign_ins(self):
         w = self.stdout.write
