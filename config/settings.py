@@ -255,6 +255,16 @@ GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=1.5)
 if not 0 < GEOCODER_TIMEOUT_SECONDS <= 10:
     raise ImproperlyConfigured("GEOCODER_TIMEOUT_SECONDS must be more than 0 and at most 10.")
 
+# The console's map: a tile server's URL template ({z}/{x}/{y}, and {s} for its subdomains)
+# and the attribution its licence asks for. Empty: the map draws units and calls on a plain
+# background, with no request anywhere (offline, tests). The Content-Security-Policy's img-src
+# must allow the tile server's origin.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env.str(
+    "MAP_TILE_ATTRIBUTION",
+    default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

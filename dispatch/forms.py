@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
 
 from dispatch.models import CallType, Incident, ScreeningQuestion, Unit
@@ -68,6 +69,12 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False, label="Reason for cancelling")
 
 
+class DuplicateLinkForm(forms.Form):
+    """Close a call as a duplicate of `original`."""
+
+    original = forms.UUIDField(label="The call it duplicates")
+
+
 class TransferForm(forms.Form):
     note = forms.CharField(max_length=500, required=False, label="Note for the clinician")
 
@@ -118,6 +125,19 @@ class IntakeForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The call taker types, the gazetteer suggests (htmx fills the datalist as they type).
+        self.fields["address"].widget.attrs.update(
+            {
+                "list": "address-suggestions",
+                "autocomplete": "off",
+                "hx-get": reverse("dispatch:address_suggestions"),
+                "hx-trigger": "input changed delay:200ms",
+                "hx-target": "#address-suggestions",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        )
+        self.fields["address"].help_text = "A known address is placed on the map and gets the nearest unit."
         sources = dict(Incident.Source.choices)
         self.fields["source"].choices = [("", "Choose the line")] + [(s, sources[s]) for s in INTAKE_SOURCES]
         self.fields["call_type"].choices = [("", "Choose a call type")] + [

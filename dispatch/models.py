@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -102,6 +103,10 @@ class Incident(models.Model):
 
     # What a CAD or hotline may send (CONTRACT.md); the others come from inside the product.
     API_SOURCES = ("911", "988", "non_emergency", "direct_line", "external_hotline")
+    # CONTRACT.md "Places": a possible duplicate is another open incident received in the hour
+    # before, within 150 m or at the same normalised address.
+    DUPLICATE_WINDOW = timedelta(minutes=60)
+    DUPLICATE_RADIUS_KM = 0.150
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -145,6 +150,19 @@ class Incident(models.Model):
     # and stored: reports need "screened eligible at the time", not today's catalogue.
     eligible = models.BooleanField(default=False)
     eligibility_reasons = models.JSONField(default=list, blank=True)
+
+    # Places (CONTRACT.md): whether latitude/longitude came from geocoding the address rather
+    # than from the sender; the address as the gazetteer normalises it (dispatch.geocoding), so
+    # two calls about one place match however each was typed; and the other open incidents at
+    # the same place in the hour before this one (ids, oldest first), kept as it arrived and
+    # pruned as they close, so every answer and event carries them without a query.
+    geocoded = models.BooleanField(default=False)
+    address_key = models.CharField(max_length=300, blank=True)
+    possible_duplicates = models.JSONField(default=list, blank=True)
+    # Set when a dispatcher closed this call as a duplicate of another one about the same thing.
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -87,23 +87,31 @@ def assignment_list_visible(user) -> QuerySet[Assignment]:
 
 
 # --- The dispatcher console -------------------------------------------------------------------
+def _as_the_console_reads() -> QuerySet[Incident]:
+    """Incidents with what a console row shows: the call type, the clinician transfer, and the
+    active assignments with their units (as `active_assignments`)."""
+    return Incident.objects.select_related("call_type", "clinician_transfer").prefetch_related(
+        Prefetch(
+            "assignments",
+            queryset=Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).select_related("unit"),
+            to_attr="active_assignments",
+        ),
+    )
+
+
 def incident_queue() -> QuerySet[Incident]:
     """Open incidents in the order a dispatcher works them: eligible first, then priority
     (1 most urgent, none last), then the oldest call first."""
     return (
-        Incident.objects.filter(status__in=(Incident.Status.PENDING, Incident.Status.ASSIGNED))
-        .select_related("call_type", "clinician_transfer")
-        .prefetch_related(
-            Prefetch(
-                "assignments",
-                queryset=Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).select_related(
-                    "unit"
-                ),
-                to_attr="active_assignments",
-            ),
-        )
+        _as_the_console_reads()
+        .filter(status__in=(Incident.Status.PENDING, Incident.Status.ASSIGNED))
         .order_by(F("eligible").desc(), F("priority").asc(nulls_last=True), "received_at", "created_at")
     )
+
+
+def incident_console(incident_id) -> Incident | None:
+    """One incident as the console's queue reads it, open or not; None when there is none."""
+    return _as_the_console_reads().filter(pk=incident_id).first()
 
 
 def clinician_queue() -> QuerySet:
@@ -125,6 +133,43 @@ def alert_list_open() -> QuerySet:
         .select_related("unit")
         .order_by("-urgent", "raised_at", "id")
     )
+
+
+def incident_urgent_waiting() -> QuerySet[Incident]:
+    """Urgent calls (priority 1) no team has been sent to yet, oldest first: the console's
+    alert bar keeps them in view until one is assigned, closed or cancelled."""
+    return (
+        Incident.objects.filter(status=Incident.Status.PENDING, priority=1)
+        .select_related("call_type")
+        .order_by("received_at", "created_at")
+    )
+
+
+def incident_duplicated_by_count(incident: Incident) -> int:
+    """How many later open calls list this one among their possible duplicates."""
+    later = Incident.objects.filter(
+        status__in=(Incident.Status.PENDING, Incident.Status.ASSIGNED),
+        received_at__gte=incident.received_at,
+        received_at__lte=incident.received_at + Incident.DUPLICATE_WINDOW,
+    ).values_list("possible_duplicates", flat=True)
+    wanted = str(incident.pk)
+    return sum(1 for listed in later if wanted in listed)
+
+
+def unit_backups() -> dict[int, list[Alert]]:
+    """Each unit's backup requests that still stand, newest first, by unit id: those no
+    dispatcher has acknowledged yet, and acknowledged ones whose assignment is still active
+    (help is on its way to a team still on that call)."""
+    active = Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).values("pk")
+    standing = (
+        Alert.objects.filter(kind=Alert.Kind.BACKUP, unit__isnull=False)
+        .filter(Q(acknowledged_at__isnull=True) | Q(assignment_id__in=active))
+        .order_by("-raised_at", "-id")
+    )
+    by_unit: dict[int, list[Alert]] = {}
+    for alert in standing:
+        by_unit.setdefault(alert.unit_id, []).append(alert)
+    return by_unit
 
 
 def event_last_id() -> int:

@@ -164,6 +164,7 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
             "latitude": _number(incident.latitude),
             "longitude": _number(incident.longitude),
             "details": _text(incident.location_details),
+            "geocoded": bool(incident.geocoded),
         },
         "caller": {"name": _text(incident.caller_name), "phone": _text(incident.caller_phone)},
         "narrative": _text(incident.narrative),
@@ -177,6 +178,8 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
         "status": _text(incident.status),
         "eligibility": {"eligible": incident.eligible, "reasons": list(incident.eligibility_reasons)},
         "assignments": [assignment_representation(a) for a in assignments],
+        "possible_duplicates": list(incident.possible_duplicates),
+        "duplicate_of": _text(incident.duplicate_of_id),
         "cancelled_at": utc_iso(incident.cancelled_at),
         "closed_at": utc_iso(incident.closed_at),
         "created_at": utc_iso(incident.created_at),
@@ -243,6 +246,9 @@ class LocationOut(serializers.Serializer):
     latitude = serializers.FloatField(allow_null=True)
     longitude = serializers.FloatField(allow_null=True)
     details = serializers.CharField(source="location_details")
+    geocoded = serializers.BooleanField(
+        help_text="Whether latitude/longitude came from geocoding the address, not from the sender."
+    )
 
 
 class CallerOut(serializers.Serializer):
@@ -270,6 +276,16 @@ class IncidentOut(serializers.ModelSerializer):
     screening = ScreeningOut(source="*")
     eligibility = serializers.SerializerMethodField()
     assignments = AssignmentOut(many=True)
+    possible_duplicates = serializers.ListField(
+        child=serializers.UUIDField(),
+        help_text="Other open incidents received in the 60 minutes before this one at the same place "
+        "(within 150 m, or the same normalised address), oldest first.",
+    )
+    duplicate_of = serializers.UUIDField(
+        source="duplicate_of_id",
+        allow_null=True,
+        help_text="The incident this one was closed as a duplicate of, if it was.",
+    )
     cancelled_at = UTCDateTimeField()
     closed_at = UTCDateTimeField()
     created_at = UTCDateTimeField()
@@ -292,6 +308,8 @@ class IncidentOut(serializers.ModelSerializer):
             "status",
             "eligibility",
             "assignments",
+            "possible_duplicates",
+            "duplicate_of",
             "cancelled_at",
             "closed_at",
             "created_at",

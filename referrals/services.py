@@ -18,8 +18,10 @@ from dispatch.models import CallType, Incident
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
+    address_geocode,
     assignment_acknowledge,
     assignment_create,
+    fields_placed,
     incident_cancel,
     incident_create,
 )
@@ -413,6 +415,9 @@ def referral_file(*, actor, data: ReferralData, remember_callback: bool = False)
         raise ValueError(f"unknown urgency {data.urgency!r}")
     if data.service_needed and data.service_needed not in FollowUp.ServiceType.values:
         raise ValueError(f"unknown service type {data.service_needed!r}")
+    # The call's place, looked up before the transaction: a slow geocoder holds no lock.
+    urgent = data.urgency == PoliceReferral.Urgency.NOW
+    place = address_geocode(data.address, data.latitude, data.longitude) if urgent else None
     with transaction.atomic():
         person = None
         if data.person_name or data.person_alias or data.person_date_of_birth or data.person_phone:
@@ -450,8 +455,9 @@ def referral_file(*, actor, data: ReferralData, remember_callback: bool = False)
                 else PoliceReferral.State.QUEUED
             ),
         )
-        if data.urgency == PoliceReferral.Urgency.NOW:
-            referral.incident = incident_create(fields=_incident_fields(referral), actor=actor)
+        if urgent:
+            fields = fields_placed(_incident_fields(referral), place)
+            referral.incident = incident_create(fields=fields, actor=actor, geocode=False)
             referral.save(update_fields=["incident"])
         if data.service_needed and data.consent_to_contact:
             follow_up_create(

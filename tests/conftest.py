@@ -41,6 +41,7 @@ def _test_moment():
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.EVENT_CATCHUP_SECONDS = 0.5
+    settings.MAP_TILE_URL = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -78,6 +78,8 @@ def start_daphne(log_dir: Path, **env_overrides) -> DaphneProcess:
             "SECURE_COOKIES": "0",
             "DEBUG": "0",
             "EVENT_CATCHUP_SECONDS": "1",
+            # No tile server: the console's map draws on a plain background, offline.
+            "MAP_TILE_URL": "",
             "PYTHONUNBUFFERED": "1",
         }
     )

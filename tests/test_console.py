@@ -1,6 +1,7 @@
 """The dispatcher console: who may use it, the queue and unit board, assigning, intake (model 3),
 the clinicians' queue (model 2) and alerts."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -59,6 +60,12 @@ def endpoints(incident, alert):
         ("post", f"/dispatch/incidents/{incident.pk}/phone/"),
         ("post", "/dispatch/intake/"),
         ("post", f"/dispatch/alerts/{alert.pk}/acknowledge/"),
+        ("get", f"/dispatch/console/incidents/{incident.pk}/row/"),
+        ("get", f"/dispatch/console/incidents/{incident.pk}/details/"),
+        ("get", "/dispatch/console/units/CR-1/row/"),
+        ("get", "/dispatch/console/addresses/suggest/?address=15"),
+        ("post", f"/dispatch/incidents/{incident.pk}/duplicate/"),
+        ("post", f"/dispatch/incidents/{incident.pk}/seen/"),
     ]
 
 
@@ -150,12 +157,29 @@ def test_the_queue_puts_eligible_first_then_priority_with_none_last_then_oldest(
     assert order == [p2_old, p2_new, p5, no_priority_old, ineligible_urgent]
 
 
-def test_the_queue_shows_screening_answers_and_reasons_in_words(client, personas, call_types):
-    pending_incident(call_type="ASSAULT", screening=(True, None, False, False), address="12 Elm St")
+def test_a_queue_row_shows_what_decides_the_call_at_a_glance(client, personas, call_types):
+    pending_incident(
+        call_type="ASSAULT", screening=(True, None, False, False), address="12 Elm St", priority=2
+    )
     client.force_login(personas["dispatcher"])
     html = client.get("/dispatch/console/queue/").content.decode()
     assert "12 Elm St" in html
+    assert '<span class="pri pri-2">P2</span>' in html
     assert "Not eligible" in html
+    assert "Weapons reported; Call type not eligible for community response; Screening not complete" in html
+    assert '<span class="flag flag-yes">Weapons</span>' in html
+    assert '<span class="flag flag-unasked">1 not asked</span>' in html
+    assert "911" in html
+    assert 'data-needs-screening="1"' in html and 'data-eligible="0"' in html
+
+
+def test_a_calls_details_show_screening_answers_and_reasons_in_words(client, personas, call_types):
+    incident = pending_incident(
+        call_type="ASSAULT", screening=(True, None, False, False), address="12 Elm St"
+    )
+    client.force_login(personas["dispatcher"])
+    html = client.get(f"/dispatch/console/incidents/{incident.pk}/details/").content.decode()
+    assert "12 Elm St" in html
     assert "Weapons reported" in html
     assert "Call type not eligible for community response" in html
     assert "Screening not complete" in html
@@ -224,9 +248,11 @@ def test_the_assign_control_preselects_the_recommended_unit(client, personas, ca
     factories.UnitFactory(callsign="FAR", latitude=40.5, longitude=-105.5)
     factories.UnitFactory(callsign="NEAR", latitude=39.741, longitude=-104.99)
     client.force_login(personas["dispatcher"])
-    html = client.get("/dispatch/console/queue/").content.decode()
+    incident = Incident.objects.get()
+    html = client.get(f"/dispatch/console/incidents/{incident.pk}/details/").content.decode()
     assert '<option value="NEAR" selected>NEAR (recommended) · 0.1 km</option>' in html
     assert html.index('value="NEAR"') < html.index('value="FAR"')
+    assert "Recommended: <strong>NEAR</strong>, 0.1 km away." in html
 
 
 # --- Assigning ----------------------------------------------------------------------------------
@@ -237,7 +263,9 @@ def test_assigning_an_eligible_call_sends_the_unit(client, personas, call_types,
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="console-flash"' in html and "CR-1 sent to WELFARE at 100 Main St." in html
-    assert 'id="queue" class="card queue" aria-labelledby="queue-heading" hx-swap-oob="true"' in html
+    # The page fetches the rows the answer names, as it does for a live event.
+    changed = json.loads(response["HX-Trigger"])["console-changed"]
+    assert changed["incidents"] == [str(incident.pk)] and changed["units"] == ["CR-1"]
     assignment = Assignment.objects.get()
     assert (assignment.unit, assignment.incident, assignment.dispatched_by) == (
         unit,
@@ -254,9 +282,14 @@ def test_an_ineligible_call_needs_an_override_reason(client, personas, call_type
     response = client.post(
         f"/dispatch/incidents/{incident.pk}/assign/", {"unit": "CR-1", "override_reason": "  "}, **HTMX
     )
-    assert response.status_code == 400
+    # 422, not 400: django-htmx's debug script would replace the whole page on a 400.
+    assert response.status_code == 422
     assert "Give a reason to send a team anyway." in response.content.decode()
     assert 'aria-invalid="true"' in response.content.decode()
+    assert (
+        f'id="details-body-{incident.pk}" class="details-body" hx-swap-oob="true"'
+        in response.content.decode()
+    )
     assert not Assignment.objects.exists()
 
     response = client.post(
@@ -271,10 +304,14 @@ def test_without_javascript_a_form_error_renders_the_whole_console(client, perso
     incident = pending_incident(call_type="ASSAULT")
     client.force_login(personas["dispatcher"])
     response = client.post(f"/dispatch/incidents/{incident.pk}/assign/", {"unit": "CR-1"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     html = response.content.decode()
     assert "<h1>Dispatch console</h1>" in html
     assert "Not assigned: This call is not eligible" in html
+    # The call is open in place, with the error beside its form.
+    assert f'aria-controls="details-{incident.pk}"' in html
+    assert f'<tr class="details" id="details-{incident.pk}">' in html
+    assert 'aria-invalid="true"' in html
     assert not Assignment.objects.exists()
 
 
@@ -282,7 +319,7 @@ def test_an_unknown_unit_is_a_form_error(client, personas, call_types, unit):
     incident = pending_incident()
     client.force_login(personas["dispatcher"])
     response = client.post(f"/dispatch/incidents/{incident.pk}/assign/", {"unit": "NOPE-9"}, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "There is no unit NOPE-9." in response.content.decode()
     assert not Assignment.objects.exists()
 
@@ -372,9 +409,10 @@ def test_a_closed_call_cannot_be_cancelled(client, personas, call_types, unit):
 
 
 def test_the_cancel_button_asks_for_confirmation(client, personas, call_types):
-    pending_incident()
+    incident = pending_incident()
     client.force_login(personas["dispatcher"])
-    assert b'hx-confirm="Cancel WELFARE at 100 Main St?"' in client.get("/dispatch/console/queue/").content
+    details = client.get(f"/dispatch/console/incidents/{incident.pk}/details/").content
+    assert b'hx-confirm="Cancel WELFARE at 100 Main St?"' in details
 
 
 # --- Intake (model 3: hotline, 988, direct line) -----------------------------------------------
@@ -477,7 +515,7 @@ def test_intake_with_an_unasked_question_and_a_free_code_is_not_eligible(client,
 def test_intake_rejects_bad_input_without_saving(client, personas, call_types, change, field_error):
     client.force_login(personas["dispatcher"])
     response = client.post("/dispatch/intake/", intake_data(**change), **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert field_error in response.content.decode()
     assert "The call was not saved" in response.content.decode()
     assert not Incident.objects.exists()
@@ -513,7 +551,7 @@ def test_a_transfer_note_over_500_characters_is_refused(client, personas, call_t
     incident = pending_incident()
     client.force_login(personas["dispatcher"])
     response = client.post(f"/dispatch/incidents/{incident.pk}/transfer/", {"note": "x" * 501}, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert not ClinicianTransfer.objects.exists()
 
 
@@ -581,7 +619,7 @@ def test_a_phone_contact_needs_notes(client, call_types, clinician):
     response = client.post(
         f"/dispatch/incidents/{incident.pk}/phone/", {"notes": " ", "action": "resolve"}, **HTMX
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert Incident.objects.get(pk=incident.pk).status == Incident.Status.PENDING
     assert not PhoneContact.objects.exists()
 

@@ -58,7 +58,9 @@ def test_it_creates_an_incident_and_screens_it(cad, call_types):
         "latitude": 39.74,
         "longitude": -104.98,
         "details": "lobby",
+        "geocoded": False,
     }
+    assert data["possible_duplicates"] == [] and data["duplicate_of"] is None
     incident = Incident.objects.get()
     assert incident.api_client == cad.api_client
     assert incident.call_type == call_types["WELFARE"]

@@ -1,13 +1,20 @@
-"""Incidents: created from every channel, screened, updated by their sender, cancelled, closed."""
+"""Incidents: created from every channel, screened, placed, updated by their sender, cancelled,
+closed, linked to the call they duplicate."""
 
 import copy
+import dataclasses
+import logging
 from dataclasses import dataclass
 from datetime import datetime
+from math import cos, radians
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from dispatch import geocoding
 from dispatch.events import EventType, event_record, events_record
+from dispatch.geo import distance_km
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     ApiClient,
@@ -19,7 +26,7 @@ from dispatch.models import (
     Unit,
 )
 from dispatch.screening import eligibility
-from dispatch.services.conflicts import ServiceConflict
+from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
 from dispatch.services.units import unit_set_status
 
@@ -44,6 +51,8 @@ class IncidentFields:
     screen_medical_emergency: bool | None = None
     screen_police_only: bool | None = None
     tandem: list | None = None
+    # Whether latitude/longitude came from geocoding the address (incident_geocode).
+    geocoded: bool = False
 
     @classmethod
     def from_api(cls, data: dict, existing: Incident | None = None) -> "IncidentFields":
@@ -105,17 +114,151 @@ def _apply_fields(incident: Incident, fields: IncidentFields) -> dict:
         ]
     incident.eligible = decision.eligible
     incident.eligibility_reasons = decision.reasons
+    incident.address_key = geocoding.address_key(incident.address)
     return changes
 
 
+# --- Places: geocoding ----------------------------------------------------------------------
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an incident is: its coordinates (None when unknown) and whether geocoding the
+    address found them."""
+
+    latitude: float | None
+    longitude: float | None
+    geocoded: bool
+
+
+def address_geocode(address: str, latitude: float | None = None, longitude: float | None = None) -> Place:
+    """The place of an incident: given coordinates stand; an address without them is looked up
+    in dispatch.geocoding (the HTTP geocoder when one is set, else or failing that the
+    gazetteer). Nobody knowing the address leaves it unplaced, for a dispatcher to place.
+
+    Never raises and never refuses: a geocoder that fails or does not answer within
+    GEOCODER_TIMEOUT_SECONDS costs that long at most. Call it before opening the transaction
+    that writes the incident, so a slow geocoder holds no lock."""
+    if latitude is not None and longitude is not None:
+        return Place(latitude, longitude, geocoded=False)
+    if not (address or "").strip():
+        return Place(None, None, geocoded=False)
+    try:
+        found = geocoding.geocode(address)
+    except Exception:  # the geocoder promises not to raise; an incident never depends on it
+        log.exception("geocoding %r failed", address[:80])
+        found = None
+    if found is None:
+        return Place(None, None, geocoded=False)
+    return Place(found.latitude, found.longitude, geocoded=True)
+
+
+def incident_geocode(fields: IncidentFields) -> IncidentFields:
+    """The fields placed by address_geocode (every channel's incident passes through here or
+    through address_geocode before its transaction)."""
+    if fields.latitude is not None and fields.longitude is not None:
+        return fields
+    return fields_placed(fields, address_geocode(fields.address))
+
+
+def fields_placed(fields: IncidentFields, place: Place) -> IncidentFields:
+    return dataclasses.replace(
+        fields, latitude=place.latitude, longitude=place.longitude, geocoded=place.geocoded
+    )
+
+
+# --- Places: possible duplicates ------------------------------------------------------------
+DUPLICATE_WINDOW = Incident.DUPLICATE_WINDOW
+DUPLICATE_RADIUS_KM = Incident.DUPLICATE_RADIUS_KM
+_OPEN = (Incident.Status.PENDING, Incident.Status.ASSIGNED)
+
+
+def _same_place(incident: Incident, other: Incident) -> bool:
+    if incident.address_key and other.address_key == incident.address_key:
+        return True
+    if None in (incident.latitude, incident.longitude, other.latitude, other.longitude):
+        return False
+    return distance_km(incident.latitude, incident.longitude, other.latitude, other.longitude) <= (
+        DUPLICATE_RADIUS_KM
+    )
+
+
+def _duplicates_find(incident: Incident) -> list[str]:
+    """The ids of the open incidents at the incident's place received in the hour before it
+    (received at the same moment: created before it), oldest first. One query, bounded by the
+    received_at index and the place."""
+    place = Q(address_key=incident.address_key) if incident.address_key else Q(pk__in=[])
+    if incident.latitude is not None and incident.longitude is not None:
+        # A box around the point first (150 m in degrees), the exact distance after.
+        dlat = DUPLICATE_RADIUS_KM / 111.0
+        dlon = dlat / max(0.01, cos(radians(incident.latitude)))
+        place |= Q(
+            latitude__range=(incident.latitude - dlat, incident.latitude + dlat),
+            longitude__range=(incident.longitude - dlon, incident.longitude + dlon),
+        )
+    candidates = (
+        Incident.objects.filter(
+            place,
+            status__in=_OPEN,
+            received_at__gte=incident.received_at - DUPLICATE_WINDOW,
+            received_at__lte=incident.received_at,
+        )
+        .exclude(pk=incident.pk)
+        .only("id", "received_at", "created_at", "address_key", "latitude", "longitude")
+        .order_by("received_at", "created_at")
+    )
+    found = []
+    for other in candidates:
+        # Received at the same moment: the one written first is the original.
+        if (
+            other.received_at == incident.received_at
+            and incident.created_at is not None
+            and other.created_at >= incident.created_at
+        ):
+            continue
+        if _same_place(incident, other):
+            found.append(str(other.pk))
+    return found
+
+
+def _duplicates_forget(incident: Incident) -> list:
+    """An incident that is no longer open is nobody's possible duplicate: take it out of the
+    later incidents that list it, and return their incident.updated events to record."""
+    later = Incident.objects.filter(
+        status__in=_OPEN,
+        received_at__gte=incident.received_at,
+        received_at__lte=incident.received_at + DUPLICATE_WINDOW,
+    ).exclude(pk=incident.pk)
+    gone = str(incident.pk)
+    events = []
+    for other in later:
+        if gone in other.possible_duplicates:
+            other.possible_duplicates = [i for i in other.possible_duplicates if i != gone]
+            other.save(update_fields=["possible_duplicates", "updated_at"])
+            events.append((EventType.INCIDENT_UPDATED, incident_event_data(other), None))
+    return events
+
+
 def incident_create(
-    *, fields: IncidentFields, actor, api_client: ApiClient | None = None, external_id: str = ""
+    *,
+    fields: IncidentFields,
+    actor,
+    api_client: ApiClient | None = None,
+    external_id: str = "",
+    geocode: bool = True,
 ) -> Incident:
-    """Create an incident, screen it, record its history and announce it to dispatch."""
+    """Create an incident, place it, screen it, find its possible duplicates, record its
+    history and announce it to dispatch. An address without coordinates is geocoded first
+    (incident_geocode), outside this function's transaction; pass `geocode=False` when the
+    caller has placed the fields already (before its own transaction)."""
+    if geocode:
+        fields = incident_geocode(fields)
     with transaction.atomic():
         incident = Incident(api_client=api_client, external_id=external_id, created_by=actor)
         changes = _apply_fields(incident, fields)
         changes.pop("eligibility", None)
+        incident.possible_duplicates = _duplicates_find(incident)
         incident.save()
         IncidentChange.objects.create(
             incident=incident,
@@ -141,6 +284,8 @@ def incident_upsert_from_api(*, client: ApiClient, data: dict) -> tuple[Incident
     `incident_not_open`, to change an incident that is closed or cancelled.
     """
     external_id = data["external_id"]
+    # Placed before the transaction: a slow geocoder must not hold the incident's lock.
+    place = _api_place(client, data)
     for _attempt in range(2):
         try:
             with transaction.atomic():
@@ -150,16 +295,20 @@ def incident_upsert_from_api(*, client: ApiClient, data: dict) -> tuple[Incident
                     .first()
                 )
                 if incident is None:
-                    fields = IncidentFields.from_api(data)
+                    fields = _placed(IncidentFields.from_api(data), place, None)
                     incident = incident_create(
-                        fields=fields, actor=client.user, api_client=client, external_id=external_id
+                        fields=fields,
+                        actor=client.user,
+                        api_client=client,
+                        external_id=external_id,
+                        geocode=False,
                     )
                     if data.get("cancelled"):
                         incident_cancel(incident=incident, actor=client.user)
                     return incident, True
                 _incident_update(
                     incident,
-                    IncidentFields.from_api(data, existing=incident),
+                    _placed(IncidentFields.from_api(data, existing=incident), place, incident),
                     client.user,
                     cancel=data.get("cancelled") is True,
                 )
@@ -168,6 +317,52 @@ def incident_upsert_from_api(*, client: ApiClient, data: dict) -> tuple[Incident
             # A concurrent post created the same external_id first: go round as an update.
             continue
     raise ServiceConflict("concurrent_update", "The incident changed while this request ran; send it again.")
+
+
+def _kept_place(data: dict, stored: Incident | None) -> bool:
+    """An update that repeats the address of an incident placed by geocoding, without
+    coordinates, keeps that point: a CAD re-sends its whole incident on every change, and
+    neither a second lookup nor a geocoder down this time should move or unplace it."""
+    location = data["location"]
+    return (
+        stored is not None
+        and stored.geocoded
+        and location.get("latitude") is None
+        and stored.address == location["address"]
+    )
+
+
+def _api_place(client: ApiClient, data: dict) -> IncidentFields | None:
+    """The geocoded fields for an API post that needs them (an address, no coordinates, and
+    not the unchanged address of an incident already placed), else None."""
+    location = data["location"]
+    if location.get("latitude") is not None:
+        return None
+    stored = (
+        Incident.objects.filter(api_client=client, external_id=data["external_id"])
+        .only("address", "geocoded", "latitude", "longitude")
+        .first()
+    )
+    if _kept_place(data, stored):
+        return None
+    return incident_geocode(IncidentFields.from_api(data))
+
+
+def _placed(fields: IncidentFields, place: IncidentFields | None, stored: Incident | None) -> IncidentFields:
+    """`fields` with the place decided for them: given coordinates stand; the stored geocoded
+    point stays for an unchanged address (judged again on the locked row); else the
+    geocoder's answer, asked before the transaction (or now, if the row changed meanwhile)."""
+    if fields.latitude is not None:
+        return dataclasses.replace(fields, geocoded=False)
+    if stored is not None and stored.geocoded and stored.address == fields.address:
+        return fields_placed(fields, Place(stored.latitude, stored.longitude, geocoded=True))
+    if place is None or place.address != fields.address:
+        place = incident_geocode(fields)
+    return fields_placed(fields, Place(place.latitude, place.longitude, place.geocoded))
+
+
+# A change to any of these may put the incident at another place, or in another hour.
+PLACE_FIELDS = ("address", "latitude", "longitude", "received_at")
 
 
 def _incident_update(incident: Incident, fields: IncidentFields, actor, *, cancel: bool) -> None:
@@ -180,6 +375,11 @@ def _incident_update(incident: Incident, fields: IncidentFields, actor, *, cance
         return
     changes = _apply_fields(incident, fields)
     if changes:
+        if any(name in changes for name in PLACE_FIELDS):
+            duplicates = _duplicates_find(incident)
+            if duplicates != incident.possible_duplicates:
+                changes["possible_duplicates"] = [incident.possible_duplicates, duplicates]
+                incident.possible_duplicates = duplicates
         incident.save()
         IncidentChange.objects.create(
             incident=incident, kind=IncidentChange.Kind.UPDATED, actor=actor, changes=changes
@@ -232,6 +432,7 @@ def incident_cancel(*, incident: Incident, actor, reason: str = "") -> Incident:
         # and it must say cancelled (the tablet gets no incident.updated).
         events = _assignment_cancel(active, now) if active is not None else []
         events.append((EventType.INCIDENT_UPDATED, incident_event_data(incident), None))
+        events.extend(_duplicates_forget(incident))
         events_record(events)
     return incident
 
@@ -254,7 +455,8 @@ def incident_close(incident: Incident, *, actor, now, changes: dict) -> None:
     """Close an incident inside the caller's transaction (which holds its lock), with its
     history: the end of every call, whether its unit cleared it or nobody was sent (resolved
     by phone, an outreach encounter finished). The caller records the incident.updated event
-    once it has made all its changes."""
+    once it has made all its changes; the later calls that listed it as a possible duplicate
+    lose it here, with their own incident.updated."""
     old_status = incident.status
     incident.status = Incident.Status.CLOSED
     incident.closed_at = now
@@ -265,6 +467,57 @@ def incident_close(incident: Incident, *, actor, now, changes: dict) -> None:
         actor=actor,
         changes={"status": [old_status, "closed"], **changes},
     )
+    forgotten = _duplicates_forget(incident)
+    if forgotten:
+        events_record(forgotten)
+
+
+def incident_link_duplicate(*, incident_id, original_id, actor) -> Incident:
+    """Close an open call as a duplicate of another call about the same thing (its
+    `duplicate_of`), with that reason in its history; a wait in the clinicians' queue ends
+    with it. Dispatch is told of the closed call.
+
+    Refuses: linking a call to itself (ServiceInvalid on `original`); `incident_not_open`
+    when the call is closed or cancelled already; `already_assigned` when a team is on it
+    (cancel or clear that first: the team's tablet must be told); `original_not_usable` when
+    the original was cancelled or was itself closed as a duplicate (link to its original).
+    Raises Incident.DoesNotExist for an id that names no incident."""
+    if str(incident_id) == str(original_id):
+        raise ServiceInvalid("original", "A call cannot be a duplicate of itself.")
+    with transaction.atomic():
+        # Both rows locked, in id order, as any two services locking the same pair would.
+        locked = {
+            str(i.pk): i
+            for i in Incident.objects.select_for_update()
+            .filter(pk__in=[incident_id, original_id])
+            .order_by("pk")
+        }
+        incident, original = locked.get(str(incident_id)), locked.get(str(original_id))
+        if incident is None or original is None:
+            raise Incident.DoesNotExist
+        if not incident.is_open:
+            raise ServiceConflict("incident_not_open", f"The call is {incident.status}.")
+        if incident.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).exists():
+            raise ServiceConflict(
+                "already_assigned", "A team is on this call: cancel or clear its assignment first."
+            )
+        if original.status == Incident.Status.CANCELLED or original.duplicate_of_id is not None:
+            raise ServiceConflict(
+                "original_not_usable",
+                "That call was cancelled or is itself a duplicate: link to the call it duplicates.",
+            )
+        now = timezone.now()
+        incident.duplicate_of = original
+        incident.save(update_fields=["duplicate_of", "updated_at"])
+        transfer_close(incident, ClinicianTransfer.Outcome.CANCELLED, now=now)
+        incident_close(
+            incident,
+            actor=actor,
+            now=now,
+            changes={"duplicate_of": [None, str(original.pk)], "resolution": [None, "duplicate"]},
+        )
+        event_record(EventType.INCIDENT_UPDATED, incident_event_data(incident))
+    return incident
 
 
 def transfer_close(incident: Incident, outcome: str, *, now, transfer=None) -> bool:

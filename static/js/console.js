@@ -1,19 +1,15 @@
-// The dispatcher console, live: when an event says something changed, re-fetch the
-// server-rendered region it touches. The server renders; this only decides when.
+// The dispatcher console, live. The server renders every row; this decides which rows to
+// fetch again when a live event names them, and keeps the alert bar heard and the map drawn.
 import { connectEvents } from "./live.js";
+import { AlertBar } from "./console/alerts.js";
+import { ConsoleMap } from "./console/map.js";
+import { Queue } from "./console/queue.js";
+import { setServerNow, tickTimes } from "./console/time.js";
+import { UnitBoard } from "./console/units.js";
+import { Updater } from "./console/updates.js";
 
 const root = document.getElementById("console");
 const statusBox = document.getElementById("live-status");
-
-// Which regions each kind of event may change (see dispatch/console_views.py REGIONS).
-const REGIONS_FOR = {
-  incident: ["queue", "clinician"],
-  assignment: ["queue", "units", "clinician"],
-  unit: ["units", "queue", "clinician"],
-  alert: ["alerts"],
-  backup: ["alerts", "units"],
-};
-const ALL_REGIONS = ["queue", "units", "alerts", "clinician"];
 const STATE_LABELS = {
   connecting: "Connecting…",
   live: "Live",
@@ -21,66 +17,59 @@ const STATE_LABELS = {
   "signed-out": "Signed out: sign in again",
   forbidden: "Not allowed to watch dispatch",
 };
+setServerNow(root.dataset.serverNow);
+// Swap 4xx answers too: a 422 carries the form with its errors, a 409 the message to show.
+// Set here rather than in a <meta name="htmx-config">: htmx reads only the first such tag, and
+// the base template's is for every page.
+window.htmx.config.responseHandling = [
+  { code: "204", swap: false },
+  { code: "[23]..", swap: true },
+  { code: "4..", swap: true, error: true },
+  { code: "...", swap: false, error: true },
+];
 
-const stale = new Set();
-let flushTimer = null;
+const detailsUrl = (id) => root.dataset.detailsUrl.replace("00000000-0000-0000-0000-000000000000", id);
+let updater;
 
-function regionUrl(name) {
-  return root.dataset.regionUrl.replace("REGION", name);
-}
+const map = new ConsoleMap(document.getElementById("console-map"), {
+  onIncident: (id) => queue.open(id),
+  onUnit: (callsign) => {
+    const row = units.row(callsign);
+    row?.scrollIntoView({ block: "center", behavior: "smooth" });
+    row?.classList.add("is-flashed");
+    setTimeout(() => row?.classList.remove("is-flashed"), 1500);
+  },
+});
+const queue = new Queue(root, {
+  detailsUrl,
+  onRowChanged: (row) => map.syncIncident(row),
+  onRowRemoved: (id) => map.removeIncident(id),
+  // A call that lists another as its possible duplicate changes how that one reads too.
+  onDuplicatesChanged: (ids) => updater.want({ incidents: ids.filter((id) => queue.row(id)) }),
+});
+const units = new UnitBoard({
+  onRowChanged: (row) => map.syncUnit(row),
+  onRowRemoved: (callsign) => map.removeUnit(callsign),
+});
+const bar = new AlertBar(root, { onShowIncident: (id) => queue.open(id) });
+updater = new Updater({ root, queue, units, bar, map });
+map.syncAll();
 
-// Someone typing or choosing in a region keeps it until they leave it: a refresh must not
-// wipe a half-written override reason or move the unit they picked.
-function inUse(region) {
-  const active = document.activeElement;
-  return Boolean(active && region.contains(active) && active.matches("input, textarea, select, button"));
-}
-
-function refresh(names, delay = 100) {
-  names.forEach((name) => stale.add(name));
-  if (!flushTimer) flushTimer = setTimeout(flush, delay);
-}
-
-function flush() {
-  flushTimer = null;
-  for (const name of [...stale]) {
-    const region = document.getElementById(name);
-    if (!region) {
-      stale.delete(name);
-      continue;
-    }
-    if (inUse(region)) {
-      region.dataset.stale = "true";
-      continue;
-    }
-    stale.delete(name);
-    delete region.dataset.stale;
-    window.htmx.ajax("GET", regionUrl(name), { target: `#${name}`, swap: "outerHTML" });
+// Which rows and regions each event touches (CONTRACT.md's event types).
+function touched(event) {
+  const data = event.data || {};
+  const kind = event.type.split(".")[0];
+  if (kind === "incident") {
+    const inBar = document.querySelector(`#alerts [data-urgent-call="${CSS.escape(String(data.id))}"]`);
+    return {
+      incidents: [data.id],
+      regions: ["clinician", ...(data.priority === 1 || inBar ? ["alerts"] : [])],
+    };
   }
-}
-
-// The check above runs when a refresh is asked for; the person may have started typing while
-// it was on its way. Look again when it arrives, and keep their work if so.
-document.body.addEventListener("htmx:beforeSwap", (event) => {
-  const target = event.detail.target;
-  const isRefresh = event.detail.requestConfig?.verb === "get" && ALL_REGIONS.includes(target?.id);
-  if (isRefresh && inUse(target)) {
-    event.detail.shouldSwap = false;
-    stale.add(target.id);
-    target.dataset.stale = "true";
-  }
-});
-
-document.addEventListener("focusout", () => {
-  if (stale.size) refresh([], 400);
-});
-document.body.addEventListener("htmx:afterSettle", () => {
-  if (stale.size) refresh([], 400);
-});
-
-function showState(state) {
-  statusBox.dataset.state = state;
-  statusBox.querySelector(".live-label").textContent = STATE_LABELS[state] || state;
+  if (kind === "assignment") return { incidents: [data.incident], units: [data.unit], regions: ["clinician"] };
+  if (kind === "unit") return { units: [data.callsign] };
+  if (kind === "alert" || kind === "backup") return { units: [data.unit], regions: ["alerts"] };
+  return {};
 }
 
 const live = connectEvents({
@@ -88,36 +77,31 @@ const live = connectEvents({
   lastEventId: Number(root.dataset.lastEventId || 0),
   onEvent(event) {
     root.dataset.lastEventId = String(live.lastEventId);
-    refresh(REGIONS_FOR[event.type.split(".")[0]] || []);
+    updater.want(touched(event));
   },
   onState(state, info) {
-    showState(state);
+    statusBox.dataset.state = state;
+    statusBox.querySelector(".live-label").textContent = STATE_LABELS[state] || state;
     // After a gap, reload everything: cheap, and it covers anything the replay could not.
-    if (state === "live" && info?.reconnected) refresh(ALL_REGIONS);
+    if (state === "live" && info?.reconnected) updater.everything();
   },
   onResync() {
-    refresh(ALL_REGIONS);
+    updater.everything();
   },
 });
 
-// Ages and times in status tick on the page; the server's clock is the reference.
-const skewMs = Date.parse(root.dataset.serverNow) - Date.now() || 0;
+// An action's answer names what it changed (HX-Trigger "console-changed"): the same path.
+document.body.addEventListener("console-changed", (event) => updater.want(event.detail || {}, 0, { force: true }));
+// Out-of-band swaps may replace the alert bar (an acknowledgement): count and sound again.
+document.body.addEventListener("htmx:afterSettle", () => bar.sync());
 
-export function duration(totalSeconds) {
-  const seconds = Math.max(0, Math.floor(totalSeconds));
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
-  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
-}
+// The side column and every row's scroll stop sit under the alert bar, whatever its height.
+const sticky = document.getElementById("console-sticky");
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty("--sticky-height", `${sticky.offsetHeight}px`);
+}).observe(sticky);
 
-function tick() {
-  const now = Date.now() + skewMs;
-  for (const time of document.querySelectorAll("time[data-since]")) {
-    const since = Date.parse(time.getAttribute("datetime"));
-    if (!Number.isNaN(since)) time.textContent = duration((now - since) / 1000);
-  }
-}
-setInterval(tick, 10_000);
+setInterval(() => {
+  tickTimes();
+  map.tick();
+}, 10_000);

@@ -52,7 +52,7 @@ def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(
         daphne, key, "/api/v1/incidents/", incident_body("CAD-1001", "1500 Larimer St", 39.74, -104.99)
     )
     assert status == 201
-    row = page.locator(f'li.incident[data-incident="{created["id"]}"]')
+    row = page.locator(f'tbody.incident[data-incident="{created["id"]}"]')
     expect(row).to_contain_text("1500 Larimer St")
     expect(row).to_contain_text("Eligible")
     assert_accessible(page, "the dispatcher console with a call in the queue")
@@ -66,12 +66,15 @@ def test_the_console_follows_the_cad_and_the_units_live_and_assigns_by_click(
     expect(page.locator('#units tr[data-unit="CR-2"]')).to_contain_text("En route")
     expect(page.locator('#units tr[data-unit="CR-1"]')).to_contain_text("Available")
 
-    # 3. The dispatcher assigns the recommended unit to the first call with one click.
+    # 3. The dispatcher opens the first call in place and assigns the recommended unit.
+    row.get_by_role("button", name="Details of WELFARE at 1500 Larimer St").click()
     expect(row.get_by_label("Unit")).to_have_value("CR-1")
     row.get_by_role("button", name="Assign").click()
     expect(page.locator("#console-flash")).to_contain_text("CR-1 sent to WELFARE at 1500 Larimer St.")
     expect(page.locator('#units tr[data-unit="CR-1"]')).to_contain_text("Dispatched")
-    expect(page.locator(f'li.incident[data-incident="{created["id"]}"]')).to_contain_text("Assigned to CR-1")
+    assigned = page.locator(f'tbody.incident[data-incident="{created["id"]}"]')
+    expect(assigned).to_contain_text("CR-1 · Dispatched")
+    expect(assigned).to_contain_text("Assigned to CR-1")
 
     assert page.evaluate("window.__notReloaded") is True
     assert_accessible(page, "the dispatcher console after an assignment")
@@ -113,7 +116,8 @@ def test_a_clinician_takes_a_988_call_transfers_it_and_resolves_it_by_phone(
     assert incident.source == "988" and incident.eligible
 
     # Model 2: transfer to the clinicians' queue, then resolve by phone.
-    row = page.locator(f'li.incident[data-incident="{incident.pk}"]')
+    row = page.locator(f'tbody.incident[data-incident="{incident.pk}"]')
+    row.get_by_role("button", name="Details of WELFARE at 77 Colfax Ave").click()
     row.get_by_role("button", name="Transfer to clinician").click()
     card = page.locator(f'#clinician article[data-incident="{incident.pk}"]')
     expect(card).to_contain_text("303-555-0142")
@@ -122,7 +126,7 @@ def test_a_clinician_takes_a_988_call_transfers_it_and_resolves_it_by_phone(
     page.once("dialog", lambda dialog: dialog.accept())
     card.get_by_role("button", name="Resolved by phone").click()
     expect(page.locator("#console-flash")).to_contain_text("resolved by phone; no team sent")
-    expect(page.locator(f'li.incident[data-incident="{incident.pk}"]')).to_have_count(0)
+    expect(page.locator(f'tbody.incident[data-incident="{incident.pk}"]')).to_have_count(0)
     page.screenshot(path=str(artifacts_dir / "console-clinician.png"), full_page=True)
 
     incident.refresh_from_db()
