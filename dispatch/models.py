@@ -46,6 +46,15 @@ class CallType(models.Model):
         default=True, help_text="Eligible for community response when screening finds no disqualifier."
     )
     guidance = models.TextField(blank=True, help_text="What call takers should know about this call type.")
+    # The same kind of call in the words every CAD shares (APCO ANS 2.103, Public Safety
+    # Communications Common Incident Types for Data Exchange): what an EIDO's
+    # incidentTypeCommonRegistryText carries, and what the exports add beside the local code.
+    apco_code = models.CharField(
+        "APCO incident type",
+        max_length=32,
+        blank=True,
+        help_text="The APCO common incident type code, e.g. WELFARE, EDP, SUICTHRT.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -56,6 +65,7 @@ class CallType(models.Model):
 
     def save(self, *args, **kwargs):
         self.code = self.normalise_code(self.code)
+        self.apco_code = self.normalise_code(self.apco_code)
         super().save(*args, **kwargs)
 
     @staticmethod
@@ -149,6 +159,9 @@ class Incident(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The lastUpdateTimeStamp of the newest NENA EIDO this incident was written from (None: it
+    # never came as one): an EIDO re-issued with an older one changes nothing.
+    eido_updated_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
