@@ -242,8 +242,13 @@ EVENT_CATCHUP_SECONDS = env.float("EVENT_CATCHUP_SECONDS", default=10)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # An assignment not acknowledged within this many seconds raises an alert on the console.
 ACK_ALERT_SECONDS = env.int("ACK_ALERT_SECONDS", default=60)
-# While a dispatch console is open, its process looks for overdue assignments this often.
+# The background worker's periodic job (dispatch.tasks.periodic) runs this often: it looks for
+# overdue assignments and for webhook deliveries due again.
 ACK_ALERT_CHECK_SECONDS = env.float("ACK_ALERT_CHECK_SECONDS", default=5)
+
+# How an incident ended, read by the field app for the EIDO export: dispatch never imports the
+# apps built on it, so the wiring is named here.
+EIDO_DISPOSITION = "field.selectors.incident_disposition"
 # Geocoding (dispatch.geocoding): a Nominatim- or Pelias-compatible search endpoint asked before
 # the local gazetteer, e.g. https://nominatim.example.org/search or https://pelias.example.org/v1/search.
 # Empty: the gazetteer alone, with no network. An incident waits for it at most

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from dispatch import api
+from dispatch import api, api_eido
 
 urlpatterns = [
     path("incidents/", api.IncidentListCreate.as_view(), name="api-incidents"),
     path("incidents/<uuid:incident_id>/", api.IncidentDetail.as_view(), name="api-incident"),
     path("incidents/<uuid:incident_id>/assign", api.IncidentAssign.as_view(), name="api-incident-assign"),
+    path("incidents/<uuid:incident_id>/eido", api_eido.IncidentEido.as_view(), name="api-incident-eido"),
+    path("eido/", api_eido.EidoPost.as_view(), name="api-eido"),
     path("units/", api.UnitList.as_view(), name="api-units"),
     path(
         "assignments/<uuid:assignment_id>/status",

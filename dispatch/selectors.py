@@ -1,14 +1,19 @@
 """Reads of dispatch state. Who may see which rows is decided here, once."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from django.db.models import F, Max, Prefetch, QuerySet, prefetch_related_objects
+from django.conf import settings
+from django.db.models import F, Max, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.utils.module_loading import import_string
 
+from dispatch.eido import incident_to_eido
 from dispatch.geo import distance_km
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Alert,
     Assignment,
+    CallType,
     ClinicianTransfer,
     Event,
     Incident,
@@ -16,6 +21,7 @@ from dispatch.models import (
     Unit,
 )
 from dispatch.roles import Rows, rows_visible
+from dispatch.serializers import incident_representation
 
 
 def incident_list_visible(user) -> QuerySet[Incident]:
@@ -166,3 +172,51 @@ def unit_recommend(incident: Incident, units=None) -> Unit | None:
     """The unit to suggest for an incident (see units_ranked_for), or None if none is available."""
     ranked = units_ranked_for(incident, units)
     return ranked[0][0] if ranked else None
+
+
+# --- NENA EIDO ------------------------------------------------------------------------------
+def call_type_code_for(codes: Sequence[str]) -> str:
+    """The call-type code an incident takes from the codes an EIDO gives (its preferred first):
+    the first that is in the catalogue; else the catalogue's code whose APCO common incident
+    type is one of them (a CAD that sends only the common registry text); else the first given
+    (stored as unknown_call_type), or "" when none was."""
+    wanted = [code for code in (CallType.normalise_code(c) for c in codes) if code]
+    if not wanted:
+        return ""
+    known = dict(
+        CallType.objects.filter(Q(code__in=wanted) | Q(apco_code__in=wanted))
+        .order_by("code")
+        .values_list("code", "apco_code")
+    )
+    for code in wanted:
+        if code in known:
+            return code
+    by_apco = {}
+    for code, apco in known.items():
+        by_apco.setdefault(apco, code)
+    return next((by_apco[code] for code in wanted if code in by_apco), wanted[0])
+
+
+def incident_eido(incident: Incident) -> dict:
+    """The incident as a NENA EIDO (dispatch.eido.incident_to_eido): every unit sent to it and
+    not taken off it again, each at its latest assignment's status; the disposition once the
+    incident is closed or cancelled; the APCO common type when the catalogue knows it. Pass an
+    incident from incident_list_visible (its assignments and call type already read)."""
+    data = incident_representation(incident)
+    units = {}
+    for assignment in data["assignments"]:
+        if assignment["status"] != Assignment.Status.CANCELLED:
+            units[assignment["unit"]] = assignment
+        else:
+            units.pop(assignment["unit"], None)
+    disposition = None
+    if incident.status in (Incident.Status.CLOSED, Incident.Status.CANCELLED):
+        # The outcome is the field app's record: settings name the function that reads it, so
+        # dispatch does not import the apps built on it.
+        disposition = import_string(settings.EIDO_DISPOSITION)(incident)
+    return incident_to_eido(
+        data,
+        units=list(units.values()),
+        disposition=disposition,
+        common_type=incident.call_type.apco_code if incident.call_type_id else "",
+    )

@@ -117,6 +117,22 @@ class IncidentIn(serializers.Serializer):
         return value
 
 
+class EidoLocationIn(LocationIn):
+    address = StrictCharField(max_length=300, allow_blank=True)
+
+
+class EidoIncidentIn(IncidentIn):
+    """What an EIDO says (dispatch.eido.EidoIncident.as_incident_input()), checked as the
+    incident API checks a body, except that an EIDO may say nothing of the call type or give a
+    place only as coordinates: it is stored pending, for a dispatcher to complete."""
+
+    call_type = StrictCharField(max_length=32, allow_blank=True)
+    location = EidoLocationIn()
+
+    def validate_call_type(self, value):
+        return CallType.normalise_code(value)
+
+
 # --- Output by hand -------------------------------------------------------------------------
 # The output serializers below build their dicts directly: DRF's field-by-field path (a deep
 # copy of every declared field on each instance, then one method call per field) cost more

@@ -21,6 +21,7 @@ from dispatch.services.incidents import (
     incident_close,
     incident_create,
     incident_upsert_from_api,
+    incident_upsert_from_eido,
     transfer_close,
 )
 from dispatch.services.payloads import (
@@ -57,6 +58,7 @@ __all__ = [
     "incident_event_data",
     "incident_transfer_to_clinician",
     "incident_upsert_from_api",
+    "incident_upsert_from_eido",
     "phone_contact_record",
     "roles_ensure",
     "shift_end",
