@@ -56,6 +56,8 @@ class Action(models.TextChoices):
     PERSON_READ = "person_read"  # people's records and timelines (every view is audited)
     PERSON_AUDIT_READ = "person_audit_read"
     DIRECTORY_EDIT = "directory_edit"  # the HSDS service directory
+    WEBHOOK_SUBSCRIBE = "webhook_subscribe"  # a machine client's own webhooks
+    WEBHOOK_ADMIN = "webhook_admin"  # every client's webhooks and deliveries; retry one
 
 
 _R = Role
@@ -77,6 +79,8 @@ RULES: dict[str, frozenset[str]] = {
     Action.PERSON_READ: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
     Action.PERSON_AUDIT_READ: frozenset({_R.SUPERVISOR}),
     Action.DIRECTORY_EDIT: frozenset({_R.CASE_MANAGER, _R.SUPERVISOR}),
+    Action.WEBHOOK_SUBSCRIBE: frozenset({_R.CAD, _R.POLICE}),
+    Action.WEBHOOK_ADMIN: frozenset({_R.SUPERVISOR}),
 }
 
 

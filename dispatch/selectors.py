@@ -4,7 +4,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models import F, Max, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 from django.utils.module_loading import import_string
 
 from dispatch.eido import incident_to_eido
@@ -19,6 +31,8 @@ from dispatch.models import (
     Incident,
     Shift,
     Unit,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from dispatch.roles import Rows, rows_visible
 from dispatch.serializers import incident_representation
@@ -220,3 +234,50 @@ def incident_eido(incident: Incident) -> dict:
         disposition=disposition,
         common_type=incident.call_type.apco_code if incident.call_type_id else "",
     )
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+def webhook_list_for(client) -> QuerySet[WebhookSubscription]:
+    """A machine client's own live webhooks, oldest first; nobody else's."""
+    return WebhookSubscription.objects.filter(api_client=client, deleted_at__isnull=True).order_by(
+        "created_at"
+    )
+
+
+def webhook_deliveries_recent(subscription, *, limit: int = 100) -> QuerySet[WebhookDelivery]:
+    """A subscription's latest deliveries that were (or will be) tried, newest event first. The
+    skipped ones were never for this client: not even their event ids are shown."""
+    return (
+        subscription.deliveries.exclude(status=WebhookDelivery.Status.SKIPPED)
+        .select_related("event")
+        .order_by("-event_id")[:limit]
+    )
+
+
+def webhook_overview(*, limit: int = 100) -> dict:
+    """The supervisor's page: every live subscription with its counts, and the latest
+    deliveries, failed first, then waiting, then delivered, newest first within each."""
+    subscriptions = (
+        WebhookSubscription.objects.filter(deleted_at__isnull=True)
+        .select_related("api_client")
+        .annotate(
+            pending=Count("deliveries", filter=Q(deliveries__status=WebhookDelivery.Status.PENDING)),
+            failed=Count("deliveries", filter=Q(deliveries__status=WebhookDelivery.Status.FAILED)),
+            last_delivered_at=Max("deliveries__delivered_at"),
+        )
+        .order_by("api_client__name", "created_at")
+    )
+    rank = Case(
+        When(status=WebhookDelivery.Status.FAILED, then=Value(0)),
+        When(status=WebhookDelivery.Status.PENDING, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    deliveries = (
+        WebhookDelivery.objects.exclude(status=WebhookDelivery.Status.SKIPPED)
+        .filter(subscription__deleted_at__isnull=True)
+        .select_related("event", "subscription__api_client")
+        .annotate(rank=rank)
+        .order_by("rank", "-event_id")[:limit]
+    )
+    return {"subscriptions": list(subscriptions), "deliveries": list(deliveries)}

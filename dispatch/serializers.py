@@ -380,3 +380,38 @@ class AssignmentStatusIn(serializers.Serializer):
         allow_blank=True,
         help_text="Where the person is taken: required with status transporting.",
     )
+
+
+# --- Webhooks ------------------------------------------------------------------------------
+class WebhookIn(serializers.Serializer):
+    url = StrictCharField(max_length=500, help_text="http:// or https://; a public address unless allowed.")
+    events = serializers.ListField(child=StrictCharField(max_length=40), min_length=1, max_length=20)
+
+
+class WebhookOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    created_at = UTCDateTimeField()
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = serializers.CharField(help_text="whsec_…: shown only in this answer. Verify signatures with it.")
+
+
+class WebhookDeliveryOut(serializers.Serializer):
+    event_id = serializers.IntegerField()
+    type = serializers.CharField(source="event.type")
+    status = serializers.CharField(help_text="pending, delivered or failed (given up after every retry).")
+    attempts = serializers.IntegerField()
+    status_code = serializers.IntegerField(source="last_status_code", allow_null=True)
+    error = serializers.CharField(source="last_error")
+    attempted_at = UTCDateTimeField(source="last_attempt_at", allow_null=True)
+    next_try_at = UTCDateTimeField(allow_null=True)
+    delivered_at = UTCDateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.status != "pending":
+            data["next_try_at"] = None  # nothing more will be tried
+        return data

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dispatch import console_views, views
+from dispatch import console_views, views, webhook_views
 
 app_name = "dispatch"
 
@@ -17,4 +17,10 @@ urlpatterns = [
     path("supervisor/call-types/new/", views.call_type_edit, name="call_type_new"),
     path("supervisor/call-types/<int:pk>/", views.call_type_edit, name="call_type_edit"),
     path("supervisor/screening/<int:pk>/", views.screening_question_edit, name="screening_edit"),
+    path("supervisor/webhooks/", webhook_views.webhooks, name="webhooks"),
+    path(
+        "supervisor/webhooks/deliveries/<int:delivery_id>/retry/",
+        webhook_views.webhook_delivery_retry,
+        name="webhook_delivery_retry",
+    ),
 ]

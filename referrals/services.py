@@ -31,6 +31,7 @@ from referrals.models import (
     PoliceReferral,
     Service,
 )
+from referrals.selectors import referral_event_data, referral_officer_status
 
 log = logging.getLogger(__name__)
 
@@ -402,6 +403,8 @@ def referral_file(*, actor, data: ReferralData) -> PoliceReferral:
                 if data.urgency == PoliceReferral.Urgency.NOW
                 else PoliceReferral.State.QUEUED
             ),
+            # The filer knows it was received: referral.updated tells what changes after.
+            officer_status=PoliceReferral.OfficerStatus.RECEIVED,
         )
         if data.urgency == PoliceReferral.Urgency.NOW:
             referral.incident = incident_create(fields=_incident_fields(referral), actor=actor)
@@ -459,6 +462,7 @@ def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
         referral.claimed_by = actor
         referral.claimed_at = timezone.now()
         referral.save()
+        referral_status_announce(referral)
     return referral
 
 
@@ -477,6 +481,7 @@ def referral_release(*, actor, referral_id, unit) -> PoliceReferral:
         referral.state = PoliceReferral.State.QUEUED
         referral.claimed_by_unit = referral.claimed_by = referral.claimed_at = None
         referral.save()
+        referral_status_announce(referral)
     return referral
 
 
@@ -505,6 +510,7 @@ def referral_finish(
         referral.contact_made = contact_made
         referral.finished_at = now
         referral.save()
+        referral_status_announce(referral)
         if contact_made and service_needed:
             follow_up_create(
                 actor=actor,
@@ -515,6 +521,54 @@ def referral_finish(
                 referral=referral,
             )
     return referral
+
+
+def referral_status_announce(referral: PoliceReferral) -> bool:
+    """Tell the filer that what they may see of the referral changed (referral.updated, which
+    their police client's webhook carries; referrals.selectors.referral_event_data), in the
+    caller's transaction, which holds the change. A status already told is not told again.
+    Returns whether it told."""
+    status = referral_officer_status(referral)
+    if status == referral.officer_status:
+        return False
+    PoliceReferral.objects.filter(pk=referral.pk).update(officer_status=status)
+    referral.officer_status = status
+    event_record(EventType.REFERRAL_UPDATED, referral_event_data(referral))
+    return True
+
+
+_INCIDENT_EVENTS = {EventType.INCIDENT_CREATED, EventType.INCIDENT_UPDATED}
+_ASSIGNMENT_EVENTS = {
+    EventType.ASSIGNMENT_CREATED,
+    EventType.ASSIGNMENT_UPDATED,
+    EventType.ASSIGNMENT_CANCELLED,
+}
+
+
+def referrals_follow_their_incidents(sender, events, **kwargs) -> None:
+    """Receiver of dispatch.events.events_recorded: an urgent referral's status follows its
+    incident (assigned, contact made, closed), which dispatch changes without knowing of
+    referrals. Costs nothing for an incident that did not come from a referral (the event
+    says where it came from)."""
+    incident_ids = set()
+    for event in events:
+        if event.type in _INCIDENT_EVENTS:
+            incident = event.data
+        elif event.type in _ASSIGNMENT_EVENTS:
+            incident = event.data.get("incident") or {}
+        else:
+            continue
+        if incident.get("source") == Incident.Source.POLICE_REFERRAL:
+            incident_ids.add(incident["id"])
+    if not incident_ids:
+        return
+    referrals = (
+        PoliceReferral.objects.filter(incident_id__in=incident_ids)
+        .select_related("incident")
+        .prefetch_related("incident__assignments")
+    )
+    for referral in referrals:
+        referral_status_announce(referral)
 
 
 # --- The service directory --------------------------------------------------------------------------

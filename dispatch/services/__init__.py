@@ -32,6 +32,14 @@ from dispatch.services.payloads import (
 )
 from dispatch.services.shifts import shift_end, shift_start, shift_unit_require
 from dispatch.services.units import unit_announce, unit_report_location, unit_set_status
+from dispatch.services.webhooks import (
+    webhook_deliveries_due,
+    webhook_deliveries_record,
+    webhook_deliveries_send,
+    webhook_delivery_retry,
+    webhook_subscribe,
+    webhook_unsubscribe,
+)
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -69,4 +77,10 @@ __all__ = [
     "unit_event_data",
     "unit_report_location",
     "unit_set_status",
+    "webhook_deliveries_due",
+    "webhook_deliveries_record",
+    "webhook_deliveries_send",
+    "webhook_delivery_retry",
+    "webhook_subscribe",
+    "webhook_unsubscribe",
 ]
