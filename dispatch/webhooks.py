@@ -137,7 +137,7 @@ class _Subscribers:
         read_at = self.read_at
         if read_at is None or time.monotonic() - read_at >= settings.WEBHOOK_SUBSCRIBERS_TTL_SECONDS:
             with self.lock:
-                if self.read_at is read_at:
+                if self.read_at == read_at:  # nobody read them while this thread waited
                     self._read()
         return self.by_type.get(event_type, ())
 

@@ -490,3 +490,19 @@ def test_only_a_supervisor_sees_the_webhook_page_or_retries(client, personas, ro
     delivery = WebhookDelivery.objects.get()
     assert client.post(f"/dispatch/supervisor/webhooks/deliveries/{delivery.pk}/retry/").status_code == 403
     assert WebhookDelivery.objects.get().status == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_that_never_answers_does_not_hold_up_the_change(cad, call_types):
+    from django_tasks_db.models import DBTaskResult
+
+    with Receiver() as receiver:
+        receiver.hang = True
+        subscribed(cad.api_client, receiver.url)
+        started = time.monotonic()
+        response = cad.post("/api/v1/incidents/", factories.cad_incident_body(), format="json")
+        took = time.monotonic() - started
+    assert response.status_code == 201 and took < 2
+    assert receiver.received == []  # the worker posts it, never the request
+    woken = DBTaskResult.objects.filter(task_path="dispatch.tasks.deliver_webhooks", status="READY")
+    assert woken.count() == 1

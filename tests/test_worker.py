@@ -15,8 +15,8 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from dispatch import tasks
-from dispatch.models import Alert, Assignment, WebhookDelivery, WorkerChain
+from dispatch import services, tasks
+from dispatch.models import Alert, Assignment, Incident, WebhookDelivery, WorkerChain
 from tests import factories, live
 from tests.test_webhooks import posted_incident, subscribed
 from tests.webhook_receiver import Receiver
@@ -162,10 +162,8 @@ def test_a_worker_process_delivers_a_change_soon_after_it_commits(cad, call_type
 def test_a_worker_process_raises_the_overdue_alert_with_no_console_open(call_types, tmp_path):
     factories.UnitFactory(callsign="CR-1")
     incident = factories.incident()
-    from dispatch import services
-
     assignment = services.assignment_create(
-        incidents=type(incident).objects.all(), incident_id=incident.pk, callsign="CR-1", actor=None
+        incidents=Incident.objects.all(), incident_id=incident.pk, callsign="CR-1", actor=None
     )
     Assignment.objects.filter(pk=assignment.pk).update(dispatched_at=timezone.now() - timedelta(seconds=90))
     with worker(tmp_path, ACK_ALERT_SECONDS=60) as process:
