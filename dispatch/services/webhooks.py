@@ -208,7 +208,7 @@ def _record(delivery: WebhookDelivery, answer) -> str:
     values = {
         "attempts": attempts,
         "last_status_code": answer.status_code,
-        "last_error": answer.error or ("" if answer.delivered else f"Answered {answer.status_code}."),
+        "last_error": answer.error,  # no answer, or no way to ask; an answer's status says the rest
         "last_attempt_at": now,
     }
     delays = settings.WEBHOOK_RETRY_SECONDS
