@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from standardwebhooks import Webhook
 
 from dispatch import services, webhooks
-from dispatch.events import EventType, event_record, events_prune
+from dispatch.events import EventType, event_record, events_prune, iso
 from dispatch.models import AuditEntry, Event, Incident, WebhookDelivery, WebhookSubscription
 from referrals.models import PoliceReferral
 from referrals.services import ReferralData, referral_claim, referral_file
@@ -421,7 +421,7 @@ def test_an_outreach_referral_is_told_when_a_unit_claims_it(call_types):
 
 
 def test_a_body_is_compact_json_of_the_message(cad, call_types):
-    message = {"id": 1, "type": "unit.updated", "at": "2026-01-01T00:00:00.000Z", "data": {"é": 1}}
+    message = {"id": 1, "type": "unit.updated", "at": iso(timezone.now()), "data": {"é": 1}}
     assert json.loads(webhooks.body_of(message)) == message
 
 
