@@ -38,6 +38,8 @@ NEMSIS_UNIT_DISPOSITIONS = {
     "4227009": "No Patient Found",
     "4227011": "Non-Patient Incident (Not Otherwise Listed)",
 }
+# A call cancelled once the team was there: no outcome of ours says it, NEMSIS does.
+NEMSIS_CANCELLED_ON_SCENE = "4227003"
 
 
 class Outcome(models.Model):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, ClinicianTransfer, Event, Incident, Unit
 from dispatch.selectors import assignment_list_visible
-from field.models import NEMSIS_UNIT_DISPOSITIONS, BackupRequest, Outcome
+from field.models import NEMSIS_CANCELLED_ON_SCENE, NEMSIS_UNIT_DISPOSITIONS, BackupRequest, Outcome
 
 PREMISE_HISTORY_DAYS = 90
 
@@ -108,7 +108,6 @@ def outcome_counts(*, since=None) -> dict:
 
 
 # --- An incident's end, in codes others understand ------------------------------------------
-NEMSIS_CANCELLED_ON_SCENE = "4227003"
 
 
 def incident_disposition(incident: Incident) -> dict | None:

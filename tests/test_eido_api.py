@@ -334,3 +334,15 @@ def test_both_endpoints_are_in_the_openapi_schema(client, db):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert "post" in schema["paths"]["/api/v1/eido/"]
     assert "get" in schema["paths"]["/api/v1/incidents/{incident_id}/eido"]
+
+
+def test_a_call_cancelled_with_the_team_on_scene_is_nemsis_cancelled_on_scene(cad, catalogue):
+    created = post(cad, eido()).json()
+    assignment = assigned_unit(created["id"])
+    for step in ("en_route", "on_scene"):
+        services.assignment_set_status(assignment_id=assignment.pk, status=step, actor=None)
+    services.incident_cancel(incident=Incident.objects.get(pk=created["id"]), actor=None)
+
+    [disposition] = eido_of(cad, created["id"])["incidentComponent"]["dispositionComponent"]
+
+    assert disposition["dispositionCommonRegistryCode"] == "4227003"
