@@ -22,7 +22,10 @@ run: install
 	DEBUG=1 $(PY) manage.py collectstatic --no-input -v 0
 	DEBUG=1 $(PY) manage.py load_demo
 	@echo ""
-	@echo "Serving on http://127.0.0.1:8000  (Ctrl-C to stop)"
+	@echo "Serving on http://127.0.0.1:8000, with the background worker beside it  (Ctrl-C stops both)"
+	@# The worker runs in the background of this one shell; the trap stops it when Daphne ends.
+	DEBUG=1 $(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
 test: install

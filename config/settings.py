@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "field",
     "referrals",
     "dispatch.reports",
+    # After dispatch: dispatch's db_worker command (which starts the periodic chain) wins.
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +158,11 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Background worker ----------------------------------------------------------------------
+# Django's Tasks framework with django-tasks-db's backend: tasks are rows in the same database
+# (SQLite or PostgreSQL), run by `manage.py db_worker` (dispatch.tasks).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -242,8 +249,31 @@ EVENT_CATCHUP_SECONDS = env.float("EVENT_CATCHUP_SECONDS", default=10)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # An assignment not acknowledged within this many seconds raises an alert on the console.
 ACK_ALERT_SECONDS = env.int("ACK_ALERT_SECONDS", default=60)
-# While a dispatch console is open, its process looks for overdue assignments this often.
+# The background worker's periodic job (dispatch.tasks.periodic) runs this often: it looks for
+# overdue assignments and for webhook deliveries due again.
 ACK_ALERT_CHECK_SECONDS = env.float("ACK_ALERT_CHECK_SECONDS", default=5)
+
+# Webhooks (dispatch.webhooks). A receiver has this long to answer; the worker holds a
+# subscription twice that long while it delivers to it.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Seconds between a failed delivery and its next try, growing; after the last, it is given up.
+# These add up to 31.6 hours: CONTRACT.md promises retries for at least 24.
+WEBHOOK_RETRY_SECONDS = [10, 60, 300, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
+# Webhook URLs may point only at public addresses, unless the address is in one of these
+# networks or hosts (comma-separated: a CAD on the local network, "10.20.0.0/16,127.0.0.1").
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# How long a process trusts what it read of who subscribes to what (a change made through the
+# same process is seen at once).
+WEBHOOK_SUBSCRIBERS_TTL_SECONDS = env.float("WEBHOOK_SUBSCRIBERS_TTL_SECONDS", default=5)
+# How long one run of the worker's delivery task goes on before it makes room for other tasks.
+WEBHOOK_RUN_SECONDS = env.float("WEBHOOK_RUN_SECONDS", default=20)
+# Whether a client may be told of an event about another app's records is decided by that app
+# (dispatch never imports the apps built on it): event type → function(data, client's user).
+WEBHOOK_AUDIENCES = {"referral.updated": "referrals.selectors.referral_event_visible"}
+
+# How an incident ended, read by the field app for the EIDO export: dispatch never imports the
+# apps built on it, so the wiring is named here.
+EIDO_DISPOSITION = "field.selectors.incident_disposition"
 # Geocoding (dispatch.geocoding): a Nominatim- or Pelias-compatible search endpoint asked before
 # the local gazetteer, e.g. https://nominatim.example.org/search or https://pelias.example.org/v1/search.
 # Empty: the gazetteer alone, with no network. An incident waits for it at most

@@ -14,7 +14,7 @@ from dispatch.models import (
 
 @admin.register(CallType)
 class CallTypeAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "eligible"]
+    list_display = ["code", "name", "eligible", "apco_code"]
     list_filter = ["eligible"]
 
 

@@ -19,7 +19,6 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Max, Min
 
-from dispatch import services
 from dispatch.events import event_as_message
 from dispatch.groups import DISPATCH_GROUP
 from dispatch.models import Event
@@ -307,16 +306,10 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         return [event_as_message(event) for event in events.order_by("id")[:limit]]
 
 
-# When this process last looked for overdue assignments: one console per process does it.
-_alerts_checked_at = 0.0
-
-
 class DispatchConsumer(EventStreamConsumer):
-    """A dispatcher's or supervisor's console: every unit's and incident's events.
-
-    While any console is open, each process also raises the unacknowledged-assignment
-    alerts every few seconds (services.alerts_raise_overdue claims each assignment with a
-    conditional update, so processes running it at once raise each alert once)."""
+    """A dispatcher's or supervisor's console: every unit's and incident's events. (The
+    overdue-acknowledgement alerts it shows are raised by the background worker,
+    dispatch.tasks.periodic, whether or not a console is open.)"""
 
     action = Action.DISPATCH_CONSOLE
 
@@ -325,15 +318,3 @@ class DispatchConsumer(EventStreamConsumer):
 
     def visible_events(self):
         return Event.objects.all()
-
-    async def on_ready(self):
-        self.every(settings.ACK_ALERT_CHECK_SECONDS, self.alerts_check)
-
-    async def alerts_check(self):
-        global _alerts_checked_at
-        interval = settings.ACK_ALERT_CHECK_SECONDS
-        if time.monotonic() - _alerts_checked_at < interval * 0.9:
-            return
-        _alerts_checked_at = time.monotonic()
-        # The alerts go out as events to every console, this one included.
-        await database_sync_to_async(services.alerts_raise_overdue)()

@@ -25,7 +25,8 @@ What was followed, and where it came from:
 Registry values this module could not check against the registries themselves (they were not in
 what was read): the incident's status and each unit's status are written as this project's words
 (`unitStatusInternal`, and `primaryUnitStatusRegistryText` for want of a mapped value), and no
-`incidentTypeCommonRegistryText` or `agencyType` is invented — the export leaves them out.
+`agencyType` is invented — the export leaves it out. `incidentTypeCommonRegistryText` is written
+only when the caller gives the call type's APCO common incident type (`common_type`).
 """
 
 import html
@@ -692,7 +693,12 @@ def _screening(document: dict) -> dict:
 
 # --- Writing -------------------------------------------------------------------------------
 def incident_to_eido(
-    incident_data: dict, *, units: list[dict], disposition: dict | None, issuer: str = DEFAULT_ISSUER
+    incident_data: dict,
+    *,
+    units: list[dict],
+    disposition: dict | None,
+    issuer: str = DEFAULT_ISSUER,
+    common_type: str = "",
 ) -> dict:
     """The incident as an EIDO (the 1.0 spelling), from the dicts the API already builds.
 
@@ -700,6 +706,7 @@ def incident_to_eido(
     dict with its callsign (`unit`, as an assignment answers it, or `callsign`) and `status`.
     `disposition`: `{"code", "text"}` or None; written only once the incident is closed or
     cancelled. `issuer` names this system in the EIDO (`issuingElementIdentification`).
+    `common_type`: the call type's APCO common incident type, when the catalogue knows it.
     Promises: the result reads back through `eido_to_incident` to the same external_id, call
     type, received_at, priority, address, coordinates, details and narrative."""
     doc_id = _text(incident_data.get("external_id")) or _text(incident_data.get("id"))
@@ -733,6 +740,8 @@ def incident_to_eido(
     call_type = _text(incident_data.get("call_type"))
     if call_type:
         incident["incidentTypeInternalCode"] = call_type
+    if _text(common_type):
+        incident["incidentTypeCommonRegistryText"] = _text(common_type)
     if status:
         incident["incidentStatusInternalText"] = [status]
     priority = incident_data.get("priority")

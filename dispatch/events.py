@@ -16,10 +16,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Subquery
+from django.dispatch import Signal
 from django.utils import timezone
 
 from dispatch.groups import DISPATCH_GROUP, unit_group
-from dispatch.models import Event
+from dispatch.models import Event, WebhookDelivery
 from dispatch.timestamps import utc_iso
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,14 @@ class EventType:
     BACKUP_UPDATED = "backup.updated"
     ALERT_RAISED = "alert.raised"
     ALERT_CLEARED = "alert.cleared"
+    # What a referring officer may know of a referral changed (referrals.services).
+    REFERRAL_UPDATED = "referral.updated"
+
+
+# Sent with `events` (the Event rows just stored) inside the transaction that recorded them,
+# before it commits: a receiver may write beside them in that transaction (a webhook delivery,
+# a referral's status), and must send nothing until it commits.
+events_recorded = Signal()
 
 
 def event_as_message(event: Event) -> dict:
@@ -92,6 +101,7 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
         pushes.append((groups, message))
         newest = event.id
     transaction.on_commit(partial(events_send, pushes))
+    events_recorded.send(sender=Event, events=events)
     return events
 
 
@@ -163,10 +173,10 @@ def events_retention_cutoff() -> datetime:
 def events_prune() -> int:
     """Delete the events older than settings.EVENT_RETENTION_HOURS; returns how many.
 
-    Deletes only a prefix of the log (every id below the oldest event still in retention),
-    so what is kept has no holes and `resume` can tell from the oldest id kept whether a
-    client missed any. Refuses a retention under 24 hours: CONTRACT.md promises `resume` a
-    day back.
+    Deletes only a prefix of the log (every id below the oldest event still in retention, or
+    still owed to a webhook), so what is kept has no holes and `resume` can tell from the
+    oldest id kept whether a client missed any. Refuses a retention under 24 hours:
+    CONTRACT.md promises `resume` a day back.
     """
     if settings.EVENT_RETENTION_HOURS < 24:
         raise ValueError(
@@ -174,8 +184,20 @@ def events_prune() -> int:
         )
     cutoff = events_retention_cutoff()
     first_kept = Event.objects.filter(at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+    # A webhook delivery still being retried needs its event: the log is kept from it on.
+    owed = (
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        .order_by("event_id")
+        .values_list("event_id", flat=True)
+        .first()
+    )
+    if owed is not None:
+        first_kept = owed if first_kept is None else min(first_kept, owed)
     old = (
         Event.objects.filter(at__lt=cutoff) if first_kept is None else Event.objects.filter(id__lt=first_kept)
     )
-    deleted, _ = old.delete()
+    with transaction.atomic():
+        # Their deliveries were made or given up: history as old as the events themselves.
+        WebhookDelivery.objects.filter(event__in=old.values("id")).delete()
+        deleted, _ = old.delete()
     return deleted

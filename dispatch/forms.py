@@ -14,7 +14,7 @@ CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]*$")
 class CallTypeForm(forms.ModelForm):
     class Meta:
         model = CallType
-        fields = ["code", "name", "eligible", "guidance"]
+        fields = ["code", "name", "eligible", "apco_code", "guidance"]
         widgets = {"guidance": forms.Textarea(attrs={"rows": 3})}
 
     def clean_code(self):
@@ -26,6 +26,12 @@ class CallTypeForm(forms.ModelForm):
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
             raise forms.ValidationError(f"{code} is already in the catalogue.")
+        return code
+
+    def clean_apco_code(self):
+        code = CallType.normalise_code(self.cleaned_data["apco_code"])
+        if code and not CODE_RE.match(code):
+            raise forms.ValidationError("Use the APCO code as the standard writes it: letters and digits.")
         return code
 
 

@@ -47,6 +47,15 @@ class CallType(models.Model):
         default=True, help_text="Eligible for community response when screening finds no disqualifier."
     )
     guidance = models.TextField(blank=True, help_text="What call takers should know about this call type.")
+    # The same kind of call in the words every CAD shares (APCO ANS 2.103, Public Safety
+    # Communications Common Incident Types for Data Exchange): what an EIDO's
+    # incidentTypeCommonRegistryText carries, and what the exports add beside the local code.
+    apco_code = models.CharField(
+        "APCO incident type",
+        max_length=32,
+        blank=True,
+        help_text="The APCO common incident type code, e.g. WELFARE, EDP, SUICTHRT.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -57,6 +66,7 @@ class CallType(models.Model):
 
     def save(self, *args, **kwargs):
         self.code = self.normalise_code(self.code)
+        self.apco_code = self.normalise_code(self.apco_code)
         super().save(*args, **kwargs)
 
     @staticmethod
@@ -167,6 +177,9 @@ class Incident(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The lastUpdateTimeStamp of the newest NENA EIDO this incident was written from (None: it
+    # never came as one): an EIDO re-issued with an older one changes nothing.
+    eido_updated_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -649,3 +662,77 @@ class AddressPoint(models.Model):
 
     def __str__(self):
         return f"{self.full_address} ({self.latitude:.5f}, {self.longitude:.5f})"
+
+
+class WorkerChain(models.Model):
+    """The background worker's periodic job (dispatch.tasks.periodic): a chain of tasks, each
+    enqueueing the next with run_after. Only the link carrying `token` may run and continue it,
+    so however many workers start, one chain runs; `due_at` is when its next link should run,
+    and a chain long past it is taken as broken (its worker died) and started again."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    token = models.CharField(max_length=32)
+    due_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} due {self.due_at:%H:%M:%S}"
+
+
+class WebhookSubscription(models.Model):
+    """An API client's webhook (CONTRACT.md 1.1, "Webhooks"): the events it wants posted to
+    `url`, signed with `secret` (kept: signing needs it; shown to the client only once).
+    Deleting one only marks it, so a delivery written a moment before still has its row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # Which worker is delivering this subscription's events now, and until when: one at a
+    # time, so they leave in event-id order. A worker that dies loses the lease when it ends.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.api_client.name} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event owed to one subscription, written in the transaction that recorded the event,
+    and the state of its delivery."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be delivered"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Given up after every retry"
+        # Never posted: not for this client's eyes (another CAD's incident), or unsubscribed.
+        SKIPPED = "skipped", "Not sent"
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    # Kept in the log while pending (dispatch.events.events_prune); deleted with it afterwards.
+    event = models.ForeignKey(Event, on_delete=models.DO_NOTHING, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_try_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "event"], name="webhook_delivery_once_per_event"),
+        ]
+        indexes = [
+            models.Index(fields=["subscription", "status", "event"], name="webhook_delivery_queue"),
+            models.Index(fields=["status", "next_try_at"], name="webhook_delivery_due"),
+        ]
+
+    def __str__(self):
+        return f"event {self.event_id} → {self.subscription_id} ({self.status})"

@@ -59,6 +59,8 @@ class Action(models.TextChoices):
     UNIT_ADMIN = "unit_admin"  # create, rename, retire units; take them out of service
     PEOPLE_ADMIN = "people_admin"  # create and deactivate people, reset passwords, give roles
     SHIFT_READ = "shift_read"  # who is on shift now, and who was
+    WEBHOOK_SUBSCRIBE = "webhook_subscribe"  # a machine client's own webhooks
+    WEBHOOK_ADMIN = "webhook_admin"  # every client's webhooks and deliveries; retry one
 
 
 _R = Role
@@ -83,6 +85,8 @@ RULES: dict[str, frozenset[str]] = {
     Action.UNIT_ADMIN: frozenset({_R.SUPERVISOR}),
     Action.PEOPLE_ADMIN: frozenset({_R.SUPERVISOR}),
     Action.SHIFT_READ: frozenset({_R.SUPERVISOR}),
+    Action.WEBHOOK_SUBSCRIBE: frozenset({_R.CAD, _R.POLICE}),
+    Action.WEBHOOK_ADMIN: frozenset({_R.SUPERVISOR}),
 }
 
 

@@ -1,22 +1,42 @@
 """Reads of dispatch state. Who may see which rows is decided here, once."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F, Max, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.utils.module_loading import import_string
 
+from dispatch.eido import incident_to_eido
 from dispatch.geo import distance_km
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Alert,
     Assignment,
+    CallType,
     ClinicianTransfer,
     Event,
     Incident,
     Shift,
     Unit,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from dispatch.roles import Rows, rows_visible
+from dispatch.serializers import incident_representation
 
 
 def incident_list_visible(user) -> QuerySet[Incident]:
@@ -253,3 +273,98 @@ def shift_list_between(low, high) -> QuerySet[Shift]:
         .select_related("user", "unit")
         .order_by("started_at", "unit__callsign")
     )
+
+
+# --- NENA EIDO ------------------------------------------------------------------------------
+def call_type_code_for(codes: Sequence[str]) -> str:
+    """The call-type code an incident takes from the codes an EIDO gives (its preferred first):
+    the first that is in the catalogue; else the catalogue's code whose APCO common incident
+    type is one of them (a CAD that sends only the common registry text); else the first given
+    (stored as unknown_call_type), or "" when none was."""
+    wanted = [code for code in (CallType.normalise_code(c) for c in codes) if code]
+    if not wanted:
+        return ""
+    known = dict(
+        CallType.objects.filter(Q(code__in=wanted) | Q(apco_code__in=wanted))
+        .order_by("code")
+        .values_list("code", "apco_code")
+    )
+    for code in wanted:
+        if code in known:
+            return code
+    by_apco = {}
+    for code, apco in known.items():
+        by_apco.setdefault(apco, code)
+    return next((by_apco[code] for code in wanted if code in by_apco), wanted[0])
+
+
+def incident_eido(incident: Incident) -> dict:
+    """The incident as a NENA EIDO (dispatch.eido.incident_to_eido): every unit sent to it and
+    not taken off it again, each at its latest assignment's status; the disposition once the
+    incident is closed or cancelled; the APCO common type when the catalogue knows it. Pass an
+    incident from incident_list_visible (its assignments and call type already read)."""
+    data = incident_representation(incident)
+    units = {}
+    for assignment in data["assignments"]:
+        if assignment["status"] != Assignment.Status.CANCELLED:
+            units[assignment["unit"]] = assignment
+        else:
+            units.pop(assignment["unit"], None)
+    disposition = None
+    if incident.status in (Incident.Status.CLOSED, Incident.Status.CANCELLED):
+        # The outcome is the field app's record: settings name the function that reads it, so
+        # dispatch does not import the apps built on it.
+        disposition = import_string(settings.EIDO_DISPOSITION)(incident)
+    return incident_to_eido(
+        data,
+        units=list(units.values()),
+        disposition=disposition,
+        common_type=incident.call_type.apco_code if incident.call_type_id else "",
+    )
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+def webhook_list_for(client) -> QuerySet[WebhookSubscription]:
+    """A machine client's own live webhooks, oldest first; nobody else's."""
+    return WebhookSubscription.objects.filter(api_client=client, deleted_at__isnull=True).order_by(
+        "created_at"
+    )
+
+
+def webhook_deliveries_recent(subscription, *, limit: int = 100) -> QuerySet[WebhookDelivery]:
+    """A subscription's latest deliveries that were (or will be) tried, newest event first. The
+    skipped ones were never for this client: not even their event ids are shown."""
+    return (
+        subscription.deliveries.exclude(status=WebhookDelivery.Status.SKIPPED)
+        .select_related("event")
+        .order_by("-event_id")[:limit]
+    )
+
+
+def webhook_overview(*, limit: int = 100) -> dict:
+    """The supervisor's page: every live subscription with its counts, and the latest
+    deliveries, failed first, then waiting, then delivered, newest first within each."""
+    subscriptions = (
+        WebhookSubscription.objects.filter(deleted_at__isnull=True)
+        .select_related("api_client")
+        .annotate(
+            pending=Count("deliveries", filter=Q(deliveries__status=WebhookDelivery.Status.PENDING)),
+            failed=Count("deliveries", filter=Q(deliveries__status=WebhookDelivery.Status.FAILED)),
+            last_delivered_at=Max("deliveries__delivered_at"),
+        )
+        .order_by("api_client__name", "created_at")
+    )
+    rank = Case(
+        When(status=WebhookDelivery.Status.FAILED, then=Value(0)),
+        When(status=WebhookDelivery.Status.PENDING, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    deliveries = (
+        WebhookDelivery.objects.exclude(status=WebhookDelivery.Status.SKIPPED)
+        .filter(subscription__deleted_at__isnull=True)
+        .select_related("event", "subscription__api_client")
+        .annotate(rank=rank)
+        .order_by("rank", "-event_id")[:limit]
+    )
+    return {"subscriptions": list(subscriptions), "deliveries": list(deliveries)}

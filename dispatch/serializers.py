@@ -118,6 +118,22 @@ class IncidentIn(serializers.Serializer):
         return value
 
 
+class EidoLocationIn(LocationIn):
+    address = StrictCharField(max_length=300, allow_blank=True)
+
+
+class EidoIncidentIn(IncidentIn):
+    """What an EIDO says (dispatch.eido.EidoIncident.as_incident_input()), checked as the
+    incident API checks a body, except that an EIDO may say nothing of the call type or give a
+    place only as coordinates: it is stored pending, for a dispatcher to complete."""
+
+    call_type = StrictCharField(max_length=32, allow_blank=True)
+    location = EidoLocationIn()
+
+    def validate_call_type(self, value):
+        return CallType.normalise_code(value)
+
+
 # --- Output by hand -------------------------------------------------------------------------
 # The output serializers below build their dicts directly: DRF's field-by-field path (a deep
 # copy of every declared field on each instance, then one method call per field) cost more
@@ -377,3 +393,38 @@ class AssignmentStatusIn(serializers.Serializer):
         help_text="When the step happened on the device, for a step sent late (CONTRACT.md "
         '"When a step happened"): at most 2 minutes ahead of the server, never before the previous step.',
     )
+
+
+# --- Webhooks ------------------------------------------------------------------------------
+class WebhookIn(serializers.Serializer):
+    url = StrictCharField(max_length=500, help_text="http:// or https://; a public address unless allowed.")
+    events = serializers.ListField(child=StrictCharField(max_length=40), min_length=1, max_length=20)
+
+
+class WebhookOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    created_at = UTCDateTimeField()
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret = serializers.CharField(help_text="whsec_…: shown only in this answer. Verify signatures with it.")
+
+
+class WebhookDeliveryOut(serializers.Serializer):
+    event_id = serializers.IntegerField()
+    type = serializers.CharField(source="event.type")
+    status = serializers.CharField(help_text="pending, delivered or failed (given up after every retry).")
+    attempts = serializers.IntegerField()
+    status_code = serializers.IntegerField(source="last_status_code", allow_null=True)
+    error = serializers.CharField(source="last_error")
+    attempted_at = UTCDateTimeField(source="last_attempt_at", allow_null=True)
+    next_try_at = UTCDateTimeField(allow_null=True)
+    delivered_at = UTCDateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.status != "pending":
+            data["next_try_at"] = None  # nothing more will be tried
+        return data

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dispatch import console_views, supervisor_views, views
+from dispatch import console_views, supervisor_views, views, webhook_views
 
 app_name = "dispatch"
 
@@ -58,4 +58,10 @@ urlpatterns = [
         name="supervisor_person_active",
     ),
     path("supervisor/shifts/", supervisor_views.shifts, name="supervisor_shifts"),
+    path("supervisor/webhooks/", webhook_views.webhooks, name="webhooks"),
+    path(
+        "supervisor/webhooks/deliveries/<int:delivery_id>/retry/",
+        webhook_views.webhook_delivery_retry,
+        name="webhook_delivery_retry",
+    ),
 ]

@@ -32,6 +32,19 @@ class BackupRequest(models.Model):
         return f"{self.get_kind_display()} backup for {self.unit}"
 
 
+# NEMSIS v3.5 eDisposition.27 (Unit Disposition): every value, by code.
+NEMSIS_UNIT_DISPOSITIONS = {
+    "4227001": "Patient Contact Made",
+    "4227003": "Cancelled on Scene",
+    "4227005": "Cancelled Prior to Arrival at Scene",
+    "4227007": "No Patient Contact",
+    "4227009": "No Patient Found",
+    "4227011": "Non-Patient Incident (Not Otherwise Listed)",
+}
+# A call cancelled once the team was there: no outcome of ours says it, NEMSIS does.
+NEMSIS_CANCELLED_ON_SCENE = "4227003"
+
+
 class Outcome(models.Model):
     """What happened on scene: one per assignment, dispatched or self-initiated."""
 
@@ -71,6 +84,41 @@ class Outcome(models.Model):
     # The dispositions that say the team met nobody (an outreach referral's officer is told
     # contact was made only otherwise).
     NO_CONTACT_DISPOSITIONS = ("no_contact", "cancelled_before_arrival")
+    # Each disposition in the words EMS and fire records share, for the exports and an EIDO's
+    # disposition. NEMSIS v3.5 eDisposition.27, Unit Disposition (NEMSIS_UNIT_DISPOSITIONS
+    # below): whether the unit met the person. NERIS release 1, TypeMedicalPatientCare
+    # (patient_evaluation_care): what care they were given; None where there is no equivalent:
+    # nobody was met, or the person passed to police or EMS without the team's care.
+    NEMSIS_UNIT_DISPOSITION = {
+        "resolved_on_scene": "4227001",
+        "transported_shelter": "4227001",
+        "transported_crisis_centre": "4227001",
+        "transported_detox": "4227001",
+        "transported_hospital": "4227001",
+        "transported_other": "4227001",
+        "referred": "4227001",
+        "resolved_by_phone": "4227007",
+        "refused": "4227001",
+        "no_contact": "4227009",
+        "cancelled_before_arrival": "4227005",
+        "police_took_over": "4227001",
+        "ems_took_over": "4227001",
+    }
+    NERIS_PATIENT_CARE = {
+        "resolved_on_scene": "PATIENT_SUPPORT_SERVICES_PROVIDED",
+        "transported_shelter": "PATIENT_SUPPORT_SERVICES_PROVIDED",
+        "transported_crisis_centre": "PATIENT_EVALUATED_CARE_PROVIDED",
+        "transported_detox": "PATIENT_EVALUATED_CARE_PROVIDED",
+        "transported_hospital": "PATIENT_EVALUATED_CARE_PROVIDED",
+        "transported_other": "PATIENT_SUPPORT_SERVICES_PROVIDED",
+        "referred": "PATIENT_SUPPORT_SERVICES_PROVIDED",
+        "resolved_by_phone": None,
+        "refused": "PATIENT_REFUSED_EVALUATION_CARE",
+        "no_contact": None,
+        "cancelled_before_arrival": None,
+        "police_took_over": None,
+        "ems_took_over": None,
+    }
 
     class Service(models.TextChoices):
         CRISIS_COUNSELLING = "crisis_counselling", "Crisis counselling"

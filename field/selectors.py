@@ -8,10 +8,10 @@ from datetime import timedelta
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Event, Incident, Unit
+from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, ClinicianTransfer, Event, Incident, Unit
 from dispatch.selectors import assignment_list_visible, shift_current, unit_partners
 from dispatch.timestamps import utc_iso
-from field.models import BackupRequest, Outcome
+from field.models import NEMSIS_CANCELLED_ON_SCENE, NEMSIS_UNIT_DISPOSITIONS, BackupRequest, Outcome
 from referrals.models import FollowUp
 from referrals.selectors import follow_up_services_for_calls
 
@@ -233,3 +233,40 @@ def _follow_ups_by_incident(assignments) -> dict:
     labels = dict(FollowUp.ServiceType.choices)
     asked = follow_up_services_for_calls([a.incident_id for a in assignments])
     return {incident_id: [labels[s] for s in services] for incident_id, services in asked.items()}
+
+
+# --- An incident's end, in codes others understand ------------------------------------------
+
+
+def incident_disposition(incident: Incident) -> dict | None:
+    """How a closed or cancelled incident ended, as an EIDO's disposition carries it (settings
+    EIDO_DISPOSITION; dispatch.selectors.incident_eido): `code`, NEMSIS eDisposition.27, and
+    `text`, the outcome's own words. From the team's outcome when one was recorded; a call the
+    clinicians resolved by phone, or one cancelled, without it; None while a cleared call still
+    waits for its outcome."""
+    outcome = (
+        Outcome.objects.filter(assignment__incident=incident)
+        .exclude(assignment__status=Assignment.Status.CANCELLED)
+        .order_by("-recorded_at", "-id")
+        .first()
+    )
+    disposition = outcome.disposition if outcome is not None else None
+    if disposition is None:
+        resolved_by_phone = ClinicianTransfer.objects.filter(
+            incident=incident, outcome=ClinicianTransfer.Outcome.RESOLVED_BY_PHONE
+        ).exists()
+        if resolved_by_phone:
+            disposition = Outcome.Disposition.RESOLVED_BY_PHONE
+        elif incident.status == Incident.Status.CANCELLED:
+            if incident.assignments.filter(on_scene_at__isnull=False).exists():
+                return {
+                    "code": NEMSIS_CANCELLED_ON_SCENE,
+                    "text": NEMSIS_UNIT_DISPOSITIONS[NEMSIS_CANCELLED_ON_SCENE],
+                }
+            disposition = Outcome.Disposition.CANCELLED_BEFORE_ARRIVAL
+    if disposition is None:
+        return None
+    return {
+        "code": Outcome.NEMSIS_UNIT_DISPOSITION[disposition],
+        "text": Outcome.Disposition(disposition).label,
+    }

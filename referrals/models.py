@@ -212,6 +212,9 @@ class PoliceReferral(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     contact_made = models.BooleanField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What the filer was last told of it (referral.updated): a change is told once. Blank for a
+    # referral filed before this was kept.
+    officer_status = models.CharField(max_length=12, choices=OfficerStatus.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -76,6 +76,23 @@ def officer_callback(user) -> str:
     return OfficerContact.objects.filter(user=user).values_list("callback", flat=True).first() or ""
 
 
+def referral_event_data(referral: PoliceReferral) -> dict:
+    """What a referral.updated event carries, to dispatch and to the filer's webhook: the
+    referral, the filer's own number for it, and the status an officer may see. Nothing else,
+    ever: the event leaves the program."""
+    return {
+        "id": str(referral.id),
+        "external_id": referral.external_id,
+        "status": referral_officer_status(referral),
+    }
+
+
+def referral_event_visible(data: dict, user) -> bool:
+    """Whether `user` (a police client's) may be told of this referral.updated: only of the
+    referrals they filed (settings.WEBHOOK_AUDIENCES)."""
+    return referral_list_for_filer(user).filter(pk=data.get("id")).exists()
+
+
 # --- The outreach queue ----------------------------------------------------------------------------
 OUTREACH_RADIUS_KM = 15.0
 

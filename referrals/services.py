@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from dispatch.events import EventType, event_record
 from dispatch.groups import FOLLOW_UP_GROUP
 from dispatch.models import CallType, Incident
 from dispatch.services import (
@@ -35,7 +36,7 @@ from referrals.models import (
     PoliceReferral,
     Service,
 )
-from referrals.selectors import follow_up_list_for_call
+from referrals.selectors import follow_up_list_for_call, referral_event_data, referral_officer_status
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +455,8 @@ def referral_file(*, actor, data: ReferralData, remember_callback: bool = False)
                 if data.urgency == PoliceReferral.Urgency.NOW
                 else PoliceReferral.State.QUEUED
             ),
+            # The filer knows it was received: referral.updated tells what changes after.
+            officer_status=PoliceReferral.OfficerStatus.RECEIVED,
         )
         if urgent:
             fields = fields_placed(_incident_fields(referral), place)
@@ -546,6 +549,7 @@ def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
         referral.claimed_at = now
         referral.incident = incident
         referral.save()
+        referral_status_announce(referral)
     return referral
 
 
@@ -575,6 +579,7 @@ def referral_release(*, actor, referral_id, unit) -> PoliceReferral:
         referral.claimed_by_unit = referral.claimed_by = referral.claimed_at = None
         referral.incident = None
         referral.save()
+        referral_status_announce(referral)
     return referral
 
 
@@ -593,7 +598,56 @@ def referral_outcome_recorded(*, incident, contact_made: bool, at) -> PoliceRefe
     referral.contact_made = contact_made
     referral.finished_at = at
     referral.save(update_fields=["state", "contact_made", "finished_at", "updated_at"])
+    referral_status_announce(referral)
     return referral
+
+
+def referral_status_announce(referral: PoliceReferral) -> bool:
+    """Tell the filer that what they may see of the referral changed (referral.updated, which
+    their police client's webhook carries; referrals.selectors.referral_event_data), in the
+    caller's transaction, which holds the change. A status already told is not told again.
+    Returns whether it told."""
+    status = referral_officer_status(referral)
+    if status == referral.officer_status:
+        return False
+    PoliceReferral.objects.filter(pk=referral.pk).update(officer_status=status)
+    referral.officer_status = status
+    event_record(EventType.REFERRAL_UPDATED, referral_event_data(referral))
+    return True
+
+
+_INCIDENT_EVENTS = {EventType.INCIDENT_CREATED, EventType.INCIDENT_UPDATED}
+_ASSIGNMENT_EVENTS = {
+    EventType.ASSIGNMENT_CREATED,
+    EventType.ASSIGNMENT_UPDATED,
+    EventType.ASSIGNMENT_CANCELLED,
+}
+
+
+def referrals_follow_their_incidents(sender, events, **kwargs) -> None:
+    """Receiver of dispatch.events.events_recorded: an urgent referral's status follows its
+    incident (assigned, contact made, closed), which dispatch changes without knowing of
+    referrals. Costs nothing for an incident that did not come from a referral (the event
+    says where it came from)."""
+    incident_ids = set()
+    for event in events:
+        if event.type in _INCIDENT_EVENTS:
+            incident = event.data
+        elif event.type in _ASSIGNMENT_EVENTS:
+            incident = event.data.get("incident") or {}
+        else:
+            continue
+        if incident.get("source") == Incident.Source.POLICE_REFERRAL:
+            incident_ids.add(incident["id"])
+    if not incident_ids:
+        return
+    referrals = (
+        PoliceReferral.objects.filter(incident_id__in=incident_ids)
+        .select_related("incident")
+        .prefetch_related("incident__assignments")
+    )
+    for referral in referrals:
+        referral_status_announce(referral)
 
 
 # --- The service directory --------------------------------------------------------------------------

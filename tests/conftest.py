@@ -43,6 +43,10 @@ def _test_settings(settings):
     settings.EVENT_CATCHUP_SECONDS = 0.5
     settings.MAP_TILE_URL = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test starts from its own database: what the last one subscribed is gone.
+    from dispatch.webhooks import subscribers_forget
+
+    subscribers_forget()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The unacknowledged-assignment alert: raised once per overdue assignment, never for an
-acknowledged one, pushed to the console, and raised in production by the open consoles."""
+acknowledged one, pushed to the console, and raised in production by the background worker's
+periodic task (tests/test_worker.py runs a real worker)."""
 
 import threading
 from datetime import timedelta
@@ -9,11 +10,12 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django.utils import timezone
 
-from dispatch import services
-from dispatch.models import Alert, Assignment, Event
+from dispatch import services, tasks
+from dispatch.models import Alert, Assignment, Event, WorkerChain
 from tests.factories import UnitFactory
 from tests.realtime_support import (
     assign,
+    drain,
     fresh_channel_layer,  # noqa: F401 - a fixture
     make_incident,
     receive_until,
@@ -97,19 +99,44 @@ def test_processes_checking_at_once_raise_each_alert_once(transactional_db, requ
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("fresh_channel_layer")
-async def test_an_open_console_raises_and_receives_the_alert_without_anyone_asking(
+async def test_the_workers_periodic_task_raises_the_alert_and_an_open_console_receives_it(
     call_types, personas, settings
 ):
     settings.ACK_ALERT_SECONDS = 1
-    settings.ACK_ALERT_CHECK_SECONDS = 0.3
     await db(UnitFactory)(callsign="CR-1")
+    await db(tasks.periodic_ensure)()
+    token = await db(WorkerChain.objects.values_list("token", flat=True).get)()
     async with socket("/ws/dispatch/", personas["dispatcher"]) as console:
         assignment = await db(assign)(await db(make_incident)(), "CR-1")
+        await db(Assignment.objects.filter(pk=assignment.pk).update)(
+            dispatched_at=timezone.now() - timedelta(seconds=5)
+        )
+        await db(tasks.periodic.call)(token)
         events = await receive_until(console, lambda e: e["type"] == "alert.raised", timeout=5)
         alert = events[-1]["data"]
         assert alert["kind"] == "ack_overdue"
         assert alert["assignment"] == str(assignment.pk)
         assert alert["unit"] == "CR-1"
-        # Raised once, even though the check keeps running.
-        assert await console.receive_nothing(timeout=1.0)
+        # Raised once, however often the job runs.
+        await db(tasks.periodic.call)(token)
+        assert await console.receive_nothing(timeout=0.5)
     assert await db(Alert.objects.filter(assignment_id=assignment.pk).count)() == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("fresh_channel_layer")
+async def test_an_open_console_no_longer_raises_alerts_itself(call_types, personas, settings):
+    settings.ACK_ALERT_SECONDS = 1
+    settings.ACK_ALERT_CHECK_SECONDS = 0.2
+    await db(UnitFactory)(callsign="CR-1")
+    async with socket("/ws/dispatch/", personas["dispatcher"]) as console:
+        assignment = await db(assign)(await db(make_incident)(), "CR-1")
+        await db(Assignment.objects.filter(pk=assignment.pk).update)(
+            dispatched_at=timezone.now() - timedelta(seconds=5)
+        )
+        # A second of the console's life (five of the old check's intervals): no alert in it.
+        heard = await drain(console, quiet=1.0)
+        assert "assignment.created" in {e["type"] for e in heard}
+        assert "alert.raised" not in {e["type"] for e in heard}
+    assert not await db(Alert.objects.exists)()

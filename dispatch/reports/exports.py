@@ -7,6 +7,7 @@ from itertools import islice
 from asgiref.sync import sync_to_async
 from django import forms
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, CharField, Value, When
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -44,6 +45,7 @@ INCIDENT_FIELDS = [
     ("received_at", "received_at"),
     ("source", "source"),
     ("call_type_code", "call_type"),
+    ("call_type__apco_code", "apco_incident_type"),
     ("priority", "priority"),
     ("eligible", "eligible"),
     ("eligibility_reasons", "eligibility_reasons"),
@@ -70,6 +72,8 @@ OUTCOME_FIELDS = [
     ("assignment__incident_id", "incident_id"),
     ("self_initiated", "self_initiated"),
     ("disposition", "disposition"),
+    ("nemsis_unit_disposition", "nemsis_unit_disposition"),
+    ("neris_patient_care", "neris_patient_care"),
     ("services_provided", "services_provided"),
     ("people_contacted", "people_contacted"),
     ("police_involvement", "police_involvement"),
@@ -85,6 +89,18 @@ OUTCOME_IDENTIFIERS = [
     ("person__date_of_birth", "person_date_of_birth"),
     ("person__phone", "person_phone"),
 ]
+
+
+def _coded(mapping: dict) -> Case:
+    """A disposition's code in another standard (Outcome's NEMSIS and NERIS tables), computed
+    by the database so the rows still stream as plain values."""
+    return Case(
+        *(When(disposition=disposition, then=Value(code)) for disposition, code in mapping.items() if code),
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
 TIMESTAMPS = {"received_at", "closed_at", "incident__received_at", "recorded_at", *Assignment.TIMESTAMPS}
 
 
@@ -103,8 +119,13 @@ def _export_queryset(kind: str, filters: engine.ReportFilters, identifiers: bool
         if filters.unit_id:
             qs = qs.filter(unit_id=filters.unit_id)
     else:
-        qs = Outcome.objects.filter(assignment__incident__in=incidents.values("pk")).order_by(
-            "recorded_at", "id"
+        qs = (
+            Outcome.objects.filter(assignment__incident__in=incidents.values("pk"))
+            .annotate(
+                nemsis_unit_disposition=_coded(Outcome.NEMSIS_UNIT_DISPOSITION),
+                neris_patient_care=_coded(Outcome.NERIS_PATIENT_CARE),
+            )
+            .order_by("recorded_at", "id")
         )
         fields = OUTCOME_FIELDS + (OUTCOME_IDENTIFIERS if identifiers else [])
         if filters.unit_id:

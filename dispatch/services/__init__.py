@@ -37,6 +37,7 @@ from dispatch.services.incidents import (
     incident_geocode,
     incident_link_duplicate,
     incident_upsert_from_api,
+    incident_upsert_from_eido,
     transfer_close,
 )
 from dispatch.services.payloads import (
@@ -47,6 +48,14 @@ from dispatch.services.payloads import (
 )
 from dispatch.services.shifts import shift_end, shift_start, shift_unit_require
 from dispatch.services.units import unit_announce, unit_report_location, unit_set_status
+from dispatch.services.webhooks import (
+    webhook_deliveries_due,
+    webhook_deliveries_record,
+    webhook_deliveries_send,
+    webhook_delivery_retry,
+    webhook_subscribe,
+    webhook_unsubscribe,
+)
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -78,6 +87,7 @@ __all__ = [
     "incident_link_duplicate",
     "incident_transfer_to_clinician",
     "incident_upsert_from_api",
+    "incident_upsert_from_eido",
     "phone_contact_record",
     "roles_ensure",
     "shift_end",
@@ -97,4 +107,10 @@ __all__ = [
     "user_reactivate",
     "user_set_password",
     "user_update",
+    "webhook_deliveries_due",
+    "webhook_deliveries_record",
+    "webhook_deliveries_send",
+    "webhook_delivery_retry",
+    "webhook_subscribe",
+    "webhook_unsubscribe",
 ]

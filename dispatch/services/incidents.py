@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dispatch import geocoding
+from dispatch.eido import EidoIncident
 from dispatch.events import EventType, event_record, events_record
 from dispatch.geo import distance_km
 from dispatch.models import (
@@ -247,6 +248,7 @@ def incident_create(
     api_client: ApiClient | None = None,
     external_id: str = "",
     geocode: bool = True,
+    eido_updated_at: datetime | None = None,
 ) -> Incident:
     """Create an incident, place it, screen it, find its possible duplicates, record its
     history and announce it to dispatch. An address without coordinates is geocoded first
@@ -255,7 +257,9 @@ def incident_create(
     if geocode:
         fields = incident_geocode(fields)
     with transaction.atomic():
-        incident = Incident(api_client=api_client, external_id=external_id, created_by=actor)
+        incident = Incident(
+            api_client=api_client, external_id=external_id, created_by=actor, eido_updated_at=eido_updated_at
+        )
         changes = _apply_fields(incident, fields)
         changes.pop("eligibility", None)
         incident.possible_duplicates = _duplicates_find(incident)
@@ -283,6 +287,23 @@ def incident_upsert_from_api(*, client: ApiClient, data: dict) -> tuple[Incident
     Returns (incident, created). A repeat that changes nothing writes nothing. Refuses, with
     `incident_not_open`, to change an incident that is closed or cancelled.
     """
+    return _upsert(client, data)
+
+
+def incident_upsert_from_eido(*, client: ApiClient, eido: EidoIncident, data: dict) -> tuple[Incident, bool]:
+    """incident_upsert_from_api for a NENA EIDO: `data` is what the EIDO says in the incident
+    API's terms (eido.as_incident_input(), validated), and the EIDO's `$id` its external_id.
+
+    Promises, beside what incident_upsert_from_api does: an EIDO that says nothing of a call
+    type, an address or a screening question is stored all the same (pending, with the reasons
+    unknown_call_type / screening_incomplete); on an update, what it does not say keeps what
+    the incident already holds (a dispatcher's completed screening survives the CAD's next
+    re-issue); the EIDO's lastUpdateTimeStamp is kept, and an EIDO last updated before the one
+    already stored changes nothing (returns the incident, not created)."""
+    return _upsert(client, data, eido=eido)
+
+
+def _upsert(client: ApiClient, data: dict, *, eido: EidoIncident | None = None) -> tuple[Incident, bool]:
     external_id = data["external_id"]
     # Placed before the transaction: a slow geocoder must not hold the incident's lock.
     place = _api_place(client, data)
@@ -302,16 +323,25 @@ def incident_upsert_from_api(*, client: ApiClient, data: dict) -> tuple[Incident
                         api_client=client,
                         external_id=external_id,
                         geocode=False,
+                        eido_updated_at=eido.last_update if eido is not None else None,
                     )
                     if data.get("cancelled"):
                         incident_cancel(incident=incident, actor=client.user)
                     return incident, True
+                if eido is not None:
+                    if eido.is_older_than(incident.eido_updated_at):
+                        return incident, False
+                    data = _unsaid_kept(data, incident)
                 _incident_update(
                     incident,
                     _placed(IncidentFields.from_api(data, existing=incident), place, incident),
                     client.user,
                     cancel=data.get("cancelled") is True,
                 )
+                if eido is not None and incident.eido_updated_at != eido.last_update:
+                    # Bookkeeping, not a change anyone is told of: the next re-issue is compared with it.
+                    Incident.objects.filter(pk=incident.pk).update(eido_updated_at=eido.last_update)
+                    incident.eido_updated_at = eido.last_update
                 return incident, False
         except IntegrityError:
             # A concurrent post created the same external_id first: go round as an update.
@@ -363,6 +393,26 @@ def _placed(fields: IncidentFields, place: IncidentFields | None, stored: Incide
 
 # A change to any of these may put the incident at another place, or in another hour.
 PLACE_FIELDS = ("address", "latitude", "longitude", "received_at")
+
+
+def _unsaid_kept(data: dict, incident: Incident) -> dict:
+    """An EIDO's update with what it leaves blank taken from the stored incident: the call type,
+    the address, the point, each screening answer it does not give."""
+    data = copy.deepcopy(data)
+    if not data["call_type"]:
+        data["call_type"] = incident.call_type_code
+    location = data["location"]
+    if not location["address"]:
+        location["address"] = incident.address
+    if location.get("latitude") is None and incident.latitude is not None:
+        location["latitude"], location["longitude"] = incident.latitude, incident.longitude
+    if not location.get("details"):
+        location["details"] = incident.location_details
+    stored = incident.screening
+    data["screening"] = {
+        key: stored[key] if answer is None else answer for key, answer in data["screening"].items()
+    }
+    return data
 
 
 def _incident_update(incident: Incident, fields: IncidentFields, actor, *, cancel: bool) -> None:

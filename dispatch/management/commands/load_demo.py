@@ -55,6 +55,24 @@ CALL_TYPES = [
     ("SHOTS", "Shots fired", False),
 ]
 
+# Each demo code's APCO common incident type (ANS 2.103): what other systems call it.
+APCO_CODES = {
+    "WELFARE": "WELFARE",
+    "TRESPASS": "TRESPASS",
+    "INTOX": "INTOX",
+    "MENTAL": "EDP",
+    "SUICIDE-NO-WEAPON": "SUICTHRT",
+    "NOISE": "NOISE",
+    "NEIGHBOR": "DISORD",
+    "INDECENT": "INDECENT",
+    "PANHANDLING": "PHANDLE",
+    "UNSHELTERED": "CITASST",
+    "ASSAULT": "ASSAULT",
+    "DOMESTIC": "DVA",
+    "BURGLARY": "BURGLARY",
+    "SHOTS": "SHOOT",
+}
+
 PEOPLE = [
     ("dispatcher", "Dana", "Reyes", [Role.DISPATCHER]),
     ("clinician", "Chris", "Okafor", [Role.DISPATCHER, CLINICIAN_GROUP]),
@@ -290,7 +308,14 @@ class Command(BaseCommand):
 
     def _catalogue(self):
         for code, name, eligible in CALL_TYPES:
-            CallType.objects.get_or_create(code=code, defaults={"name": name, "eligible": eligible})
+            call_type, _ = CallType.objects.get_or_create(
+                code=code,
+                defaults={"name": name, "eligible": eligible, "apco_code": APCO_CODES.get(code, "")},
+            )
+            if not call_type.apco_code and APCO_CODES.get(code):
+                # A catalogue loaded before the codes existed: fill them in, change nothing else.
+                call_type.apco_code = APCO_CODES[code]
+                call_type.save(update_fields=["apco_code", "updated_at"])
 
     def _user(self, username, first, last, groups):
         user, created = User.objects.get_or_create(
