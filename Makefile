@@ -28,8 +28,9 @@ run: install
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
+# Two workers (pytest-xdist): the browser tests run back to back on one while the other takes the rest.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,13 @@ from tests import factories
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+# pytest-xdist's workers share one Redis: each speaks under its own channel prefix (the Daphne
+# processes a test starts are given the same one, tests/live.py), so no worker hears another's
+# groups. Their databases are apart already (pytest-django suffixes the test database's name).
+_layer_config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+if os.environ.get("PYTEST_XDIST_WORKER") and "prefix" in _layer_config:
+    _layer_config["prefix"] += "-" + os.environ["PYTEST_XDIST_WORKER"]
+
 
 def skip_or_fail(reason: str):
     """Without a service a test skips, unless CI said REQUIRE_SERVICES=1: then it fails."""
@@ -123,46 +130,6 @@ def daphne(daphne_factory):
     return daphne_factory()
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    """Headless Debian Chromium driven by Playwright."""
-    from tests.live import CHROMIUM, CHROMIUM_ARGS
-
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make
-    # between page actions are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_page(chromium):
-    """`browser_page(server, user, viewport=...)`: a page signed in as `user` on `server`."""
-    from tests.live import session_cookie_for
-
-    contexts = []
-
-    def open_page(server, user=None, viewport=None, **context_options):
-        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 800}, **context_options)
-        contexts.append(context)
-        if user is not None:
-            cookie = session_cookie_for(user)
-            context.add_cookies([{**cookie, "url": server.url}])
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
@@ -174,9 +141,14 @@ def artifacts_dir():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests run last: Playwright's sync API keeps an event loop on the main thread
-    while Chromium is open, which async (WebSocket) tests cannot run beside."""
+    """Browser tests run last, one after another: Playwright's sync API keeps an event loop on
+    the main thread while Chromium is open (tests/browser/conftest.py), which async (WebSocket)
+    tests cannot run beside. Under pytest-xdist (`make test`) they are one group, so one worker
+    runs them back to back while the other takes the rest."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
+import os
+
 import pytest
 
 from dispatch.models import Unit
 from tests import factories
+from tests.conftest import skip_or_fail
 
 
 @pytest.fixture
@@ -10,3 +13,45 @@ def team(personas, call_types):
     unit = factories.UnitFactory(callsign="CR-1", status=Unit.Status.OFF_DUTY)
     _client, key = factories.api_client("cad-live", "cad")
     return {"responder": personas["responder"], "unit": unit, "cad_key": key}
+
+
+@pytest.fixture(scope="package")
+def chromium():
+    """Headless Debian Chromium driven by Playwright, for this package's tests (they run last and
+    back to back): once they are done Playwright's event loop is gone again."""
+    from tests.live import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make
+    # between page actions are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """`browser_page(server, user, viewport=...)`: a page signed in as `user` on `server`."""
+    from tests.live import session_cookie_for
+
+    contexts = []
+
+    def open_page(server, user=None, viewport=None, **context_options):
+        context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 800}, **context_options)
+        contexts.append(context)
+        if user is not None:
+            cookie = session_cookie_for(user)
+            context.add_cookies([{**cookie, "url": server.url}])
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
