@@ -317,8 +317,8 @@ class IncidentOut(serializers.ModelSerializer):
         allow_null=True,
         help_text="The incident this one was closed as a duplicate of, if it was.",
     )
-    cancelled_at = UTCDateTimeField()
-    closed_at = UTCDateTimeField()
+    cancelled_at = UTCDateTimeField(allow_null=True)
+    closed_at = UTCDateTimeField(allow_null=True)
     created_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
 
@@ -358,13 +358,13 @@ class IncidentOut(serializers.ModelSerializer):
 class UnitLocationOut(serializers.Serializer):
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
-    at = UTCDateTimeField()
+    at = UTCDateTimeField(allow_null=True)
 
 
 class UnitOut(serializers.ModelSerializer):
     location = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
-    status_changed_at = UTCDateTimeField()
+    status_changed_at = UTCDateTimeField(allow_null=True)
 
     class Meta:
         model = Unit
