@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from dispatch import views as dispatch_views
 from field import views as field_views
@@ -21,6 +21,14 @@ urlpatterns = [
     path("api/v1/", include("dispatch.api_urls")),
     path("api/v1/", include("referrals.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's setup script as a file: the CSP allows no inline script.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "dispatch.views.not_found"
+handler500 = "dispatch.views.server_error"

@@ -15,6 +15,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from dispatch import jsonbounds
 from dispatch.models import IdempotentRequest
 from dispatch.services import ServiceConflict, ServiceInvalid
 
@@ -27,13 +28,19 @@ class NotJSON(exceptions.UnsupportedMediaType):
 
 
 class StrictJSONParser(JSONParser):
-    """A body that does not parse as JSON is answered 415, as CONTRACT.md says, not 400."""
+    """A body that does not parse as JSON is answered 415, as CONTRACT.md says, not 400.
+    JSON nested too deep is valid JSON the API refuses: 400 with the reason."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return super().parse(stream, media_type, parser_context)
-        except exceptions.ParseError as exc:
-            raise NotJSON(f"The body is not valid JSON: {exc.detail}") from exc
+            text = (stream.read() if stream is not None else b"").decode(encoding)
+            return jsonbounds.loads(text)
+        except jsonbounds.JSONTooDeep as exc:
+            raise exceptions.ValidationError({"non_field_errors": [str(exc)]}, code="too_deep") from exc
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise NotJSON(f"The body is not valid JSON: {exc}") from exc
 
 
 def exception_handler(exc, context):

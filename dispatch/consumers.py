@@ -21,6 +21,7 @@ from django.db.models import Max, Min
 
 from dispatch.events import event_as_message
 from dispatch.groups import DISPATCH_GROUP
+from dispatch.jsonbounds import BoundedJSONDecoding, JSONTooDeep
 from dispatch.models import Event
 from dispatch.roles import Action, may
 
@@ -85,7 +86,7 @@ class LogWatch:
 LOG_WATCH = LogWatch()
 
 
-class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+class EventStreamConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
     """Shared by both sockets: authentication, audience groups, resume, catch-up."""
 
     action: str = ""
@@ -196,6 +197,8 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except JSONTooDeep as exc:
+            await self.send_json({"type": "error", "code": "bad_message", "detail": str(exc)})
         except ValueError:
             await self.send_json({"type": "error", "code": "bad_message", "detail": "Not JSON."})
 

@@ -40,7 +40,7 @@ from urllib.parse import unquote
 
 from django.utils.dateparse import parse_datetime
 
-from dispatch.timestamps import utc_iso
+from dispatch.timestamps import OUT_OF_RANGE, out_of_range, utc_iso
 
 EIDO_VERSION = "1.0"
 DEFAULT_ISSUER = "community-response"
@@ -222,11 +222,10 @@ def _timestamp(value, field: str) -> datetime:
         raise EidoError(field, example)
     if parsed.utcoffset() is None:
         raise EidoError(field, "The timestamp has no offset: add Z or ±hh:mm.")
-    try:
-        # In UTC from here on: comparing two offsets near year 1 or 9999 must not overflow later.
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise EidoError(field, "The timestamp is out of range.") from None
+    if out_of_range(parsed):
+        raise EidoError(field, OUT_OF_RANGE)
+    # In UTC from here on: comparing two offsets must not depend on them.
+    return parsed.astimezone(UTC)
 
 
 # --- Reading: the EIDO ---------------------------------------------------------------------

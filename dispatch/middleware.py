@@ -27,3 +27,21 @@ class ApiBodyLimitMiddleware:
             )
         with timezone.override(UTC):
             return self.get_response(request)
+
+
+class PrivacyHeadersMiddleware:
+    """Every answer the app renders (pages, fragments, API answers; static files are served
+    before this by WhiteNoise) is `Cache-Control: no-store` unless its view chose otherwise:
+    they hold names, addresses and narratives, and a shared computer's browser cache or a
+    proxy must not keep them. And the Permissions-Policy of settings.PERMISSIONS_POLICY."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = "no-store"
+        if settings.PERMISSIONS_POLICY:
+            response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dispatch.models import ASSIGNMENT_STEPS, Assignment, CallType, Incident, Unit
-from dispatch.timestamps import utc_iso
+from dispatch.timestamps import OUT_OF_RANGE, out_of_range, utc_iso
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -22,12 +22,27 @@ class UTCDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value):
         if not isinstance(value, str):
             self.fail("invalid", format="ISO 8601 with an offset")
-        parsed = parse_datetime(value.strip()) if value else None
+        try:
+            parsed = parse_datetime(value.strip()) if value else None
+        except ValueError:
+            parsed = None  # the shape of a timestamp, not a real one (2026-02-30)
         if parsed is None:
             raise serializers.ValidationError("Not an ISO 8601 timestamp (e.g. 2026-11-22T14:03:11-07:00).")
         if parsed.tzinfo is None:
             raise serializers.ValidationError("The timestamp has no offset: add Z or ±hh:mm.")
+        if out_of_range(parsed):
+            raise serializers.ValidationError(OUT_OF_RANGE)
         return parsed
+
+
+class BoundedDateField(serializers.DateField):
+    """A date (a birth date) within the years the server accepts."""
+
+    def to_internal_value(self, value):
+        result = super().to_internal_value(value)
+        if out_of_range(result):
+            raise serializers.ValidationError(OUT_OF_RANGE)
+        return result
 
 
 class StrictCharField(serializers.CharField):
@@ -302,8 +317,8 @@ class IncidentOut(serializers.ModelSerializer):
         allow_null=True,
         help_text="The incident this one was closed as a duplicate of, if it was.",
     )
-    cancelled_at = UTCDateTimeField()
-    closed_at = UTCDateTimeField()
+    cancelled_at = UTCDateTimeField(allow_null=True)
+    closed_at = UTCDateTimeField(allow_null=True)
     created_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
 
@@ -343,13 +358,13 @@ class IncidentOut(serializers.ModelSerializer):
 class UnitLocationOut(serializers.Serializer):
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
-    at = UTCDateTimeField()
+    at = UTCDateTimeField(allow_null=True)
 
 
 class UnitOut(serializers.ModelSerializer):
     location = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
-    status_changed_at = UTCDateTimeField()
+    status_changed_at = UTCDateTimeField(allow_null=True)
 
     class Meta:
         model = Unit

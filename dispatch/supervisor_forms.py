@@ -6,6 +6,7 @@ from django import forms
 
 from dispatch.roles import HUMAN_ROLES
 from dispatch.services import ServiceInvalid
+from dispatch.timestamps import BoundedDateField
 
 
 class ServiceErrorsMixin:
@@ -52,4 +53,4 @@ class PasswordForm(ServiceErrorsMixin, forms.Form):
 
 
 class ShiftDayForm(forms.Form):
-    day = forms.DateField(label="Day", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    day = BoundedDateField(label="Day", required=False, widget=forms.DateInput(attrs={"type": "date"}))

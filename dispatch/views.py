@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dispatch.forms import CallTypeForm, ScreeningQuestionForm
@@ -103,3 +104,18 @@ def screening_question_edit(request, pk):
     return render(
         request, "dispatch/screening_form.html", {"form": form, "question": question}, status=status
     )
+
+
+def not_found(request, exception=None):
+    """Django's 404 for a URL nothing matched: the contract's JSON shape under /api/ (a machine
+    client parses it), the page otherwise."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """Django's 500: under /api/ in the contract's JSON shape, never an HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return defaults.server_error(request)

@@ -2,6 +2,7 @@
 Idempotency-Key, so a replayed outbox stores each change exactly once. They speak to the
 tablet only, so they are left out of the integration API's schema (CONTRACT.md)."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 
 from dispatch import services as dispatch_services
 from dispatch.api_support import idempotent
+from dispatch.models import Assignment
 from dispatch.roles import Action, ApiPermission
 from dispatch.serializers import AssignmentOut, AssignmentStatusIn
 from field import selectors, services
@@ -84,16 +86,19 @@ class EncounterCreate(FieldApiView):
         payload = EncounterIn(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        assignment = services.encounter_start(
-            user=request.user,
-            unit_id=unit_id,
-            latitude=data.get("latitude"),
-            longitude=data.get("longitude"),
-            address=data.get("address", ""),
-            call_type_code=data.get("call_type", ""),
-            assignment_id=data.get("id"),
-            at=data.get("at"),
-        )
+        try:
+            assignment = services.encounter_start(
+                user=request.user,
+                unit_id=unit_id,
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                address=data.get("address", ""),
+                call_type_code=data.get("call_type", ""),
+                assignment_id=data.get("id"),
+                at=data.get("at"),
+            )
+        except Assignment.DoesNotExist:
+            raise Http404 from None
         return Response(AssignmentOut(assignment).data, status=status.HTTP_201_CREATED)
 
 

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from dispatch.serializers import (
+    BoundedDateField,
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
@@ -58,7 +59,7 @@ class EncounterIn(serializers.Serializer):
 class PersonIn(serializers.Serializer):
     name = StrictCharField(max_length=200, required=False, allow_blank=True)
     alias = StrictCharField(max_length=200, required=False, allow_blank=True)
-    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    date_of_birth = BoundedDateField(required=False, allow_null=True)
     phone = StrictCharField(max_length=40, required=False, allow_blank=True)
 
 

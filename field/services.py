@@ -118,8 +118,13 @@ def encounter_start(
     is offline name the assignment before the server has it, so its outcome can follow.
     Refuses with `unit_unavailable` when the unit is busy or off duty, `already_exists` when
     the id names an assignment already there, and (ServiceInvalid on `at`) an `at` more than
-    2 minutes ahead of the server's clock."""
+    2 minutes ahead of the server's clock. An id naming another unit's assignment raises
+    Assignment.DoesNotExist: that assignment is not this tablet's to know of."""
     received_at = moment_check(at, now=timezone.now())
+    if assignment_id is not None and (
+        Assignment.objects.filter(pk=assignment_id).exclude(unit_id=unit_id).exists()
+    ):
+        raise Assignment.DoesNotExist("No such assignment for this unit.")
     if not address.strip():
         address = f"Near {latitude:.5f}, {longitude:.5f}" if latitude is not None else "Unknown location"
     callsign = Unit.objects.values_list("callsign", flat=True).get(pk=unit_id)

@@ -9,10 +9,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dispatch.consumers import CLOSE_NOT_SIGNED_IN, CLOSE_ROLE_NOT_ALLOWED
 from dispatch.groups import FOLLOW_UP_GROUP
+from dispatch.jsonbounds import BoundedJSONDecoding, JSONTooDeep
 from dispatch.roles import Action, may
 
 
-class FollowUpConsumer(AsyncJsonWebsocketConsumer):
+class FollowUpConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.joined = False
         user = self.scope.get("user")
@@ -38,6 +39,8 @@ class FollowUpConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except JSONTooDeep as exc:
+            await self.send_json({"type": "error", "code": "bad_message", "detail": str(exc)})
         except ValueError:
             await self.send_json({"type": "error", "code": "bad_message", "detail": "Not JSON."})
 

@@ -1,6 +1,7 @@
 from django import forms
 
 from dispatch.models import CallType
+from dispatch.timestamps import BoundedDateField, BoundedDateTimeField
 from referrals.models import ContactAttempt, FollowUp, Organization, Person, PoliceReferral, Service
 from referrals.services import ReferralData
 
@@ -58,7 +59,7 @@ class ReferralForm(forms.Form):
     )
     person_name = forms.CharField(max_length=200, required=False, label="Person's name")
     person_alias = forms.CharField(max_length=200, required=False, label="Goes by")
-    person_date_of_birth = forms.DateField(
+    person_date_of_birth = BoundedDateField(
         required=False, label="Date of birth", widget=forms.DateInput(attrs={"type": "date"})
     )
     person_phone = forms.CharField(max_length=40, required=False, label="Person's phone")
@@ -168,7 +169,7 @@ class FollowUpCreateForm(forms.Form):
         label="Written consent to share with the provider (substance use)",
         widget=forms.NullBooleanSelect,
     )
-    due_at = forms.DateTimeField(
+    due_at = BoundedDateTimeField(
         required=False,
         label="Due (default: 48 hours)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -191,7 +192,7 @@ class FollowUpCreateForm(forms.Form):
 class AttemptForm(forms.Form):
     method = forms.ChoiceField(choices=ContactAttempt.Method.choices)
     result = forms.ChoiceField(choices=ContactAttempt.Result.choices)
-    at = forms.DateTimeField(
+    at = BoundedDateTimeField(
         required=False,
         label="When (default: now)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -212,7 +213,7 @@ class FollowUpDetailsForm(forms.Form):
     written_consent_to_share = forms.NullBooleanField(
         required=False, label="Written consent to share (substance use)", widget=forms.NullBooleanSelect
     )
-    due_at = forms.DateTimeField(
+    due_at = BoundedDateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from dispatch.models import CallType
 from dispatch.serializers import (
+    BoundedDateField,
     LocationIn,
     ScreeningIn,
     StrictBooleanField,
@@ -20,7 +21,7 @@ class PoliceReferralPersonIn(serializers.Serializer):
 
     name = StrictCharField(max_length=200, required=False, allow_blank=True)
     alias = StrictCharField(max_length=200, required=False, allow_blank=True)
-    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    date_of_birth = BoundedDateField(required=False, allow_null=True)
     phone = StrictCharField(max_length=40, required=False, allow_blank=True)
     description = StrictCharField(max_length=500, required=False, allow_blank=True)
 

@@ -13,6 +13,7 @@ const SHELL = [
   "/static/css/field.css",
   "/static/js/field/app.js",
   "/static/js/field/outbox.js",
+  "/static/js/field/register_worker.js",
   "/static/js/field/render.js",
   "/static/js/field/socket.js",
   "/static/js/field/sound.js",

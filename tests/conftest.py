@@ -115,8 +115,8 @@ def daphne_factory(transactional_db, tmp_path):
 
     servers = []
 
-    def start(**env):
-        server = start_daphne(tmp_path, **env)
+    def start(healthy=(200,), **env):
+        server = start_daphne(tmp_path, healthy=healthy, **env)
         servers.append(server)
         return server
 

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -65,9 +66,10 @@ class DaphneProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_daphne(log_dir: Path, **env_overrides) -> DaphneProcess:
+def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProcess:
     """Start `daphne config.asgi:application` on a free port against the test database and
-    wait until /healthz answers 200."""
+    wait until /healthz answers 200 (or another of `healthy`: 503 for a server started with
+    a service down on purpose)."""
     port = free_port()
     env = os.environ.copy()
     env.update(
@@ -103,8 +105,12 @@ def start_daphne(log_dir: Path, **env_overrides) -> DaphneProcess:
             raise RuntimeError(f"daphne exited early:\n{server.log()}")
         try:
             with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
-                if response.status == 200:
+                if response.status in healthy:
                     return server
+        except urllib.error.HTTPError as answer:
+            if answer.code in healthy:
+                return server
+            time.sleep(0.2)
         except OSError:
             time.sleep(0.2)
     server.stop()

@@ -443,3 +443,19 @@ def test_the_manifest_names_the_app_and_its_icons():
     assert response["Content-Type"] == "application/manifest+json"
     data = response.json()
     assert data["start_url"] == "/field/" and {i["sizes"] for i in data["icons"]} == {"192x192", "512x512"}
+
+
+def test_an_encounter_naming_another_units_assignment_is_a_404_and_changes_nothing(tablet, unit):
+    other = factories.UnitFactory(callsign="CR-9")
+    theirs = assigned(other)
+    before = Incident.objects.count()
+    response = post(tablet, "/field/api/encounters", {"id": str(theirs.pk), "address": "Bus stop 12"})
+    assert response.status_code == 404, response.content
+    assert Incident.objects.count() == before
+
+
+def test_an_encounter_naming_its_own_units_assignment_again_is_a_409(tablet, unit):
+    body = {"id": str(uuid.uuid4()), "address": "Bus stop 12"}
+    assert post(tablet, "/field/api/encounters", body).status_code == 201
+    again = post(tablet, "/field/api/encounters", body)
+    assert again.status_code == 409 and again.json()["code"] == "already_exists"

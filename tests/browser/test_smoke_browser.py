@@ -61,3 +61,17 @@ def test_the_vendored_leaflet_loads_from_the_app_and_draws_a_marker_with_its_own
     assert f"/static/vendor/{leaflet.name}/images/marker-icon" in drawn["src"]
     assert drawn["width"] > 0, failed
     assert failed == []
+
+
+def test_the_csp_refuses_an_inline_script_and_the_tests_hear_of_it(daphne, browser_page):
+    page = browser_page(daphne)
+    page.goto(f"{daphne.url}/signin/")
+    page.evaluate("""() => {
+      const script = document.createElement("script");
+      script.textContent = "window.injected = true";
+      document.body.append(script);
+    }""")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.injected === undefined")  # it did not run
+    assert any("script-src" in v for v in browser_page.csp_violations), browser_page.csp_violations
+    browser_page.csp_violations.clear()  # provoked on purpose: not a failure of this page
