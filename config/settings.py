@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dispatch.middleware.IdleLockMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -172,6 +173,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# The idle lock (dispatch.middleware.IdleLockMiddleware): a session unused this long is ended,
+# whatever the role. Open sockets check again who they serve this often (at most; a sign-out,
+# a deactivation or a role change closes them at once).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=1800)
+SESSION_RECHECK_SECONDS = env.float("SESSION_RECHECK_SECONDS", default=10)
+# A tablet locked idle may still hear "new assignment, sign in" (field.consumers) this long
+# at most, and only while the responder's shift lasts.
+FIELD_NUDGE_HOURS = env.int("FIELD_NUDGE_HOURS", default=14)
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -1,8 +1,14 @@
 from datetime import UTC
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import resolve_url
 from django.utils import timezone
+
+from dispatch import session_guard
 
 
 class ApiBodyLimitMiddleware:
@@ -27,3 +33,52 @@ class ApiBodyLimitMiddleware:
             )
         with timezone.override(UTC):
             return self.get_response(request)
+
+
+class IdleLockMiddleware:
+    """The idle lock (CJIS 5.5.5): a session nobody has used for SESSION_IDLE_SECONDS is ended.
+
+    A page asked for then goes to sign-in with a message saying why; a request from a script (the
+    tablet's outbox, htmx, the API) gets its usual answer for someone not signed in (401/403),
+    so the tablet keeps what it was sending. Requests a page makes on its own carry
+    `X-Background: 1` and do not count as use; every other request does."""
+
+    # How often the moment of last use is written back: not on every request.
+    WRITE_EVERY_SECONDS = 30
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        session = request.session
+        if session_guard.is_idle(session):
+            session_guard.session_ended(session.session_key, session_guard.Ended.IDLE)
+            logout(request)
+            minutes = max(1, round(settings.SESSION_IDLE_SECONDS / 60))
+            messages.info(request, f"You were signed out after {minutes} minutes idle. Sign in again.")
+            if request.method == "GET" and not request.path.startswith(SCRIPT_PREFIXES) and not request.htmx:
+                return redirect_to_login(request.get_full_path())
+            if request.htmx:
+                response = HttpResponse(status=401)
+                response["HX-Redirect"] = resolve_url(settings.LOGIN_URL)
+                return response
+            return self.get_response(request)
+        if request.META.get(session_guard.BACKGROUND_HEADER) != "1":
+            last = session.get(session_guard.LAST_ACTIVE_KEY)
+            now = session_guard.now_seconds()
+            if not isinstance(last, int | float) or now - last >= self.WRITE_EVERY_SECONDS:
+                session[session_guard.LAST_ACTIVE_KEY] = now
+        return self.get_response(request)
+
+
+# Paths answered to scripts, not people: they keep their own answer for a caller not signed in.
+SCRIPT_PREFIXES = ("/api/", "/field/api/", "/field/state")
+
+
+def note_sign_in(sender, request, user, **kwargs):
+    """user_logged_in: the session's use starts now."""
+    if request is not None and hasattr(request, "session"):
+        request.session[session_guard.LAST_ACTIVE_KEY] = session_guard.now_seconds()
