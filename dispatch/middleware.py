@@ -82,3 +82,35 @@ def note_sign_in(sender, request, user, **kwargs):
     """user_logged_in: the session's use starts now."""
     if request is not None and hasattr(request, "session"):
         request.session[session_guard.LAST_ACTIVE_KEY] = session_guard.now_seconds()
+
+
+class SecondFactorMiddleware:
+    """People whose role requires a second factor (OTP_REQUIRED_ROLES) use nothing but sign-in
+    and enrolment until their session has passed it: without a device they are sent to
+    enrolment, with one to the code step. Scripts are answered 403 `second_factor_required`."""
+
+    OPEN_PREFIXES = ("/signin/", "/signout/", "/account/second-factor/", "/static/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from dispatch.services import second_factor as sf
+
+        user = getattr(request, "user", None)
+        if (
+            user is None
+            or not user.is_authenticated
+            or request.path.startswith(self.OPEN_PREFIXES)
+            or user.is_verified()
+            or not sf.second_factor_required(user)
+        ):
+            return self.get_response(request)
+        if request.path.startswith(SCRIPT_PREFIXES):
+            return JsonResponse(
+                {"code": "second_factor_required", "detail": "Sign in with your second factor first."},
+                status=403,
+            )
+        if sf.second_factor_enrolled(user):
+            return redirect_to_login(request.get_full_path(), login_url=resolve_url("signin_code"))
+        return redirect_to_login(request.get_full_path(), login_url=resolve_url("second_factor"))

@@ -83,7 +83,10 @@ def session_verdict(session_key: str | None, user_id, action: str | None = None)
     """None while the session `session_key` is still `user_id`'s, awake, and (with `action`)
     its user may still do `action`; else why not. An idle session found here is ended (deleted
     from the store), as the pages would end it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
     from dispatch.roles import may
+    from dispatch.services.second_factor import second_factor_required
 
     if not session_key:
         return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)
@@ -102,6 +105,8 @@ def session_verdict(session_key: str | None, user_id, action: str | None = None)
         stored = data.get(HASH_SESSION_KEY) or ""
         if not constant_time_compare(stored, user.get_session_auth_hash()):
             return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)
+    if second_factor_required(user) and not data.get(DEVICE_ID_SESSION_KEY):
+        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)  # half signed in: the code is still owed
     if action is not None and not may(user, action):
         return Verdict(CLOSE_ROLE_NOT_ALLOWED, Ended.ROLE)
     return None
