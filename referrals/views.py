@@ -23,7 +23,7 @@ from referrals.forms import (
     ServiceForm,
     TransitionForm,
 )
-from referrals.models import FollowUp, Organization, Person, PersonAccess, PoliceReferral, Service
+from referrals.models import FollowUp, Organization, Person, PoliceReferral, Service
 
 
 # --- Officers -------------------------------------------------------------------------------------
