@@ -12,6 +12,7 @@ burst (channels-redis drops silently at capacity).
 
 import asyncio
 import logging
+import random
 import time
 
 from channels.db import database_sync_to_async
@@ -141,7 +142,8 @@ class SessionBoundConsumer(AsyncJsonWebsocketConsumer):
 
     async def _session_watch(self):
         while self.verdict is None:
-            await asyncio.sleep(settings.SESSION_RECHECK_SECONDS)
+            # Spread out: sockets opened together (a proxy restart) do not all read at once.
+            await asyncio.sleep(settings.SESSION_RECHECK_SECONDS * random.uniform(0.8, 1.0))
             try:
                 await self.session_check()
             except asyncio.CancelledError:

@@ -112,6 +112,17 @@ def session_verdict(session_key: str | None, user_id, action: str | None = None)
     return None
 
 
+def session_touch(session_key: str | None) -> None:
+    """Note a use of the session made over its socket (a tablet's acknowledgement), as the
+    pages note theirs."""
+    if not session_key:
+        return
+    store = _session_store(session_key)
+    if store.load():
+        store[LAST_ACTIVE_KEY] = now_seconds()
+        store.save(must_create=False)
+
+
 # --- telling the sockets ------------------------------------------------------------------------
 def _send(group: str, message: dict) -> None:
     try:

@@ -28,7 +28,7 @@ from dispatch.groups import unit_group, user_group
 from dispatch.models import Event, Shift
 from dispatch.roles import Action, may
 from dispatch.selectors import shift_unit_id
-from dispatch.session_guard import CLOSE_NOT_SIGNED_IN, Ended
+from dispatch.session_guard import CLOSE_NOT_SIGNED_IN, Ended, session_touch
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,8 @@ class FieldConsumer(EventStreamConsumer):
         result = await database_sync_to_async(services.assignment_acknowledge_event)(
             event_id=event_id, unit_id=self.unit_id, user=self.user
         )
+        # Acknowledging is the responder's own tap: the session is in use.
+        await database_sync_to_async(session_touch)(self.session_key)
         if result is not None:
             await self.send_json(
                 {"type": "error", "code": result, "detail": "That event cannot be acknowledged."}

@@ -2,6 +2,7 @@
 deactivation and a role change close every consumer's sockets (4401 / 4403), and nothing is
 sent after. A locked tablet still hears, content-free, that its unit has a new assignment."""
 
+import asyncio
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -265,3 +266,27 @@ async def test_an_explicit_sign_out_gives_the_tablet_no_nudge_token(call_types, 
         await opened(ws, "/ws/field/")
         await db(tablet.post)("/signout/")
         assert await closed_with(ws, timeout=1) == 4401
+
+
+@pytest.mark.usefixtures("fast_recheck")
+async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_types):
+    cr1, maya = await db(make_unit_with_responder)("CR-1", "maya")
+    tablet = await db(signed_in)(maya)
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        async with socket_for(tablet, "/ws/field/") as ws:
+            await opened(ws, "/ws/field/")
+            await ws.send_json_to({"type": "resume", "last_event_id": 0})
+            incident = await db(make_incident)()
+            await db(assign)(incident, "CR-1")
+            created = None
+            while created is None:
+                message = await receive(ws)
+                if message.get("type") == "assignment.created":
+                    created = message
+            traveller.shift(timedelta(seconds=django_settings.SESSION_IDLE_SECONDS - 60))
+            await ws.send_json_to({"type": "ack", "event_id": created["id"]})
+            traveller.shift(timedelta(seconds=120))  # 30 minutes after sign-in, 1 after the ack
+            await asyncio.sleep(0.6)
+            while not await ws.receive_nothing(timeout=0.3):
+                output = await ws.receive_output()
+                assert output["type"] != "websocket.close", output
