@@ -5,6 +5,7 @@ channel layer, enough for one Daphne process on a laptop. Production sets DATABA
 (PostgreSQL) and REDIS_URL (channels-redis) and runs several Daphne processes.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dispatch",
     "field",
     "referrals",
@@ -69,9 +74,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dispatch.middleware.IdleLockMiddleware",
+    "dispatch.middleware.SecondFactorMiddleware",
+    # Last: it turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,6 +168,8 @@ if REDIS_URL:
             },
         }
     }
+    # The API's throttles count in Redis too, so every process counts the same requests.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -175,6 +187,36 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# The idle lock (dispatch.middleware.IdleLockMiddleware): a session unused this long is ended,
+# whatever the role. Open sockets check again who they serve this often (at most; a sign-out,
+# a deactivation or a role change closes them at once).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=1800)
+SESSION_RECHECK_SECONDS = env.float("SESSION_RECHECK_SECONDS", default=10)
+# A tablet locked idle may still hear "new assignment, sign in" (field.consumers) this long
+# at most, and only while the responder's shift lasts.
+FIELD_NUDGE_HOURS = env.int("FIELD_NUDGE_HOURS", default=14)
+
+# Sign-in throttling (django-axes): this many wrong passwords for one user name from one
+# address lock that pair out for AXES_COOLOFF_MINUTES; supervisors see and lift lockouts on
+# their Sign-in lockouts page. Behind a proxy, Daphne's --proxy-headers gives the client's
+# address (REMOTE_ADDR), which is what axes reads.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# The second factor (django-otp): TOTP with recovery codes. People of these roles must have
+# one (they are sent to enrolment until they do); everyone else may enrol.
+OTP_REQUIRED_ROLES = [r for r in env.list("OTP_REQUIRED_ROLES", default=["supervisor", "case_manager"]) if r]
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Community response")
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
@@ -234,6 +276,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "dispatch.api_support.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per client: an API client or a signed-in person by their user, anyone else by address
+    # (dispatch.auth). Answered 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["dispatch.auth.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "client": env.str("API_THROTTLE_RATE", default="1200/min"),
+        "anonymous": env.str("API_THROTTLE_ANON_RATE", default="120/min"),
+        "bad_token": env.str("API_THROTTLE_BAD_TOKEN_RATE", default="20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Community response integration API",
@@ -346,5 +396,6 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

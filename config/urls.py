@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from dispatch import account_views
 from dispatch import views as dispatch_views
 from field import views as field_views
 
@@ -12,7 +13,9 @@ urlpatterns = [
     # The tablet PWA's worker must be served from the root for its scope to cover the site.
     path("sw.js", field_views.service_worker, name="service_worker"),
     path("manifest.webmanifest", field_views.manifest, name="manifest"),
-    path("signin/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("signin/", account_views.SignInView.as_view(), name="login"),
+    path("signin/code/", account_views.signin_code, name="signin_code"),
+    path("account/second-factor/", account_views.second_factor, name="second_factor"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dispatch/", include("dispatch.urls")),
     path("dispatch/supervisor/data/", include("dispatch.reports.urls")),

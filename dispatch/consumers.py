@@ -12,6 +12,7 @@ burst (channels-redis drops silently at capacity).
 
 import asyncio
 import logging
+import random
 import time
 
 from channels.db import database_sync_to_async
@@ -23,12 +24,19 @@ from dispatch.events import event_as_message
 from dispatch.groups import DISPATCH_GROUP
 from dispatch.jsonbounds import BoundedJSONDecoding, JSONTooDeep
 from dispatch.models import Event
-from dispatch.roles import Action, may
+from dispatch.roles import Action
+from dispatch.session_guard import (
+    CLOSE_NOT_SIGNED_IN,
+    CLOSE_ROLE_NOT_ALLOWED,
+    Verdict,
+    session_group,
+    session_verdict,
+    user_access_group,
+)
 
 log = logging.getLogger(__name__)
 
-CLOSE_NOT_SIGNED_IN = 4401
-CLOSE_ROLE_NOT_ALLOWED = 4403
+__all__ = ["CLOSE_NOT_SIGNED_IN", "CLOSE_ROLE_NOT_ALLOWED", "DispatchConsumer", "SessionBoundConsumer"]
 REPLAY_BATCH = 500
 # A client further behind than this reloads over HTTP instead of replaying event by event.
 REPLAY_MAX = 5000
@@ -86,10 +94,109 @@ class LogWatch:
 LOG_WATCH = LogWatch()
 
 
-class EventStreamConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
-    """Shared by both sockets: authentication, audience groups, resume, catch-up."""
+class SessionBoundConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
+    """A socket that serves one signed-in session, and only while it lasts.
+
+    It is refused at connect (4401 not signed in, 4403 role not allowed) by the rule pages use
+    (dispatch.session_guard.session_verdict), and closed the same way later: at once when its
+    session is signed out or locked idle, or its user is deactivated or changes role (the
+    session and user groups are told), and within SESSION_RECHECK_SECONDS for anything no
+    signal announces (an expiry). From the moment a socket knows it no longer serves, it sends
+    nothing more: every send is dropped, whatever message or timer asks for one.
+    """
 
     action: str = ""
+
+    async def session_admit(self) -> bool:
+        """At connect: accept and close with the reason when the caller may not have this
+        socket; else remember the session and the user and listen for their end. True when
+        admitted (the socket is not accepted yet)."""
+        self.verdict: Verdict | None = None
+        self.session_groups: list[str] = []
+        self.session_task: asyncio.Task | None = None
+        if not hasattr(self, "send_lock"):
+            self.send_lock = asyncio.Lock()
+        user = self.scope.get("user")
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        if user is None or not user.is_authenticated:
+            refusal = Verdict(CLOSE_NOT_SIGNED_IN, "signed_out")
+        else:
+            refusal = await database_sync_to_async(session_verdict)(self.session_key, user.pk, self.action)
+        if refusal is not None:
+            # Accept, then close: a close before the handshake cannot carry the 44xx code.
+            await self.accept()
+            await self.close(code=refusal.code)
+            return False
+        self.user = user
+        self.session_groups = [session_group(self.session_key), user_access_group(user.pk)]
+        for group in self.session_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.session_task = asyncio.create_task(self._session_watch())
+        return True
+
+    async def session_release(self) -> None:
+        if getattr(self, "session_task", None) is not None:
+            self.session_task.cancel()
+        for group in getattr(self, "session_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _session_watch(self):
+        while self.verdict is None:
+            # Spread out: sockets opened together (a proxy restart) do not all read at once.
+            await asyncio.sleep(settings.SESSION_RECHECK_SECONDS * random.uniform(0.8, 1.0))
+            try:
+                await self.session_check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("session re-check failed; will try again")
+
+    async def session_check(self) -> None:
+        """Read again whether this socket still serves, and close it if not. Under the send
+        lock, so no timer sends while the answer is pending."""
+        async with self.send_lock:
+            if self.verdict is not None:
+                return
+            verdict = await database_sync_to_async(session_verdict)(
+                self.session_key, self.user.pk, self.action
+            )
+            if verdict is not None:
+                await self.session_close(verdict)
+
+    async def session_close(self, verdict: Verdict) -> None:
+        if self.verdict is not None:
+            return
+        self.verdict = verdict  # from here on, send() drops everything
+        try:
+            await self.on_session_end(verdict)
+        finally:
+            await self.close(code=verdict.code)
+
+    async def on_session_end(self, verdict: Verdict) -> None:
+        """Hook: the last word before the close (sent with `send_final`)."""
+
+    async def send_final(self, content: dict) -> None:
+        await super().send(text_data=await self.encode_json(content))
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if getattr(self, "verdict", None) is not None:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    # --- from the session and user groups ------------------------------------------------------
+    async def session_ended(self, message):
+        """Signed out or locked idle: no need to read anything."""
+        await self.session_close(Verdict(CLOSE_NOT_SIGNED_IN, message.get("reason", "signed_out")))
+
+    async def access_changed(self, message):
+        """The user was changed (deactivated, given another role): read again."""
+        await self.session_check()
+
+
+class EventStreamConsumer(SessionBoundConsumer):
+    """Shared by both sockets: authentication, audience groups, resume, catch-up."""
+
     # Which "previous event" id of a pushed message belongs to this consumer's audience.
     prev_key: str = "prev"
 
@@ -100,18 +207,8 @@ class EventStreamConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
         self.send_lock = asyncio.Lock()
         self.tasks: list[asyncio.Task] = []
         self.resumed = False
-        user = self.scope.get("user")
-        refusal = None
-        if user is None or not user.is_authenticated:
-            refusal = CLOSE_NOT_SIGNED_IN
-        elif not await database_sync_to_async(may)(user, self.action):
-            refusal = CLOSE_ROLE_NOT_ALLOWED
-        if refusal is not None:
-            # Accept, then close: a close before the handshake cannot carry the 44xx code.
-            await self.accept()
-            await self.close(code=refusal)
+        if not await self.session_admit():
             return
-        self.user = user
         # Join, read the newest id, and only then open the socket: every event committed
         # after the client sees the socket open reaches it live, without a resume.
         await self.audience_join()
@@ -128,6 +225,7 @@ class EventStreamConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
             task.cancel()
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+        await self.session_release()
 
     def every(self, seconds: float, job) -> None:
         """Run `job` every `seconds` while the socket is open; a failure is logged, not fatal."""

@@ -18,6 +18,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from dispatch.eido import incident_to_eido
@@ -368,3 +369,14 @@ def webhook_overview(*, limit: int = 100) -> dict:
         .order_by("rank", "-event_id")[:limit]
     )
     return {"subscriptions": list(subscriptions), "deliveries": list(deliveries)}
+
+
+def signin_lockouts():
+    """User names locked out of sign-in now (django-axes), newest first: those with as many
+    failures as the limit within the cool-off."""
+    from axes.models import AccessAttempt
+
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    return AccessAttempt.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=since
+    ).order_by("-attempt_time")

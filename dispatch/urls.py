@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dispatch import console_views, supervisor_views, views, webhook_views
+from dispatch import account_views, console_views, supervisor_views, views, webhook_views
 
 app_name = "dispatch"
 
@@ -56,6 +56,12 @@ urlpatterns = [
         "supervisor/people/<int:user_id>/active",
         supervisor_views.person_active,
         name="supervisor_person_active",
+    ),
+    path("supervisor/lockouts/", account_views.lockouts, name="supervisor_lockouts"),
+    path(
+        "supervisor/lockouts/<int:attempt_id>/lift",
+        account_views.lockout_lift_view,
+        name="supervisor_lockout_lift",
     ),
     path("supervisor/shifts/", supervisor_views.shifts, name="supervisor_shifts"),
     path("supervisor/webhooks/", webhook_views.webhooks, name="webhooks"),

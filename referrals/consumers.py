@@ -4,34 +4,29 @@ The message carries only an id and a kind, never anything about the person: the 
 re-reads its queue over HTTP, where the role check and the filters already live. A dropped
 message costs nothing but a few seconds, because the page also refreshes on a timer."""
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
-from dispatch.consumers import CLOSE_NOT_SIGNED_IN, CLOSE_ROLE_NOT_ALLOWED
+from dispatch.consumers import SessionBoundConsumer
 from dispatch.groups import FOLLOW_UP_GROUP
-from dispatch.jsonbounds import BoundedJSONDecoding, JSONTooDeep
-from dispatch.roles import Action, may
+from dispatch.jsonbounds import JSONTooDeep
+from dispatch.roles import Action
 
 
-class FollowUpConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
+class FollowUpConsumer(SessionBoundConsumer):
+    action = Action.FOLLOW_UP_WORK
+
     async def connect(self):
         self.joined = False
-        user = self.scope.get("user")
-        # Accept first: a close before the handshake cannot carry the 44xx code to the client.
-        await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
-            return
-        if not await database_sync_to_async(may)(user, Action.FOLLOW_UP_WORK):
-            await self.close(code=CLOSE_ROLE_NOT_ALLOWED)
+        # Refused with 4401/4403, and closed the same way when the session ends.
+        if not await self.session_admit():
             return
         await self.channel_layer.group_add(FOLLOW_UP_GROUP, self.channel_name)
         self.joined = True
+        await self.accept()
         await self.send_json({"type": "ready"})
 
     async def disconnect(self, code):
         if self.joined:
             await self.channel_layer.group_discard(FOLLOW_UP_GROUP, self.channel_name)
+        await self.session_release()
 
     async def receive_json(self, content, **kwargs):
         await self.send_json({"type": "error", "code": "unknown_type", "detail": "This socket only listens."})

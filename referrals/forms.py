@@ -265,3 +265,23 @@ class ServiceForm(forms.ModelForm):
             "locations",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters; every one optional."""
+
+    person = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1, label="Person id")
+    user = forms.CharField(required=False, max_length=150, label="User name")
+    day_from = forms.DateField(required=False, label="From")
+    day_to = forms.DateField(required=False, label="To (inclusive)")
+    page = forms.IntegerField(required=False, min_value=1, max_value=200)
+
+    def clean(self):
+        data = super().clean()
+        for name in ("day_from", "day_to"):
+            day = data.get(name)
+            if day is not None and not 2000 <= day.year <= 2100:
+                self.add_error(name, "Give a date between 2000 and 2100.")
+        if data.get("day_from") and data.get("day_to") and data["day_from"] > data["day_to"]:
+            self.add_error("day_to", "The end is before the start.")
+        return data

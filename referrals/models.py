@@ -43,6 +43,7 @@ class PersonAccess(models.Model):
     class Kind(models.TextChoices):
         VIEW = "view", "Viewed"
         MERGE = "merge", "Merged"
+        LISTED = "listed", "Shown in a list"  # a search's results, the follow-up queue's rows
 
     # Read by referrals.services.person_merge: these rows are history, not links to follow.
     MERGE_KEEPS_ORIGINAL = True

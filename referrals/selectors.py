@@ -3,13 +3,15 @@ what an officer may know about a referral, is decided here, once."""
 
 import contextlib
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from dispatch.geo import distance_km
-from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Incident
+from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AuditEntry, ExportAudit, Incident
 from dispatch.roles import Rows, rows_visible
 from referrals.history import record_summary
 from referrals.models import FollowUp, OfficerContact, Person, PersonAccess, PoliceReferral, Service
@@ -344,3 +346,80 @@ def service_list(*, q: str = "", service_type: str = "", active_only: bool = Fal
     if active_only:
         qs = qs.filter(status=Service.Status.ACTIVE)
     return qs.order_by("organization__name", "name")
+
+
+# --- The whole audit ---------------------------------------------------------------------------------
+def _day_bounds(day_from, day_to):
+    zone = ZoneInfo(settings.TIME_ZONE)
+    start = datetime.combine(day_from, time.min, tzinfo=zone) if day_from else None
+    end = datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=zone) if day_to else None
+    return start, end
+
+
+def audit_page(
+    *, person_id=None, username: str = "", day_from=None, day_to=None, page: int = 1, per_page: int = 50
+) -> tuple[list[dict], bool]:
+    """One page of the whole audit, newest first: dispatch's AuditEntry (administration,
+    security, reads of identities), its ExportAudit (every export, identified ones marked) and
+    the PersonAccess rows of people's records (opened, merged, listed). With `person_id` only
+    what names that person. Returns the rows and whether another page follows."""
+    start, end = _day_bounds(day_from, day_to)
+    upto = page * per_page + 1
+
+    def bounded(qs, user_field):
+        if username:
+            qs = qs.filter(**{f"{user_field}__username": username})
+        if start:
+            qs = qs.filter(at__gte=start)
+        if end:
+            qs = qs.filter(at__lt=end)
+        return qs.order_by("-at", "-id")[:upto]
+
+    rows: list[dict] = []
+    accesses = PersonAccess.objects.select_related("user")
+    if person_id:
+        accesses = accesses.filter(person_id=person_id)
+    for a in bounded(accesses, "user"):
+        rows.append(
+            {
+                "at": a.at,
+                "who": a.user.username,
+                "kind": "Person's record",
+                "what": a.get_kind_display(),
+                "target": f"person #{a.person_id}",
+                "detail": a.detail,
+                "identified": True,
+            }
+        )
+    if not person_id:
+        for e in bounded(AuditEntry.objects.select_related("actor"), "actor"):
+            detail = {k: v for k, v in e.detail.items() if k not in ("person_ids", "follow_up_ids")}
+            rows.append(
+                {
+                    "at": e.at,
+                    "who": e.actor.username if e.actor else "system",
+                    "kind": e.get_kind_display(),
+                    "what": e.action,
+                    "target": e.target,
+                    "detail": ", ".join(f"{k}: {v}" for k, v in detail.items()),
+                    "identified": e.kind == AuditEntry.Kind.IDENTITY_READ,
+                }
+            )
+        for x in bounded(ExportAudit.objects.select_related("user"), "user"):
+            rows.append(
+                {
+                    "at": x.at,
+                    "who": x.user.username,
+                    "kind": "Export",
+                    "what": f"{x.get_kind_display()} export",
+                    "target": f"{x.range_start} to {x.range_end}",
+                    "detail": (
+                        "with names, phones and addresses" if x.with_identifiers else "without identifiers"
+                    )
+                    + "".join(f", {k}: {v}" for k, v in x.filters.items() if v),
+                    "identified": x.with_identifiers,
+                }
+            )
+    rows.sort(key=lambda row: row["at"], reverse=True)
+    first = (page - 1) * per_page
+    return rows[first : first + per_page], len(rows) > first + per_page

@@ -6,7 +6,7 @@ refuses what the current state does not allow with dispatch.services.ServiceConf
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,13 +15,14 @@ from django.utils import timezone
 
 from dispatch.events import EventType, event_record
 from dispatch.groups import FOLLOW_UP_GROUP
-from dispatch.models import CallType, Incident
+from dispatch.models import AuditEntry, CallType, Incident
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
     address_geocode,
     assignment_acknowledge,
     assignment_create,
+    audit_record,
     fields_placed,
     incident_cancel,
     incident_create,
@@ -56,6 +57,78 @@ def person_create(*, actor, name="", alias="", date_of_birth=None, phone="") -> 
 def person_access_record(*, user, person: Person, kind: str = PersonAccess.Kind.VIEW, detail="") -> None:
     """Write the audit entry for someone opening (or merging) a person's record."""
     PersonAccess.objects.create(person=person, user=user, kind=kind, detail=detail[:200])
+
+
+# A list shown again with the same rows within this long (the queue refreshes itself after every
+# change) is not written again.
+LISTED_AGAIN_MINUTES = 10
+
+
+def _people_listed(*, user, person_ids, detail: str) -> None:
+    """One PersonAccess `listed` row for each person shown, so "who saw this person" finds
+    lists too; a person listed to the same user the same way within LISTED_AGAIN_MINUTES is
+    not written twice."""
+    person_ids = list(dict.fromkeys(pid for pid in person_ids if pid is not None))
+    if not person_ids:
+        return
+    since = timezone.now() - timedelta(minutes=LISTED_AGAIN_MINUTES)
+    recent = set(
+        PersonAccess.objects.filter(
+            user=user,
+            kind=PersonAccess.Kind.LISTED,
+            detail=detail[:200],
+            at__gte=since,
+            person_id__in=person_ids,
+        ).values_list("person_id", flat=True)
+    )
+    PersonAccess.objects.bulk_create(
+        [
+            PersonAccess(person_id=pid, user=user, kind=PersonAccess.Kind.LISTED, detail=detail[:200])
+            for pid in person_ids
+            if pid not in recent
+        ]
+    )
+
+
+def person_search_record(*, user, q: str, people) -> None:
+    """Audit a search of people: what was asked and who came back (AuditEntry), and each person
+    shown (PersonAccess), before the answer is sent. A search that found no one is recorded too."""
+    ids = [person.pk for person in people]
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            kind=AuditEntry.Kind.IDENTITY_READ,
+            action="person.search",
+            target=f"search {q!r}"[:200],
+            detail={"q": q, "count": len(ids), "person_ids": ids},
+        )
+        _people_listed(user=user, person_ids=ids, detail=f"search {q!r}")
+
+
+def follow_up_queue_record(*, user, follow_ups, filters: dict) -> None:
+    """Audit the follow-up queue as shown: which follow-ups (and so whose names and phones)
+    the user saw with which filters. The queue re-reads itself after every change; the same
+    rows shown again within LISTED_AGAIN_MINUTES are not written again."""
+    ids = [f.pk for f in follow_ups]
+    shown = {key: (value.pk if hasattr(value, "pk") else value) for key, value in filters.items() if value}
+    since = timezone.now() - timedelta(minutes=LISTED_AGAIN_MINUTES)
+    last = (
+        AuditEntry.objects.filter(actor=user, action="followup.queue", at__gte=since)
+        .order_by("-at", "-id")
+        .values_list("detail", flat=True)
+        .first()
+    )
+    if last is not None and last.get("follow_up_ids") == ids and last.get("filters") == shown:
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            kind=AuditEntry.Kind.IDENTITY_READ,
+            action="followup.queue",
+            target=f"{len(ids)} follow-ups",
+            detail={"filters": shown, "count": len(ids), "follow_up_ids": ids},
+        )
+        _people_listed(user=user, person_ids=[f.person_id for f in follow_ups], detail="follow-up queue")
 
 
 def _person_links(person: Person):

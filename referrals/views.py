@@ -14,6 +14,7 @@ from dispatch.services import ServiceConflict
 from referrals import history, selectors, services
 from referrals.forms import (
     AttemptForm,
+    AuditFilterForm,
     FollowUpCreateForm,
     FollowUpDetailsForm,
     MergeForm,
@@ -22,7 +23,7 @@ from referrals.forms import (
     ServiceForm,
     TransitionForm,
 )
-from referrals.models import FollowUp, Organization, Person, PersonAccess, PoliceReferral, Service
+from referrals.models import FollowUp, Organization, Person, PoliceReferral, Service
 
 
 # --- Officers -------------------------------------------------------------------------------------
@@ -152,6 +153,11 @@ def _queue_context(request) -> dict:
 @require_GET
 def case_manager_home(request):
     context = _queue_context(request)
+    # Audited before the answer that shows the rows (names, phones) is sent.
+    context["follow_ups"] = list(context["follow_ups"])
+    services.follow_up_queue_record(
+        user=request.user, follow_ups=context["follow_ups"], filters=context["filters"]
+    )
     template = "referrals/queue.html#queue" if request.htmx else "referrals/queue.html"
     return render(request, template, context)
 
@@ -285,9 +291,10 @@ def follow_up_details(request, follow_up_id):
 @require_GET
 def people(request):
     q = request.GET.get("q", "").strip()[:100]
-    return render(
-        request, "referrals/people.html", {"q": q, "people": selectors.person_search(q) if q else []}
-    )
+    people = list(selectors.person_search(q)) if q else []
+    if q:
+        services.person_search_record(user=request.user, q=q, people=people)
+    return render(request, "referrals/people.html", {"q": q, "people": people})
 
 
 @role_required(Action.PERSON_READ)
@@ -326,13 +333,36 @@ def person_merge(request):
 @role_required(Action.PERSON_AUDIT_READ)
 @require_GET
 def person_audit(request):
-    person_id = request.GET.get("person", "")
-    accesses = selectors.person_access_list(person_id=int(person_id) if person_id.isdigit() else None)
+    """The whole audit on one page: administration and security changes, reads of identities
+    (searches, the queue, records opened) and exports, newest first, paged and filtered."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    page = filters.get("page") or 1
+    rows, more = selectors.audit_page(
+        person_id=filters.get("person"),
+        username=filters.get("user") or "",
+        day_from=filters.get("day_from"),
+        day_to=filters.get("day_to"),
+        page=page,
+        per_page=AUDIT_PER_PAGE,
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "referrals/person_audit.html",
-        {"accesses": accesses, "kinds": PersonAccess.Kind, "person": person_id},
+        {
+            "form": form,
+            "rows": rows,
+            "page": page,
+            "more": more,
+            "query": query.urlencode(),
+        },
+        status=400 if form.errors else 200,
     )
+
+
+AUDIT_PER_PAGE = 50
 
 
 # --- The service directory ------------------------------------------------------------------------

@@ -50,6 +50,13 @@ def _test_settings(settings):
     settings.EVENT_CATCHUP_SECONDS = 0.5
     settings.MAP_TILE_URL = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests sign people in with force_login, which passes no second factor: the tests of the
+    # second factor (tests/test_second_factor.py) put the production default back.
+    settings.OTP_REQUIRED_ROLES = []
+    # The API's throttles count in the cache: each test starts with none counted.
+    from django.core.cache import cache
+
+    cache.clear()
     # Each test starts from its own database: what the last one subscribed is gone.
     from dispatch.webhooks import subscribers_forget
 

@@ -116,3 +116,10 @@ def cad_incident_body(*, received_at: datetime | None = None, **overrides) -> di
     body["received_at"] = cad_timestamp(received_at or TEST_MOMENT.at)
     body.update(overrides)
     return body
+
+
+def signin_request():
+    """What Client.login() must pass to authenticate(): django-axes watches sign-ins per request."""
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/signin/")

@@ -82,6 +82,9 @@ def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProces
             "EVENT_CATCHUP_SECONDS": "1",
             # No tile server: the console's map draws on a plain background, offline.
             "MAP_TILE_URL": "",
+            # Browser tests sign in with a session cookie (force_login): no second factor, unless
+            # a test asks for it (OTP_REQUIRED_ROLES=...).
+            "OTP_REQUIRED_ROLES": "",
             "PYTHONUNBUFFERED": "1",
         }
     )

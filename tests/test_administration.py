@@ -212,7 +212,7 @@ def test_a_supervisor_adds_a_responder_who_can_then_sign_in(signed_in, client, s
     assert entry.target == "user jrivera" and entry.detail["role"] == "responder"
     assert PASSWORD not in str(entry.detail)
     client.logout()
-    assert client.login(username="jrivera", password=PASSWORD)
+    assert client.login(request=factories.signin_request(), username="jrivera", password=PASSWORD)
     assert client.get("/").url == "/field/"
 
 
@@ -301,10 +301,10 @@ def test_a_deactivated_person_cannot_sign_in_and_their_session_stops_working(sig
     )
     assert response.status_code == 302
     assert theirs.get("/dispatch/").status_code == 302  # to sign-in
-    assert not Client().login(username="disp", password="pw-for-tests-1")
+    assert not Client().login(request=factories.signin_request(), username="disp", password="pw-for-tests-1")
     assert audit_actions() == [("user.deactivate", "user disp")]
     signed_in.post(reverse("dispatch:supervisor_person_active", args=[dispatcher.pk]), {"active": "1"})
-    assert Client().login(username="disp", password="pw-for-tests-1")
+    assert Client().login(request=factories.signin_request(), username="disp", password="pw-for-tests-1")
 
 
 def test_deactivating_a_responder_on_shift_ends_the_shift(supervisor):
@@ -333,8 +333,8 @@ def test_a_supervisor_resets_a_password(signed_in, personas):
     url = reverse("dispatch:supervisor_person_password", args=[personas["case_manager"].pk])
     assert signed_in.post(url, {"password": "short"}).status_code == 400
     assert signed_in.post(url, {"password": PASSWORD}).status_code == 302
-    assert not Client().login(username="cm", password="pw-for-tests-1")
-    assert Client().login(username="cm", password=PASSWORD)
+    assert not Client().login(request=factories.signin_request(), username="cm", password="pw-for-tests-1")
+    assert Client().login(request=factories.signin_request(), username="cm", password=PASSWORD)
     entry = AuditEntry.objects.get(action="user.password_reset")
     assert entry.target == "user cm" and PASSWORD not in str(entry.detail)
 

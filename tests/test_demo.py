@@ -13,6 +13,7 @@ from django.utils import timezone
 from dispatch.models import Incident
 from field.models import Outcome
 from referrals.models import ContactAttempt, FollowUp, FollowUpChange, Organization, PoliceReferral, Service
+from tests import factories
 
 PROJECT_APPS = ("dispatch", "field", "referrals", "auth")
 
@@ -82,7 +83,7 @@ def follow_ups_in_every_state_worked_by_the_demo_case_manager():
 
 
 def the_case_managers_demo_queue_and_a_follow_up_read_well(client):
-    client.login(username="casemanager", password="demo-pass-2026")
+    client.login(request=factories.signin_request(), username="casemanager", password="demo-pass-2026")
     assert client.get(reverse("referrals:case_manager_home")).status_code == 200
     follow_up = FollowUp.objects.filter(incident__isnull=False, outcome__isnull=False).first()
     content = client.get(reverse("referrals:follow_up", args=[follow_up.pk])).content.decode()

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from dispatch.models import ApiClient, Incident, Shift, Unit
+from tests import factories
 
 
 def run_settings(env: dict) -> subprocess.CompletedProcess:
@@ -144,7 +145,9 @@ def test_the_demo_program_without_history_is_todays_calls_and_six_staffed_units(
 def test_the_demo_sign_ins_work(client, db):
     call_command("load_demo", history_days=0)
     for username in ("dispatcher", "clinician", "responder1", "officer", "casemanager", "supervisor"):
-        assert client.login(username=username, password="demo-pass-2026"), username
+        assert client.login(
+            request=factories.signin_request(), username=username, password="demo-pass-2026"
+        ), username
         assert client.get("/").status_code == 302
 
 

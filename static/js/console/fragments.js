@@ -14,7 +14,8 @@ export function parseFragment(html) {
 export async function fetchFragment(url) {
   let response;
   try {
-    response = await fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+    // X-Background: a refresh after a live event is not use of the session (the idle lock).
+    response = await fetch(url, { headers: { "HX-Request": "true", "X-Background": "1" }, credentials: "same-origin" });
   } catch {
     return null;
   }

@@ -7,7 +7,7 @@ import * as outbox from "./outbox.js";
 import { renderOutbox, renderPanel } from "./render.js";
 import { FieldSocket } from "./socket.js";
 import { Beeper } from "./sound.js";
-import { applyOutbox, followCall, latestStep, learnClock, loadState, newer, saveState, stepMoment } from "./state.js";
+import { applyOutbox, clearCachedCall, followCall, latestStep, learnClock, loadState, newer, saveState, stepMoment } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("tablet");
@@ -28,8 +28,13 @@ let state = JSON.parse($("tablet-state").textContent);
 let fresh = false; // whether `state` came from the server while this page was open
 let view = state; // the state with what is waiting in the outbox applied
 
+// What waits in the outbox for this responder (a shared tablet may hold another's too).
+async function mine() {
+  return (await outbox.pending()).filter((item) => item.user === undefined || item.user === user);
+}
+
 async function show() {
-  view = applyOutbox(state, await outbox.pending());
+  view = applyOutbox(state, await mine());
   const onShift = Boolean(view.unit);
   $("start-shift").hidden = onShift;
   $("on-shift").hidden = !onShift;
@@ -44,7 +49,11 @@ async function show() {
 async function refreshState() {
   let next;
   try {
-    const response = await fetch(root.dataset.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const response = await fetch(root.dataset.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json", "X-Background": "1" } });
+    if (response.status === 401 || response.status === 403 || (response.redirected && new URL(response.url).pathname === "/signin/")) {
+      await signedOut();
+      return false;
+    }
     if (response.redirected || !response.ok) return false;
     next = await response.json();
   } catch {
@@ -182,14 +191,19 @@ async function acknowledge() {
 // Send now when the outbox is empty and the network is up; otherwise queue behind what is
 // waiting. Answers {ok, status, body} when the server answered now, or {queued: true}.
 async function submit(item) {
-  item = { key: outbox.newKey(), ...item };
-  const waiting = (await outbox.pending()).length;
+  item = { key: outbox.newKey(), user, ...item };
+  const waiting = (await mine()).length;
   if (!waiting && navigator.onLine) {
     let result = null;
     try {
       result = await outbox.send(item);
     } catch {
       result = null; // the network failed mid-request; the same key makes a retry safe
+    }
+    if (result && outbox.signedOutAnswer(result, { live: socket.isOpen() })) {
+      await outbox.enqueue(item);
+      await signedOut();
+      return { queued: true };
     }
     if (result && result.status < 500) {
       // A 400 goes back to the form that sent it; other refusals are kept until dismissed.
@@ -204,7 +218,7 @@ async function submit(item) {
 
 async function showOutbox() {
   // Read first, then draw in one go: two of these may overlap, and each draws it whole.
-  const [items, refusals] = await Promise.all([outbox.pending(), outbox.conflicts()]);
+  const [items, refusals] = await Promise.all([mine(), outbox.conflicts()]);
   const badge = $("outbox-status");
   badge.textContent = `${items.length} waiting to send`;
   badge.className = items.length ? "badge warn" : "badge";
@@ -225,11 +239,15 @@ async function showOutbox() {
 }
 
 async function flushOutbox() {
-  if (!(await outbox.pending()).length) return;
-  await outbox.flush(async (item, result) => {
+  if (!(await mine()).length) return;
+  const sent = await outbox.flush(async (item, result) => {
     if (result.ok && (item.kind === "status" || item.kind === "ack")) await absorb(result.body);
     await showOutbox();
-  });
+  }, { user, live: () => socket.isOpen() });
+  if (sent === "signed_out") {
+    await signedOut();
+    return;
+  }
   await show();
   refreshSoon();
 }
@@ -484,7 +502,7 @@ async function reportLocation() {
   if (!position || !view.unit || !navigator.onLine || Date.now() - lastSent < LOCATION_EVERY_MS) return;
   lastSent = Date.now();
   try {
-    await outbox.send({ key: outbox.newKey(), url: `${api}location`, body: position });
+    await outbox.send({ key: outbox.newKey(), url: `${api}location`, body: position }, { background: true });
   } catch {
     lastSent = 0; // try again with the next position
   }
@@ -519,6 +537,55 @@ document.addEventListener("click", (event) => {
   }
 });
 
+// --- the session ends (signed out elsewhere, locked idle, deactivated) ------------------------------
+// The call leaves the screen and the tablet (the kept state, the worker's cache); what waits in
+// the outbox stays and goes once the responder signs in again. A tablet locked idle on shift
+// still hears, with no detail, that a new assignment came: it sounds and asks for sign-in.
+let locked = false;
+async function signedOut() {
+  if (locked) return;
+  locked = true;
+  beeper.stop();
+  $("lock-screen").hidden = false;
+  for (const id of ["start-shift", "on-shift"]) {
+    $(id).hidden = true;
+    $(id).inert = true;
+  }
+  $("panel").replaceChildren();
+  $("new-alert").hidden = true;
+  const waiting = (await mine()).length;
+  $("lock-waiting").textContent = waiting
+    ? `${waiting} ${waiting === 1 ? "change is" : "changes are"} kept on this tablet and will be sent when you sign in.`
+    : "";
+  await clearCachedCall().catch(() => null);
+  navigator.serviceWorker?.controller?.postMessage({ type: "session-ended" });
+}
+
+function listenWhileLocked(token) {
+  if (!token) return;
+  signedOut();
+  $("lock-heading").textContent = "Signed out after being idle";
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let attempt = 0;
+  const open = () => {
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/field/nudge/?token=${encodeURIComponent(token)}`);
+    ws.onopen = () => { attempt = 0; };
+    ws.onmessage = (message) => {
+      let data;
+      try { data = JSON.parse(message.data); } catch { return; }
+      if (data.type !== "nudge") return;
+      $("lock-nudge").hidden = false;
+      beeper.start();
+    };
+    ws.onclose = (event) => {
+      if (event.code === 4401) return; // the shift ended or the token ran out
+      attempt += 1;
+      setTimeout(open, Math.min(30_000, 500 * 2 ** attempt));
+    };
+  };
+  open();
+}
+
 // --- live events ----------------------------------------------------------------------------
 async function onEvent(event) {
   if (event.type === "assignment.cancelled" && state.assignment?.id === event.data.id) {
@@ -535,8 +602,12 @@ const socket = new FieldSocket(
   {
     onEvent,
     onResync: refreshState,
-    onMessage: (message) => { if (message.type === "shift") refreshSoon(); },
+    onMessage: (message) => {
+      if (message.type === "shift") refreshSoon();
+      if (message.type === "locked") listenWhileLocked(message.nudge);
+    },
     onState: (connection) => {
+      if (connection === "refused") signedOut();
       const badge = $("connection");
       badge.textContent = connection === "open" ? "Live" : connection === "refused" ? "Signed out" : "Offline — reconnecting";
       badge.className = connection === "open" ? "badge ok" : "badge no";

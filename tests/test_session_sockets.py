@@ -1,0 +1,292 @@
+"""Sockets serve a session only while it lasts (issue 11): sign-out, expiry, the idle lock,
+deactivation and a role change close every consumer's sockets (4401 / 4403), and nothing is
+sent after. A locked tablet still hears, content-free, that its unit has a new assignment."""
+
+import asyncio
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+import time_machine
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+
+from config.asgi import application
+from dispatch import services
+from dispatch.events import EventType, event_record
+from field.consumers import nudge_token_for
+from tests import factories
+from tests.realtime_support import (
+    assign,
+    fresh_channel_layer,  # noqa: F401 - a fixture
+    make_incident,
+    make_unit_with_responder,
+    receive,
+)
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_channel_layer"),
+]
+
+db = database_sync_to_async
+ORIGIN = [(b"origin", b"http://testserver")]
+CONSUMERS = {"/ws/dispatch/": "dispatcher", "/ws/followups/": "case_manager", "/ws/field/": "responder"}
+
+
+def record(data: dict) -> None:
+    with transaction.atomic():
+        event_record(EventType.INCIDENT_UPDATED, data)
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@asynccontextmanager
+async def socket_for(client: Client, path: str):
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    headers = [(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())]
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect()
+
+
+async def opened(ws, path):
+    """Read what a socket says when it opens (field: its shift; follow-ups: ready)."""
+    if path == "/ws/field/":
+        assert (await receive(ws))["type"] == "shift"
+    elif path == "/ws/followups/":
+        assert await receive(ws) == {"type": "ready"}
+    else:
+        assert await ws.receive_nothing(timeout=0.2)
+
+
+async def closed_with(ws, timeout=3.0) -> int:
+    """The close code, after making sure nothing else came first."""
+    output = await ws.receive_output(timeout=timeout)
+    assert output["type"] == "websocket.close", output
+    return output["code"]
+
+
+@pytest.fixture
+def slow_recheck(settings):
+    """Re-checks far apart: a close within a second then shows the signal did it."""
+    settings.SESSION_RECHECK_SECONDS = 60
+
+
+@pytest.fixture
+def fast_recheck(settings):
+    settings.SESSION_RECHECK_SECONDS = 0.2
+
+
+async def test_a_recheck_within_15_seconds_is_the_default():
+    assert 0 < django_settings.SESSION_RECHECK_SECONDS <= 15
+
+
+@pytest.mark.usefixtures("slow_recheck")
+async def test_signing_out_closes_every_consumers_socket_at_once_with_4401(personas, call_types):
+    for path, role in CONSUMERS.items():
+        client = await db(signed_in)(personas[role])
+        async with socket_for(client, path) as ws:
+            await opened(ws, path)
+            await db(client.post)("/signout/")
+            assert await closed_with(ws, timeout=1) == 4401, path
+
+
+@pytest.mark.usefixtures("slow_recheck")
+async def test_after_sign_out_no_narrative_reaches_the_console(personas, call_types):
+    client = await db(signed_in)(personas["dispatcher"])
+    async with socket_for(client, "/ws/dispatch/") as ws:
+        await opened(ws, "/ws/dispatch/")
+        incident = await db(make_incident)(narrative="first, while signed in")
+        assert (await receive(ws))["type"] == "incident.created"
+
+        def sign_out_then_a_call():
+            client.post("/signout/")
+            make_incident(narrative="after sign-out: must not be sent")
+
+        await db(sign_out_then_a_call)()
+        assert await closed_with(ws, timeout=1) == 4401
+        assert incident.pk
+
+
+@pytest.mark.usefixtures("slow_recheck")
+async def test_deactivation_closes_the_users_sockets_and_events_after_it_are_not_sent(personas, call_types):
+    cr1, maya = await db(make_unit_with_responder)("CR-1", "maya")
+    dispatcher = await db(signed_in)(personas["dispatcher"])
+    tablet = await db(signed_in)(maya)
+    async with socket_for(dispatcher, "/ws/dispatch/") as console, socket_for(tablet, "/ws/field/") as ws:
+        await opened(console, "/ws/dispatch/")
+        await opened(ws, "/ws/field/")
+
+        await db(services.user_deactivate)(actor=personas["supervisor"], user_id=maya.pk)
+        # Her shift ended (unit.updated), then the socket closed: only what came before the
+        # change may precede the close, nothing after it.
+        while True:
+            output = await ws.receive_output(timeout=1)
+            if output["type"] == "websocket.close":
+                assert output["code"] == 4401
+                break
+            assert output["type"] == "websocket.send"
+        assert await ws.receive_nothing(timeout=0.3)
+        # The dispatcher's console is not hers: it carries on.
+        await db(record)({"n": 1})
+        while (await receive(console)).get("data") != {"n": 1}:
+            pass
+
+
+@pytest.mark.usefixtures("slow_recheck")
+async def test_a_role_change_closes_the_socket_with_4403_and_a_kept_role_carries_on(personas, call_types):
+    dispatcher, supervisor = personas["dispatcher"], personas["supervisor"]
+    client = await db(signed_in)(dispatcher)
+    async with socket_for(client, "/ws/dispatch/") as ws:
+        await opened(ws, "/ws/dispatch/")
+        # The same role again (a name change): still a dispatcher, still served.
+        await db(services.user_update)(
+            actor=supervisor, user_id=dispatcher.pk, first_name="Dee", last_name="Patel", role="dispatcher"
+        )
+        await db(record)({"n": 1})
+        assert (await receive(ws))["data"] == {"n": 1}
+
+        def demote_then_event():
+            services.user_update(
+                actor=supervisor, user_id=dispatcher.pk, first_name="Dee", last_name="Patel", role="responder"
+            )
+            record({"n": 2, "narrative": "must not be sent"})
+
+        await db(demote_then_event)()
+        assert await closed_with(ws, timeout=1) == 4403
+
+
+@pytest.mark.usefixtures("slow_recheck")
+async def test_a_case_manager_who_loses_the_role_stops_hearing_the_queue(personas):
+    client = await db(signed_in)(personas["case_manager"])
+    async with socket_for(client, "/ws/followups/") as ws:
+        await opened(ws, "/ws/followups/")
+        await db(services.user_update)(
+            actor=personas["supervisor"],
+            user_id=personas["case_manager"].pk,
+            first_name="C",
+            last_name="M",
+            role="police_officer",
+        )
+        assert await closed_with(ws, timeout=1) == 4403
+
+
+@pytest.mark.usefixtures("fast_recheck")
+async def test_an_expired_session_closes_its_sockets_on_the_recheck(personas, call_types):
+    for path, role in CONSUMERS.items():
+        client = await db(signed_in)(personas[role])
+        with time_machine.travel(timezone.now(), tick=True) as traveller:
+            async with socket_for(client, path) as ws:
+                await opened(ws, path)
+                # Kept awake (the idle lock is not what ends it), past the session's age.
+                traveller.shift(timedelta(seconds=django_settings.SESSION_COOKIE_AGE + 60))
+                assert await closed_with(ws, timeout=3) == 4401, path
+
+
+@pytest.mark.usefixtures("fast_recheck")
+async def test_an_idle_session_is_ended_by_the_socket_recheck(personas):
+    from django.contrib.sessions.models import Session
+
+    client = await db(signed_in)(personas["dispatcher"])
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        async with socket_for(client, "/ws/dispatch/") as ws:
+            await opened(ws, "/ws/dispatch/")
+            traveller.shift(timedelta(seconds=django_settings.SESSION_IDLE_SECONDS - 60))
+            assert await ws.receive_nothing(timeout=0.6)  # not idle yet: still open
+            traveller.shift(timedelta(seconds=120))
+            assert await closed_with(ws, timeout=3) == 4401
+    assert not await db(Session.objects.filter(session_key=key).exists)()
+
+
+@pytest.mark.usefixtures("fast_recheck")
+async def test_a_locked_tablet_is_told_of_a_new_assignment_without_its_content(call_types):
+    cr1, maya = await db(make_unit_with_responder)("CR-1", "maya")
+    tablet = await db(signed_in)(maya)
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        async with socket_for(tablet, "/ws/field/") as ws:
+            await opened(ws, "/ws/field/")
+            traveller.shift(timedelta(seconds=django_settings.SESSION_IDLE_SECONDS + 5))
+            locked = await receive(ws, timeout=3)
+            assert locked["type"] == "locked" and locked["nudge"]
+            assert await closed_with(ws) == 4401
+    nudge = WebsocketCommunicator(
+        application, f"/ws/field/nudge/?token={locked['nudge']}", headers=[(b"origin", b"http://testserver")]
+    )
+    assert (await nudge.connect())[0]
+    try:
+        incident = await db(make_incident)(caller_name="Ann Secret", narrative="Secret narrative")
+        await db(assign)(incident, "CR-1")
+        message = await receive(nudge)
+        assert message == {"type": "nudge", "kind": "assignment"}
+        assert await nudge.receive_nothing(timeout=0.3)
+        # Her partner takes over the unit and she ends her shift: the token is worth nothing now.
+        partner = await db(factories.UserFactory)(username="theo", roles=["responder"])
+        await db(services.shift_start)(user=partner, unit_id=cr1.pk)
+        await db(services.shift_end)(user=maya)
+        assert await closed_with(nudge, timeout=3) == 4401
+    finally:
+        await nudge.disconnect()
+
+
+async def test_the_nudge_socket_refuses_a_bad_or_stale_token(call_types):
+    cr1, maya = await db(make_unit_with_responder)("CR-1", "maya")
+    for token in ["", "nonsense", (await db(nudge_token_for)(maya.pk)) + "x"]:
+        ws = WebsocketCommunicator(application, f"/ws/field/nudge/?token={token}", headers=ORIGIN)
+        await ws.connect()
+        assert await closed_with(ws) == 4401
+        await ws.disconnect()
+    token = await db(nudge_token_for)(maya.pk)
+    await db(services.user_deactivate)(actor=None, user_id=maya.pk)
+    ws = WebsocketCommunicator(application, f"/ws/field/nudge/?token={token}", headers=ORIGIN)
+    await ws.connect()
+    assert await closed_with(ws) == 4401
+    await ws.disconnect()
+
+
+async def test_an_explicit_sign_out_gives_the_tablet_no_nudge_token(call_types, settings):
+    settings.SESSION_RECHECK_SECONDS = 60
+    cr1, maya = await db(make_unit_with_responder)("CR-1", "maya")
+    tablet = await db(signed_in)(maya)
+    async with socket_for(tablet, "/ws/field/") as ws:
+        await opened(ws, "/ws/field/")
+        await db(tablet.post)("/signout/")
+        assert await closed_with(ws, timeout=1) == 4401
+
+
+@pytest.mark.usefixtures("fast_recheck")
+async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_types):
+    cr1, maya = await db(make_unit_with_responder)("CR-1", "maya")
+    tablet = await db(signed_in)(maya)
+    with time_machine.travel(timezone.now(), tick=True) as traveller:
+        async with socket_for(tablet, "/ws/field/") as ws:
+            await opened(ws, "/ws/field/")
+            await ws.send_json_to({"type": "resume", "last_event_id": 0})
+            incident = await db(make_incident)()
+            await db(assign)(incident, "CR-1")
+            created = None
+            while created is None:
+                message = await receive(ws)
+                if message.get("type") == "assignment.created":
+                    created = message
+            traveller.shift(timedelta(seconds=django_settings.SESSION_IDLE_SECONDS - 60))
+            await ws.send_json_to({"type": "ack", "event_id": created["id"]})
+            traveller.shift(timedelta(seconds=120))  # 30 minutes after sign-in, 1 after the ack
+            await asyncio.sleep(0.6)
+            while not await ws.receive_nothing(timeout=0.3):
+                output = await ws.receive_output()
+                assert output["type"] != "websocket.close", output
