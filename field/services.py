@@ -127,7 +127,7 @@ def encounter_start(
         raise Assignment.DoesNotExist("No such assignment for this unit.")
     if not address.strip():
         address = f"Near {latitude:.5f}, {longitude:.5f}" if latitude is not None else "Unknown location"
-    callsign = Unit.objects.values_list("callsign", flat=True).get(pk=unit_id)
+    callsign, program_id = Unit.objects.values_list("callsign", "program_id").get(pk=unit_id)
     with transaction.atomic():
         incident = dispatch_services.incident_create(
             fields=IncidentFields(
@@ -139,6 +139,7 @@ def encounter_start(
                 longitude=longitude,
             ),
             actor=user,
+            program=program_id,
         )
         return dispatch_services.assignment_create(
             incident_id=incident.pk,
@@ -217,6 +218,7 @@ def outcome_record(*, assignment_id, fields: OutcomeFields, actor, at: datetime 
         if fields.person is not None and fields.person.any():
             person = referral_services.person_create(
                 actor=actor,
+                program=incident.program,
                 name=fields.person.name,
                 alias=fields.person.alias,
                 date_of_birth=fields.person.date_of_birth,

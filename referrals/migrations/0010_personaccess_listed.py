@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0007_policereferral_officer_status'),
+        ('referrals', '0009_programs_required'),
     ]
 
     operations = [
