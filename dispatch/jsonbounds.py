@@ -12,8 +12,11 @@ import re
 # The deepest document the contract has (an EIDO) nests about ten levels.
 MAX_JSON_DEPTH = 64
 
-# A string (skipped whole, escapes included) or a bracket.
-_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# Where structure may change (a bracket or a string's start), and the rest of a string once
+# it has started (possessive: each character is looked at once, so a body of a thousand
+# unterminated strings costs no more than one).
+_STRUCTURE = re.compile(r'["\[\]{}]')
+_STRING_REST = re.compile(r'(?:[^"\\]|\\.)*+"', re.S)
 
 
 class JSONTooDeep(ValueError):
@@ -22,14 +25,21 @@ class JSONTooDeep(ValueError):
 
 
 def too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    depth = 0
-    for match in _STRUCTURE.finditer(text):
-        char = match.group()
-        if char in "[{":
+    """Whether the text nests brackets deeper than `limit`, brackets inside strings aside;
+    one pass over the text."""
+    depth, position = 0, 0
+    while found := _STRUCTURE.search(text, position):
+        char, position = found.group(), found.end()
+        if char == '"':
+            rest = _STRING_REST.match(text, position)
+            if rest is None:
+                return False  # an unterminated string: not JSON, and json.loads says so
+            position = rest.end()
+        elif char in "[{":
             depth += 1
             if depth > limit:
                 return True
-        elif char in "]}":
+        else:
             depth -= 1
     return False
 

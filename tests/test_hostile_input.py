@@ -161,3 +161,19 @@ def test_a_far_due_date_stored_before_the_bounds_no_longer_breaks_the_queue(
     assert clamp_stored(apps, ["dispatch", "referrals", "field"]) == 1
     assert client.get(reverse("referrals:case_manager_home")).status_code == 200
     assert FollowUp.objects.get().due_at.year == 2199
+
+
+@pytest.mark.parametrize(
+    "text,deep_",
+    [
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        (json.dumps(["[" * 100, {"a": 'x]]]"[[['}]), False),  # brackets inside strings do not count
+        ('"' + '\\"' * 32000, False),  # unterminated, full of escapes: one pass, not one a quote
+        ('"' * 65000, False),
+    ],
+)
+def test_the_depth_is_measured_in_one_pass_over_the_text(text, deep_):
+    from dispatch.jsonbounds import too_deep
+
+    assert too_deep(text) is deep_
