@@ -11,6 +11,7 @@ import time_machine
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.utils import timezone
 from config.asgi import application
 from dispatch import services
 from dispatch.events import EventType, event_record
+from dispatch.session_guard import LAST_ACTIVE_KEY
 from field.consumers import nudge_token_for
 from tests import factories
 from tests.realtime_support import (
@@ -275,7 +277,6 @@ async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_t
     with time_machine.travel(timezone.now(), tick=True) as traveller:
         async with socket_for(tablet, "/ws/field/") as ws:
             await opened(ws, "/ws/field/")
-            await ws.send_json_to({"type": "resume", "last_event_id": 0})
             incident = await db(make_incident)()
             await db(assign)(incident, "CR-1")
             created = None
@@ -285,6 +286,11 @@ async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_t
                     created = message
             traveller.shift(timedelta(seconds=django_settings.SESSION_IDLE_SECONDS - 60))
             await ws.send_json_to({"type": "ack", "event_id": created["id"]})
+            key = tablet.cookies[django_settings.SESSION_COOKIE_NAME].value
+            noted = timezone.now().timestamp() - 5
+            async with asyncio.timeout(5):
+                while (await db(lambda: SessionStore(key).load().get(LAST_ACTIVE_KEY, 0))()) < noted:
+                    await asyncio.sleep(0.05)
             traveller.shift(timedelta(seconds=120))  # 30 minutes after sign-in, 1 after the ack
             await asyncio.sleep(0.6)
             while not await ws.receive_nothing(timeout=0.3):
