@@ -16,6 +16,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+import config.settings as production
 from config.asgi import application
 from dispatch import services
 from dispatch.events import EventType, event_record
@@ -80,6 +81,12 @@ async def closed_with(ws, timeout=3.0) -> int:
     output = await ws.receive_output(timeout=timeout)
     assert output["type"] == "websocket.close", output
     return output["code"]
+
+
+@pytest.fixture(autouse=True)
+def idle_lock(settings):
+    """The production idle lock (the suite's default is longer: see conftest)."""
+    settings.SESSION_IDLE_SECONDS = production.SESSION_IDLE_SECONDS
 
 
 @pytest.fixture
@@ -188,7 +195,8 @@ async def test_a_case_manager_who_loses_the_role_stops_hearing_the_queue(persona
 
 
 @pytest.mark.usefixtures("fast_recheck")
-async def test_an_expired_session_closes_its_sockets_on_the_recheck(personas, call_types):
+async def test_an_expired_session_closes_its_sockets_on_the_recheck(personas, call_types, settings):
+    settings.SESSION_IDLE_SECONDS = 10 * django_settings.SESSION_COOKIE_AGE  # expiry, not the idle lock
     for path, role in CONSUMERS.items():
         client = await db(signed_in)(personas[role])
         with time_machine.travel(timezone.now(), tick=True) as traveller:
