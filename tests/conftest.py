@@ -53,6 +53,10 @@ def _test_settings(settings):
     # Tests sign people in with force_login, which passes no second factor: the tests of the
     # second factor (tests/test_second_factor.py) put the production default back.
     settings.OTP_REQUIRED_ROLES = []
+    # Tests move the clock (to noon today: `midday`, up to a day ahead) after signing people in,
+    # which to the idle lock looks like a day without use. The idle-lock tests put the
+    # production 30 minutes back (tests/test_idle_lock.py, tests/test_session_sockets.py).
+    settings.SESSION_IDLE_SECONDS = 3 * 24 * 3600
     # The API's throttles count in the cache: each test starts with none counted.
     from django.core.cache import cache
 

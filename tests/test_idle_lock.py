@@ -5,16 +5,21 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+import config.settings as production
 from dispatch.roles import HOME_URL_NAMES
 from dispatch.session_guard import LAST_ACTIVE_KEY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("idle_lock")]
 
 IDLE = timedelta(seconds=1800)
+
+
+@pytest.fixture
+def idle_lock(settings):
+    settings.SESSION_IDLE_SECONDS = production.SESSION_IDLE_SECONDS
 
 
 @pytest.fixture
@@ -24,7 +29,7 @@ def clock():
 
 
 def test_the_default_idle_lock_is_30_minutes():
-    assert django_settings.SESSION_IDLE_SECONDS == 1800
+    assert production.SESSION_IDLE_SECONDS == 1800
 
 
 @pytest.mark.parametrize("role", list(HOME_URL_NAMES))

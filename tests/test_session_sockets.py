@@ -11,13 +11,16 @@ import time_machine
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+import config.settings as production
 from config.asgi import application
 from dispatch import services
 from dispatch.events import EventType, event_record
+from dispatch.session_guard import LAST_ACTIVE_KEY
 from field.consumers import nudge_token_for
 from tests import factories
 from tests.realtime_support import (
@@ -78,6 +81,12 @@ async def closed_with(ws, timeout=3.0) -> int:
     output = await ws.receive_output(timeout=timeout)
     assert output["type"] == "websocket.close", output
     return output["code"]
+
+
+@pytest.fixture(autouse=True)
+def idle_lock(settings):
+    """The production idle lock (the suite's default is longer: see conftest)."""
+    settings.SESSION_IDLE_SECONDS = production.SESSION_IDLE_SECONDS
 
 
 @pytest.fixture
@@ -186,7 +195,8 @@ async def test_a_case_manager_who_loses_the_role_stops_hearing_the_queue(persona
 
 
 @pytest.mark.usefixtures("fast_recheck")
-async def test_an_expired_session_closes_its_sockets_on_the_recheck(personas, call_types):
+async def test_an_expired_session_closes_its_sockets_on_the_recheck(personas, call_types, settings):
+    settings.SESSION_IDLE_SECONDS = 10 * django_settings.SESSION_COOKIE_AGE  # expiry, not the idle lock
     for path, role in CONSUMERS.items():
         client = await db(signed_in)(personas[role])
         with time_machine.travel(timezone.now(), tick=True) as traveller:
@@ -275,7 +285,6 @@ async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_t
     with time_machine.travel(timezone.now(), tick=True) as traveller:
         async with socket_for(tablet, "/ws/field/") as ws:
             await opened(ws, "/ws/field/")
-            await ws.send_json_to({"type": "resume", "last_event_id": 0})
             incident = await db(make_incident)()
             await db(assign)(incident, "CR-1")
             created = None
@@ -285,6 +294,11 @@ async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_t
                     created = message
             traveller.shift(timedelta(seconds=django_settings.SESSION_IDLE_SECONDS - 60))
             await ws.send_json_to({"type": "ack", "event_id": created["id"]})
+            key = tablet.cookies[django_settings.SESSION_COOKIE_NAME].value
+            noted = timezone.now().timestamp() - 5
+            async with asyncio.timeout(5):
+                while (await db(lambda: SessionStore(key).load().get(LAST_ACTIVE_KEY, 0))()) < noted:
+                    await asyncio.sleep(0.05)
             traveller.shift(timedelta(seconds=120))  # 30 minutes after sign-in, 1 after the ack
             await asyncio.sleep(0.6)
             while not await ws.receive_nothing(timeout=0.3):
