@@ -169,7 +169,14 @@ if REDIS_URL:
         }
     }
     # The API's throttles count in Redis too, so every process counts the same requests.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Beside another deployment (or a test worker) on the same Redis database.
+            "KEY_PREFIX": env.str("CACHE_PREFIX", default=""),
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -15,6 +15,22 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 _layer_config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
 if os.environ.get("PYTEST_XDIST_WORKER") and "prefix" in _layer_config:
     _layer_config["prefix"] += "-" + os.environ["PYTEST_XDIST_WORKER"]
+    # And the cache (the API's throttles) under its own key prefix, cleared key by key.
+    settings.CACHES["default"]["KEY_PREFIX"] = "test-" + os.environ["PYTEST_XDIST_WORKER"]
+
+
+def _cache_clear():
+    """Empty this test run's cache. On Redis, only the keys under its prefix: Django's own
+    clear() empties the whole database, the other worker's counts (and channel layer) too."""
+    from django.core.cache import cache
+
+    if settings.REDIS_URL:
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
 
 
 def skip_or_fail(reason: str):
@@ -58,9 +74,7 @@ def _test_settings(settings):
     # production 30 minutes back (tests/test_idle_lock.py, tests/test_session_sockets.py).
     settings.SESSION_IDLE_SECONDS = 3 * 24 * 3600
     # The API's throttles count in the cache: each test starts with none counted.
-    from django.core.cache import cache
-
-    cache.clear()
+    _cache_clear()
     # Each test starts from its own database: what the last one subscribed is gone.
     from dispatch.webhooks import subscribers_forget
 

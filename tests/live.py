@@ -91,6 +91,7 @@ def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProces
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
         env["CHANNEL_PREFIX"] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+        env["CACHE_PREFIX"] = settings.CACHES["default"].get("KEY_PREFIX", "")
     env.update({k: str(v) for k, v in env_overrides.items()})
     log_path = log_dir / f"daphne-{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the process's end
