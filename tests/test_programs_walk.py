@@ -378,3 +378,15 @@ def test_a_statewide_dispatcher_assigns_as_units_to_as_call_and_never_bs(client,
     assert "Denver STAR" in page and "Aurora ART" in page
     narrowed = client.get("/dispatch/", {"program": "denver-star"}).content.decode()
     assert "Bravo Way" not in narrowed and "Alpha Way" in narrowed
+
+
+def test_a_program_clients_webhooks_carry_only_its_programs_events(programs):
+    from dispatch.models import Event
+    from dispatch.webhooks import message_for
+
+    a, b = programs
+    b_events = Event.objects.filter(program=b["program"])
+    a_events = Event.objects.filter(program=a["program"])
+    assert b_events.filter(type="unit.updated").exists() and a_events.filter(type="unit.updated").exists()
+    assert all(message_for(event, a["client"]) is None for event in b_events)
+    assert any(message_for(event, a["client"]) is not None for event in a_events.filter(type="unit.updated"))
