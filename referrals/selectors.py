@@ -13,7 +13,7 @@ from django.utils import timezone
 from dispatch.geo import distance_km
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AuditEntry, ExportAudit, Incident
 from dispatch.programs import program_slug
-from dispatch.roles import Rows, rows_visible
+from dispatch.roles import Action, Rows, program_ids_for, rows_visible, scope
 from referrals.history import record_summary
 from referrals.models import FollowUp, OfficerContact, Person, PersonAccess, PoliceReferral, Service
 
@@ -64,6 +64,7 @@ def referral_officer_view(referral: PoliceReferral) -> dict:
     status = referral_officer_status(referral)
     return {
         "id": referral.id,
+        "program": program_slug(referral.program_id),
         "external_id": referral.external_id,
         "urgency": referral.urgency,
         "call_type": referral.call_type_code,
@@ -106,9 +107,11 @@ def outreach_list_near(unit, *, radius_km: float = OUTREACH_RADIUS_KM, limit: in
     when both places are known), then those without coordinates, oldest first. Each item has
     `distance_km` (None when unknown). The unit's own claimed referrals come first of all."""
     waiting = list(
-        PoliceReferral.objects.filter(
+        PoliceReferral.objects.filter(program_id=unit.program_id)
+        .filter(
             Q(state=PoliceReferral.State.QUEUED) | Q(state=PoliceReferral.State.CLAIMED, claimed_by_unit=unit)
-        ).order_by("created_at")[:500]
+        )
+        .order_by("created_at")[:500]
     )
     here = (unit.latitude, unit.longitude) if unit.latitude is not None else None
     near = []
@@ -165,6 +168,7 @@ def follow_up_queue(user, *, view="", status="", service_type="", provider=None,
     each, overdue first (earliest due). Closed follow-ups only when asked for by status."""
     now = timezone.now()
     qs = FollowUp.objects.select_related("person", "provider", "provider__organization", "case_manager")
+    qs = scope(qs, user, Action.FOLLOW_UP_WORK)
     qs = qs.filter(status=status) if status else qs.exclude(status=FollowUp.Status.CLOSED)
     if view == "mine":
         qs = qs.filter(case_manager=user)
@@ -192,7 +196,7 @@ def follow_up_queue(user, *, view="", status="", service_type="", provider=None,
 def follow_up_counts(user) -> dict:
     """The numbers at the top of the queue, all over open follow-ups."""
     now = timezone.now()
-    open_ = FollowUp.objects.exclude(status=FollowUp.Status.CLOSED)
+    open_ = scope(FollowUp.objects.all(), user, Action.FOLLOW_UP_WORK).exclude(status=FollowUp.Status.CLOSED)
     return open_.aggregate(
         mine=Count("id", filter=Q(case_manager=user)),
         unassigned=Count("id", filter=Q(case_manager__isnull=True)),
@@ -276,10 +280,20 @@ def _person_match(prefix: str, q: str) -> Q:
     return match
 
 
-def person_search(q: str, *, limit: int = 100) -> QuerySet[Person]:
-    """People matching a name, alias, date of birth (YYYY-MM-DD) or phone; merged records
-    are left out (their links live on the survivor)."""
-    qs = Person.objects.filter(merged_into__isnull=True)
+def follow_up_list_visible(user) -> QuerySet[FollowUp]:
+    """Every follow-up of the caller's programs (the queue's filters aside)."""
+    return scope(FollowUp.objects.all(), user, Action.FOLLOW_UP_WORK)
+
+
+def person_list_visible(user) -> QuerySet[Person]:
+    """The people of the programs where the caller may read people's records."""
+    return scope(Person.objects.all(), user, Action.PERSON_READ)
+
+
+def person_search(q: str, *, viewer, limit: int = 100) -> QuerySet[Person]:
+    """People of the viewer's programs matching a name, alias, date of birth (YYYY-MM-DD) or
+    phone; merged records are left out (their links live on the survivor)."""
+    qs = person_list_visible(viewer).filter(merged_into__isnull=True)
     if q.strip():
         qs = qs.filter(_person_match("", q))
     return qs.order_by("name", "alias", "id")[:limit]
@@ -329,13 +343,6 @@ def person_timeline(person: Person) -> list[dict]:
     return items
 
 
-def person_access_list(*, person_id=None, limit: int = 500) -> QuerySet[PersonAccess]:
-    qs = PersonAccess.objects.select_related("user", "person")
-    if person_id:
-        qs = qs.filter(person_id=person_id)
-    return qs[:limit]
-
-
 # --- The directory -----------------------------------------------------------------------------------
 def service_list(*, q: str = "", service_type: str = "", active_only: bool = False) -> QuerySet[Service]:
     qs = Service.objects.select_related("organization").prefetch_related("locations", "capacities")
@@ -359,12 +366,21 @@ def _day_bounds(day_from, day_to):
 
 
 def audit_page(
-    *, person_id=None, username: str = "", day_from=None, day_to=None, page: int = 1, per_page: int = 50
+    *,
+    viewer,
+    person_id=None,
+    username: str = "",
+    day_from=None,
+    day_to=None,
+    page: int = 1,
+    per_page: int = 50,
 ) -> tuple[list[dict], bool]:
     """One page of the whole audit, newest first: dispatch's AuditEntry (administration,
     security, reads of identities), its ExportAudit (every export, identified ones marked) and
-    the PersonAccess rows of people's records (opened, merged, listed). With `person_id` only
-    what names that person. Returns the rows and whether another page follows."""
+    the PersonAccess rows of people's records (opened, merged, listed), of the viewer's
+    programs only (what was deployment-wide, a statewide role's): with `person_id` only what
+    names that person. Returns the rows and whether another page follows."""
+    program_ids = program_ids_for(viewer, Action.PERSON_AUDIT_READ)
     start, end = _day_bounds(day_from, day_to)
     upto = page * per_page + 1
 
@@ -378,7 +394,9 @@ def audit_page(
         return qs.order_by("-at", "-id")[:upto]
 
     rows: list[dict] = []
-    accesses = PersonAccess.objects.select_related("user")
+    accesses = scope(
+        PersonAccess.objects.select_related("user"), viewer, Action.PERSON_AUDIT_READ, "person__program"
+    )
     if person_id:
         accesses = accesses.filter(person_id=person_id)
     for a in bounded(accesses, "user"):
@@ -394,7 +412,15 @@ def audit_page(
             }
         )
     if not person_id:
-        for e in bounded(AuditEntry.objects.select_related("actor"), "actor"):
+        entries = AuditEntry.objects.select_related("actor")
+        if program_ids is not None:
+            # Their programs' entries, and the deployment's own (security, administration);
+            # a read across several programs (a statewide role's) is the statewide audit's.
+            entries = entries.filter(
+                Q(program__in=program_ids)
+                | (Q(program__isnull=True) & ~Q(kind=AuditEntry.Kind.IDENTITY_READ))
+            )
+        for e in bounded(entries, "actor"):
             detail = {k: v for k, v in e.detail.items() if k not in ("person_ids", "follow_up_ids")}
             rows.append(
                 {
@@ -408,6 +434,11 @@ def audit_page(
                 }
             )
         for x in bounded(ExportAudit.objects.select_related("user"), "user"):
+            # An export names the programs it read (ids, JSON; none before programs): it is
+            # shown to whoever may see one of them. Dropped here, after the read, so a program
+            # supervisor's page may hold fewer than `per_page` rows.
+            if program_ids is not None and x.programs and not program_ids.intersection(x.programs):
+                continue
             rows.append(
                 {
                     "at": x.at,

@@ -76,9 +76,11 @@ def _test_settings(settings):
     # The API's throttles count in the cache: each test starts with none counted.
     _cache_clear()
     # Each test starts from its own database: what the last one subscribed is gone.
+    from dispatch.programs import areas_forget
     from dispatch.webhooks import subscribers_forget
 
     subscribers_forget()
+    areas_forget()  # the programs' shapes, slugs and names read by the test before
 
 
 @pytest.fixture

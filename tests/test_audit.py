@@ -11,6 +11,7 @@ from django.utils import timezone
 from dispatch.models import AuditEntry, ExportAudit
 from referrals.models import FollowUp, PersonAccess
 from referrals.services import follow_up_create, person_create
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +140,23 @@ def test_bad_filters_are_a_clear_400(client, personas, query):
 def test_only_supervisors_read_the_audit(client, personas, role):
     client.force_login(personas[role])
     assert client.get(reverse("referrals:person_audit")).status_code == 403
+
+
+def test_a_program_supervisor_reads_only_their_programs_audit_and_the_state_all_of_it(client, personas):
+    program_b = factories.ProgramFactory(slug="aurora-art")
+    case_manager_b = factories.UserFactory(
+        username="cm-aurora", roles=["case_manager"], roles__program=program_b
+    )
+    bo = person_create(actor=None, name="Bo Aurora", program=program_b)
+    client.force_login(case_manager_b)
+    assert client.get(reverse("referrals:people"), {"q": "aurora"}).status_code == 200
+    assert client.get(reverse("referrals:person", args=[bo.pk])).status_code == 200
+    supervisor_a = personas["supervisor"]
+    state = factories.UserFactory(username="state-sup", roles=["supervisor"], roles__statewide=True)
+
+    client.force_login(supervisor_a)
+    page = client.get(reverse("referrals:person_audit")).content.decode()
+    assert "cm-aurora" not in page and f"person #{bo.pk}" not in page and "aurora" not in page
+    client.force_login(state)
+    page = client.get(reverse("referrals:person_audit")).content.decode()
+    assert "cm-aurora" in page and f"person #{bo.pk}" in page
