@@ -1,6 +1,5 @@
 """The CSV exports of the program's records: every export is audited before its first byte."""
 
-
 import csv
 from itertools import islice
 
@@ -169,7 +168,7 @@ def export(request):
     """A CSV of incidents, assignments or outcomes for a range, streamed. Personal identifiers
     only when the box is ticked (and the role may); every export is recorded in ExportAudit,
     written before the first row is sent."""
-    form = ExportForm(request.POST)
+    form = ExportForm(request.POST, user=request.user)
     if not form.is_valid():
         return render(request, "reports/dashboard_export_error.html", {"form": form}, status=400)
     filters = form.filters()
@@ -183,7 +182,11 @@ def export(request):
         range_start=filters.start,
         range_end=filters.end,
         with_identifiers=identifiers,
-        filters={k: v for k, v in filters.as_dict().items() if k not in ("start", "end")},
+        filters={
+            k: v
+            for k, v in filters.as_dict().items()
+            if k not in ("start", "end", "program_ids", "time_zone")
+        },
     )
     queryset, header, stamps = _export_queryset(kind, filters, identifiers)
     suffix = "-identified" if identifiers else ""

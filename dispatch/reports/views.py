@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET
 from dispatch.formatting import duration
 from dispatch.models import CallType, Incident
 from dispatch.reports import engine, sections
-from dispatch.reports.forms import ReportFilterForm
-from dispatch.roles import Action, may, role_required
+from dispatch.reports.forms import ProgramsRangeForm, ReportFilterForm
+from dispatch.roles import Action, may, programs_for, role_required
 
 
 def duration_measured(seconds: float | None) -> str:
@@ -230,7 +230,7 @@ def _dashboard_context(filters: engine.ReportFilters) -> dict:
 
 # --- Pages ----------------------------------------------------------------------------------------
 def _filters_or_errors(request):
-    form = ReportFilterForm(request.GET)
+    form = ReportFilterForm(request.GET, user=request.user)
     if form.is_bound and not form.is_valid():
         return form, None
     return form, form.filters()
@@ -245,10 +245,11 @@ def dashboard(request):
         "form": form,
         "filters": filters,
         "call_type_codes": CallType.objects.values_list("code", flat=True),
-        "time_zone": settings.TIME_ZONE,
+        "time_zone": filters.zone.key if filters is not None else settings.TIME_ZONE,
         "may_export_identifiers": may(request.user, Action.PROGRAM_DATA_IDENTIFIERS),
     }
     if filters is not None:
+        context["program"] = form.chosen_program()
         context.update(_dashboard_context(filters))
     template = "reports/dashboard.html#report" if request.htmx else "reports/dashboard.html"
     return render(request, template, context, status=400 if filters is None else 200)
@@ -334,3 +335,53 @@ def month_report(request):
         }
     )
     return render(request, "reports/month.html", context)
+
+
+# --- The programs side by side --------------------------------------------------------------------
+def _measure_display(key: str, value: dict) -> dict:
+    if key.startswith("duration:"):
+        if not value["count"]:
+            return {"main": "—", "detail": "none measured"}
+        return {
+            "main": duration_measured(value["median"]),
+            "detail": f"90th pct. {duration_measured(value['p90'])} · {value['count']:,} measured",
+        }
+    if "share" in value:
+        return {
+            "main": share(value["part"], value["whole"]),
+            "detail": f"{value['part']:,} of {value['whole']:,}",
+        }
+    return {"main": f"{value['value']:,}", "detail": ""}
+
+
+@require_GET
+@role_required(Action.PROGRAM_DATA)
+def programs_side_by_side(request):
+    """Every program the caller may read, side by side: the same definitions for each (one per
+    row), each program's numbers from its own calls over the same dates on its own clock."""
+    form = ProgramsRangeForm(request.GET)
+    programs = list(programs_for(request.user, Action.PROGRAM_DATA).order_by("name", "slug"))
+    context = {"form": form, "programs": programs, "rows": []}
+    if form.is_bound and not form.is_valid():
+        return render(request, "reports/programs.html", context, status=400)
+    start, end = form.dates()
+    columns = []
+    for program in programs:
+        filters = engine.ReportFilters(start, end, **engine.ReportFilters.program_scope(program))
+        columns.append((program, filters, sections.program_measures(filters)))
+    # Each program's first moment, written on its own clock (a template would show it on the
+    # deployment's).
+    context["columns"] = [
+        {"program": program, "first": filters.bounds()[0].isoformat()} for program, filters, _ in columns
+    ]
+    context["start"], context["end"] = start, end
+    context["rows"] = [
+        {
+            "key": key,
+            "label": label,
+            "definition": definition,
+            "cells": [(program, _measure_display(key, values[key])) for program, _f, values in columns],
+        }
+        for key, label, definition in sections.PROGRAM_MEASURES
+    ]
+    return render(request, "reports/programs.html", context)
