@@ -1,6 +1,7 @@
 from django import forms
 
-from dispatch.models import CallType
+from dispatch.models import CallType, Program
+from dispatch.roles import Action, may_edit_statewide_services, programs_for
 from referrals.models import ContactAttempt, FollowUp, Organization, Person, PoliceReferral, Service
 from referrals.services import ReferralData
 
@@ -248,12 +249,32 @@ class OrganizationForm(forms.ModelForm):
 
 
 class ServiceForm(forms.ModelForm):
+    """A service of the directory. `user`: the caller, who may place it in one of their programs,
+    or statewide (every program) when they may keep statewide services."""
+
     service_type = forms.ChoiceField(choices=[("", "—"), *FollowUp.ServiceType.choices], required=False)
+    program = forms.ModelChoiceField(
+        queryset=Program.objects.none(),
+        required=False,
+        label="Which program's people it serves",
+        error_messages={"invalid_choice": "Choose one of your programs."},
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["program"]
+        field.queryset = programs_for(user, Action.DIRECTORY_EDIT).order_by("name")
+        if may_edit_statewide_services(user):
+            field.empty_label = "Statewide: every program"
+        else:
+            field.required = True
+            field.empty_label = None
 
     class Meta:
         model = Service
         fields = [
             "organization",
+            "program",
             "name",
             "service_type",
             "status",

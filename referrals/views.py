@@ -2,6 +2,7 @@
 validate, referrals.services writes, referrals.selectors reads and decides visibility."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dispatch import selectors as dispatch_selectors
 from dispatch import services as dispatch_services
 from dispatch.models import Unit
-from dispatch.roles import Action, role_required
+from dispatch.roles import Action, may_edit_statewide_services, program_ids_for, role_required
 from dispatch.services import ServiceConflict
 from referrals import history, selectors, services
 from referrals.forms import (
@@ -343,11 +344,14 @@ def directory(request):
     service_type = request.GET.get("service_type", "")
     if service_type not in FollowUp.ServiceType.values:
         service_type = ""
+    visible = program_ids_for(request.user, Action.DIRECTORY_EDIT)
     return render(
         request,
         "referrals/directory.html",
         {
-            "services": selectors.service_list(q=q, service_type=service_type),
+            "services": selectors.services_in_programs(
+                selectors.service_list(q=q, service_type=service_type).select_related("program"), visible
+            ),
             "organizations": Organization.objects.all(),
             "q": q,
             "service_type": service_type,
@@ -356,8 +360,8 @@ def directory(request):
     )
 
 
-def _directory_edit(request, form_class, instance, title):
-    form = form_class(request.POST if request.method == "POST" else None, instance=instance)
+def _directory_edit(request, form_class, instance, title, **form_kwargs):
+    form = form_class(request.POST if request.method == "POST" else None, instance=instance, **form_kwargs)
     if request.method == "POST" and form.is_valid():
         services.directory_save(form=form)
         messages.success(request, f"Saved {form.instance}.")
@@ -380,5 +384,12 @@ def organization_edit(request, pk=None):
 @role_required(Action.DIRECTORY_EDIT)
 @require_http_methods(["GET", "POST"])
 def service_edit(request, pk=None):
-    instance = get_object_or_404(Service, pk=pk) if pk else None
-    return _directory_edit(request, ServiceForm, instance, "Service")
+    """A service of the caller's programs, or a statewide one (changed only by those who may
+    keep statewide services: everyone's people depend on it); another program's is not found."""
+    visible = selectors.services_in_programs(
+        Service.objects.all(), program_ids_for(request.user, Action.DIRECTORY_EDIT)
+    )
+    instance = get_object_or_404(visible, pk=pk) if pk else None
+    if instance is not None and instance.program_id is None and not may_edit_statewide_services(request.user):
+        raise PermissionDenied
+    return _directory_edit(request, ServiceForm, instance, "Service", user=request.user)

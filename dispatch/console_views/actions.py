@@ -149,7 +149,7 @@ def incident_link_duplicate(request, incident_id):
 @require_POST
 def intake(request):
     """A hotline, 988 or direct-line call taken in the console (dispatch model 3)."""
-    form = IntakeForm(request.POST)
+    form = IntakeForm(request.POST, **regions.intake_programs(request))
     if not form.is_valid():
         return answer(
             request,
@@ -158,7 +158,9 @@ def intake(request):
             parts=[("intake", regions.intake_context(request, form))],
             page_overrides={"intake_open": True, **regions.intake_context(request, form)},
         )
-    incident = services.incident_create(fields=form.incident_fields(), actor=request.user)
+    incident = services.incident_create(
+        fields=form.incident_fields(), actor=request.user, program=form.chosen_program
+    )
     verdict = "eligible for a team" if incident.eligible else "not eligible without an override"
     return answer(
         request,

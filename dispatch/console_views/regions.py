@@ -22,7 +22,7 @@ from dispatch.models import (
     Incident,
     Unit,
 )
-from dispatch.roles import may_work_clinician_queue
+from dispatch.roles import Action, may_work_clinician_queue, programs_for
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 
 # Short labels for the queue; the intake form shows the supervisors' full prompts.
@@ -409,8 +409,13 @@ def clinician_context(request, bound_forms=None) -> dict:
     return {"is_clinician": True, "clinician_rows": rows}
 
 
+def intake_programs(request) -> dict:
+    """What IntakeForm needs to know of the caller: the programs they may take calls for."""
+    return {"programs": programs_for(request.user, Action.INCIDENT_CREATE_BY_HAND).order_by("name", "slug")}
+
+
 def intake_context(request, form=None, created=None) -> dict:
-    context = {"intake_form": form or IntakeForm(), "created": created}
+    context = {"intake_form": form or IntakeForm(**intake_programs(request)), "created": created}
     if created is not None:
         ranked = selectors.units_ranked_for(created)
         context.update(
