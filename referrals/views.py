@@ -11,7 +11,7 @@ from dispatch import selectors as dispatch_selectors
 from dispatch import services as dispatch_services
 from dispatch.models import Unit
 from dispatch.roles import Action, may_edit_statewide_services, program_ids_for, role_required
-from dispatch.services import ServiceConflict
+from dispatch.services import ServiceConflict, ServiceInvalid
 from referrals import history, selectors, services
 from referrals.forms import (
     AttemptForm,
@@ -145,7 +145,10 @@ def _queue_context(request) -> dict:
         "filters": filters,
         "statuses": FollowUp.Status.choices,
         "service_types": FollowUp.ServiceType.choices,
-        "providers": Service.objects.select_related("organization").order_by("name"),
+        "providers": selectors.services_in_programs(
+            Service.objects.select_related("organization").order_by("name"),
+            program_ids_for(request.user, Action.FOLLOW_UP_WORK),
+        ),
     }
 
 
@@ -160,20 +163,27 @@ def case_manager_home(request):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_http_methods(["GET", "POST"])
 def follow_up_new(request):
-    form = FollowUpCreateForm(request.POST if request.method == "POST" else None)
+    form = FollowUpCreateForm(
+        request.POST if request.method == "POST" else None,
+        program_ids=program_ids_for(request.user, Action.FOLLOW_UP_WORK),
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        follow_up = services.follow_up_create(
-            actor=request.user,
-            service_type=d["service_type"],
-            consent=d["consent"],
-            notes=d["notes"].strip(),
-            person=d["person"],
-            written_consent_to_share=d["written_consent_to_share"],
-            due_at=d["due_at"],
-            provider=d["provider"],
-        )
-        return redirect("referrals:follow_up", follow_up_id=follow_up.pk)
+        try:
+            follow_up = services.follow_up_create(
+                actor=request.user,
+                service_type=d["service_type"],
+                consent=d["consent"],
+                notes=d["notes"].strip(),
+                person=d["person"],
+                written_consent_to_share=d["written_consent_to_share"],
+                due_at=d["due_at"],
+                provider=d["provider"],
+            )
+        except ServiceInvalid as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return redirect("referrals:follow_up", follow_up_id=follow_up.pk)
     return render(request, "referrals/follow_up_new.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -218,14 +228,15 @@ def _follow_up_page(request, follow_up_id, *, status=200, **forms_and_error):
         ],
         "attempt_form": forms_and_error.get("attempt_form") or AttemptForm(),
         "transition_form": forms_and_error.get("transition_form")
-        or TransitionForm(initial={"provider": follow_up.provider_id}),
+        or TransitionForm(initial={"provider": follow_up.provider_id}, program_ids=[follow_up.program_id]),
         "details_form": forms_and_error.get("details_form")
         or FollowUpDetailsForm(
+            program_ids=[follow_up.program_id],
             initial={
                 "provider": follow_up.provider_id,
                 "written_consent_to_share": follow_up.written_consent_to_share,
                 "due_at": follow_up.due_at,
-            }
+            },
         ),
         "allowed": FollowUp.TRANSITIONS[follow_up.status],
         "error": forms_and_error.get("error"),
@@ -256,12 +267,15 @@ def follow_up_attempt(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_transition(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
-    form = TransitionForm(request.POST)
+    follow_up = get_object_or_404(FollowUp, pk=follow_up_id)
+    form = TransitionForm(request.POST, program_ids=[follow_up.program_id])
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
     try:
         services.follow_up_transition(actor=request.user, follow_up_id=follow_up_id, **form.cleaned_data)
+    except ServiceInvalid as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
     except ServiceConflict as exc:
         return _follow_up_page(request, follow_up_id, status=409, error=exc, transition_form=form)
     return redirect("referrals:follow_up", follow_up_id=follow_up_id)
@@ -270,12 +284,15 @@ def follow_up_transition(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_details(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
-    form = FollowUpDetailsForm(request.POST)
+    follow_up = get_object_or_404(FollowUp, pk=follow_up_id)
+    form = FollowUpDetailsForm(request.POST, program_ids=[follow_up.program_id])
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, details_form=form)
     try:
         services.follow_up_update(actor=request.user, follow_up_id=follow_up_id, **form.cleaned_data)
+    except ServiceInvalid as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _follow_up_page(request, follow_up_id, status=400, details_form=form)
     except ServiceConflict as exc:
         return _follow_up_page(request, follow_up_id, status=409, error=exc)
     return redirect("referrals:follow_up", follow_up_id=follow_up_id)

@@ -252,3 +252,44 @@ def test_a_programs_case_manager_adds_a_service_only_to_their_program(client, st
     response = client.post("/referrals/directory/services/new/", {**base, "program": state["aurora"].pk})
     assert response.status_code == 302
     assert Service.objects.get(name="Aurora food bank").program == state["aurora"]
+
+
+def test_a_follow_up_is_connected_only_to_a_statewide_service_or_its_programs_own(client, state):
+    from referrals import services as referral_services
+    from referrals.models import FollowUp
+
+    person = referral_services.person_create(actor=state["aurora_cm"], alias="Sam", program=state["aurora"])
+    follow_up = referral_services.follow_up_create(
+        actor=state["aurora_cm"], service_type=FollowUp.ServiceType.HOUSING, consent=True, person=person
+    )
+    assert follow_up.program == state["aurora"]
+    client.force_login(state["aurora_cm"])
+    page = client.get(f"/referrals/follow-ups/{follow_up.pk}/").content.decode()
+    assert "Aurora day shelter" in page and "State crisis line" in page
+    assert "Denver sobering centre" not in page  # another program's service is not offered
+    response = client.post(
+        f"/referrals/follow-ups/{follow_up.pk}/details",
+        {"provider": state["denver_only"].pk, "due_at": "", "written_consent_to_share": "unknown"},
+    )
+    assert response.status_code == 400
+    follow_up.refresh_from_db()
+    assert follow_up.provider is None
+    with pytest.raises(ServiceInvalid) as refused:
+        referral_services.follow_up_update(
+            actor=state["aurora_cm"], follow_up_id=follow_up.pk, provider=state["denver_only"]
+        )
+    assert refused.value.field == "provider"
+    with pytest.raises(ServiceInvalid):
+        referral_services.follow_up_create(
+            actor=state["aurora_cm"],
+            service_type=FollowUp.ServiceType.HOUSING,
+            consent=True,
+            person=person,
+            provider=state["denver_only"],
+        )
+    assert FollowUp.objects.count() == 1
+    referral_services.follow_up_update(
+        actor=state["aurora_cm"], follow_up_id=follow_up.pk, provider=state["statewide"]
+    )
+    follow_up.refresh_from_db()
+    assert follow_up.provider == state["statewide"]
