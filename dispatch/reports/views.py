@@ -2,7 +2,9 @@
 the numbers come from dispatch.reports; these views read the filters and shape the numbers into
 charts and tables (the CSV exports are in dispatch.reports.exports)."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.shortcuts import render
@@ -305,8 +307,13 @@ def _months_back(today, count: int) -> list:
 @role_required(Action.PROGRAM_DATA)
 def month_report(request):
     """One calendar month on one printed page: the numbers a program manager hands to a
-    council. `?month=YYYY-MM`; the last whole month unless asked."""
-    today = engine.program_today()
+    council. `?month=YYYY-MM`; the last whole month unless asked. `?program=slug`: one of the
+    caller's programs, on its own clock (a caller who is not statewide always reads one)."""
+    choices = ReportFilterForm(None, user=request.user)
+    asked_program = request.GET.get("program", "")
+    program = next((p for p in choices.programs if p.slug == asked_program), choices.default_program)
+    zone = ZoneInfo(program.time_zone) if program is not None else engine.program_zone()
+    today = engine.program_today(zone)
     month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     error = ""
     asked = request.GET.get("month", "")
@@ -318,9 +325,15 @@ def month_report(request):
         else:
             if month > today:
                 error = "That month has not started yet."
+    picker = {
+        "programs": choices.programs if len(choices.programs) > 1 else [],
+        "whole_deployment": choices.whole_deployment,
+        "program": program,
+    }
     if error:
-        return render(request, "reports/month.html", {"error": error, "month": None}, status=400)
-    filters = sections.month_filters(month, today=today)
+        return render(request, "reports/month.html", {"error": error, "month": None, **picker}, status=400)
+    scope = engine.ReportFilters.program_scope(program)
+    filters = replace(sections.month_filters(month, today=today), **scope)
     context = _dashboard_context(filters)
     data = context["data"]
     context.update(
@@ -330,8 +343,9 @@ def month_report(request):
             "partial": filters.end < _month_end(month),
             "top_call_types": data["calls"]["by_call_type"][:6],
             "top_outcomes": data["outcomes"]["by_disposition"][:6],
-            "time_zone": settings.TIME_ZONE,
+            "time_zone": zone.key,
             "months": _months_back(today, 12),
+            **picker,
         }
     )
     return render(request, "reports/month.html", context)
