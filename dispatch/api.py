@@ -87,7 +87,7 @@ class UnitList(APIView):
 
     @extend_schema(operation_id="units_list", responses={200: UnitOut(many=True)})
     def get(self, request):
-        return Response(UnitOut(selectors.unit_list(), many=True).data)
+        return Response(UnitOut(selectors.unit_list(request.user), many=True).data)
 
 
 class IncidentAssign(APIView):

@@ -114,7 +114,8 @@ class AssignForm(forms.Form):
 
     def clean_unit(self):
         callsign = self.cleaned_data["unit"].strip()
-        if not Unit.objects.filter(callsign=callsign).exists():
+        # A unit of another program is no unit for this call (services refuse it too).
+        if not Unit.objects.filter(callsign=callsign, program_id=self.incident.program_id).exists():
             raise forms.ValidationError(f"There is no unit {callsign}.")
         return callsign
 

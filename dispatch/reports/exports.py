@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dispatch.models import Assignment, ExportAudit
+from dispatch.models import Assignment, ExportAudit, Program
 from dispatch.reports import engine
 from dispatch.reports.forms import ReportFilterForm
 from dispatch.roles import Action, may, role_required
@@ -187,6 +187,9 @@ def export(request):
             for k, v in filters.as_dict().items()
             if k not in ("start", "end", "program_ids", "time_zone")
         },
+        programs=list(filters.program_ids)
+        if filters.program_ids is not None
+        else list(Program.objects.values_list("pk", flat=True)),
     )
     queryset, header, stamps = _export_queryset(kind, filters, identifiers)
     suffix = "-identified" if identifiers else ""

@@ -4,7 +4,7 @@ from django import forms
 
 from dispatch.models import CallType, Incident, Unit
 from dispatch.reports import engine
-from dispatch.roles import Action, is_statewide, programs_for
+from dispatch.roles import Action, program_ids_for, programs_for
 
 MAX_RANGE_DAYS = 3660  # ten years: what a program keeps
 
@@ -17,21 +17,19 @@ class ReportFilterForm(forms.Form):
     unit = forms.ModelChoiceField(
         label="Unit", required=False, queryset=Unit.objects.none(), empty_label="All units"
     )
-
     program = forms.ChoiceField(label="Program", required=False)
 
     def __init__(self, data=None, *args, user=None, **kwargs):
-        """`user`: the caller, whose programs the program choice offers. One program's numbers
-        are on its own clock (its time zone draws the days); a caller of one program, or of
-        several but not statewide, always reads one program: the first of theirs unless they
-        choose. A statewide caller may also read the whole deployment, on the deployment's clock."""
+        """`user`: the caller. The numbers are of their programs, never another's
+        (dispatch.roles). One program's numbers are on its own clock (its time zone draws the
+        days): a caller of one program always reads it so; a caller of several reads one they
+        choose so, or all of theirs together on the deployment's clock."""
+        # The programs the caller's numbers are of (None: every program, a statewide role).
+        self.program_ids = program_ids_for(user, Action.PROGRAM_DATA) if user is not None else None
         self.programs = list(programs_for(user, Action.PROGRAM_DATA).order_by("name", "slug")) if user else []
-        self.whole_deployment = user is None or is_statewide(user, Action.PROGRAM_DATA)
-        self.default_program = None if self.whole_deployment or not self.programs else self.programs[0]
+        self.default_program = self.programs[0] if len(self.programs) == 1 else None
         defaults = engine.ReportFilters.default(self.default_program)
         initial = {"start": defaults.start, "end": defaults.end}
-        if self.default_program is not None:
-            initial["program"] = self.default_program.slug
         asked = ("start", "end", "source", "call_type", "unit", "program")
         if data is not None and not any(data.get(k) for k in asked):
             data = None  # no filters given: the default range, not a form full of errors
@@ -44,16 +42,20 @@ class ReportFilterForm(forms.Form):
             data["end"] = data.get("end") or defaults.end.isoformat()
         super().__init__(data, *args, initial=initial, **kwargs)
         self.fields["source"].choices = [("", "All sources"), *Incident.Source.choices]
-        self.fields["unit"].queryset = Unit.objects.order_by("callsign")
-        choices = [(p.slug, f"{p.name} ({p.time_zone})") for p in self.programs]
-        if self.whole_deployment:
-            choices.insert(0, ("", "Every program"))
-        self.fields["program"].choices = choices
-        if user is None or len(choices) <= 1:
-            self.fields.pop("program")
+        units = Unit.objects.all()
+        if self.program_ids is not None:
+            units = units.filter(program_id__in=self.program_ids)
+        self.fields["unit"].queryset = units.order_by("callsign")
+        if len(self.programs) < 2:
+            del self.fields["program"]
+        else:
+            everyone = "Every program" if self.program_ids is None else "All my programs"
+            self.fields["program"].choices = [("", f"{everyone} (deployment's clock)")] + [
+                (p.slug, f"{p.name} ({p.time_zone})") for p in self.programs
+            ]
 
     def chosen_program(self):
-        """The program the filters read (a Program), or None: the whole deployment."""
+        """The one program the filters read (a Program), or None: all of the caller's."""
         slug = self.cleaned_data.get("program", "") if self.is_bound else ""
         if slug:
             return next(p for p in self.programs if p.slug == slug)
@@ -72,10 +74,17 @@ class ReportFilterForm(forms.Form):
                 self.add_error("end", f"Choose at most {MAX_RANGE_DAYS} days.")
         return data
 
+    def _scope(self) -> dict:
+        program = self.chosen_program()
+        if program is not None:
+            return engine.ReportFilters.program_scope(program)
+        return {"program_ids": None if self.program_ids is None else tuple(sorted(self.program_ids))}
+
     def filters(self) -> engine.ReportFilters:
         """The filters asked for; the default range when the form was not filled in."""
         if not self.is_bound:
-            return engine.ReportFilters.default(self.default_program)
+            defaults = engine.ReportFilters.default(self.default_program)
+            return engine.ReportFilters(defaults.start, defaults.end, **self._scope())
         data = self.cleaned_data
         return engine.ReportFilters(
             start=data["start"],
@@ -83,7 +92,7 @@ class ReportFilterForm(forms.Form):
             source=data.get("source") or "",
             call_type=data.get("call_type") or "",
             unit_id=data["unit"].pk if data.get("unit") else None,
-            **engine.ReportFilters.program_scope(self.chosen_program()),
+            **self._scope(),
         )
 
 

@@ -327,12 +327,16 @@ def month_report(request):
                 error = "That month has not started yet."
     picker = {
         "programs": choices.programs if len(choices.programs) > 1 else [],
-        "whole_deployment": choices.whole_deployment,
+        "everyone": "Every program" if choices.program_ids is None else "All my programs",
         "program": program,
     }
     if error:
         return render(request, "reports/month.html", {"error": error, "month": None, **picker}, status=400)
-    scope = engine.ReportFilters.program_scope(program)
+    if program is not None:
+        scope = engine.ReportFilters.program_scope(program)
+    else:
+        ids = choices.program_ids
+        scope = {"program_ids": None if ids is None else tuple(sorted(ids))}
     filters = replace(sections.month_filters(month, today=today), **scope)
     context = _dashboard_context(filters)
     data = context["data"]

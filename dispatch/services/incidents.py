@@ -30,7 +30,7 @@ from dispatch.roles import Action
 from dispatch.screening import eligibility, local_call_type
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
-from dispatch.services.programs import program_resolve
+from dispatch.services.programs import program_resolve, program_same
 from dispatch.services.units import unit_set_status
 
 
@@ -561,6 +561,7 @@ def incident_link_duplicate(*, incident_id, original_id, actor) -> Incident:
         incident, original = locked.get(str(incident_id)), locked.get(str(original_id))
         if incident is None or original is None:
             raise Incident.DoesNotExist
+        program_same(incident.program_id, original, "That call", field="original")
         if not incident.is_open:
             raise ServiceConflict("incident_not_open", f"The call is {incident.status}.")
         if incident.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).exists():
