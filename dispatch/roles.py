@@ -64,9 +64,9 @@ class Action(models.TextChoices):
     SHIFT_READ = "shift_read"  # who is on shift now, and who was
     WEBHOOK_SUBSCRIBE = "webhook_subscribe"  # a machine client's own webhooks
     WEBHOOK_ADMIN = "webhook_admin"  # every client's webhooks and deliveries; retry one
-    PROGRAM_ADMIN = (
-        "program_admin"  # programs: areas, hours, time zone (statewide: roles.may_administer_programs)
-    )
+    PROGRAM_LIST = "program_list"  # which programs the caller is part of (GET /api/v1/programs/)
+    # Programs' areas, hours, time zone (creating and changing: roles.may_administer_programs).
+    PROGRAM_ADMIN = "program_admin"
 
 
 _R = Role
@@ -93,6 +93,7 @@ RULES: dict[str, frozenset[str]] = {
     Action.SHIFT_READ: frozenset({_R.SUPERVISOR}),
     Action.WEBHOOK_SUBSCRIBE: frozenset({_R.CAD, _R.POLICE}),
     Action.WEBHOOK_ADMIN: frozenset({_R.SUPERVISOR}),
+    Action.PROGRAM_LIST: frozenset(Role),
     Action.PROGRAM_ADMIN: frozenset({_R.SUPERVISOR}),
 }
 

@@ -23,7 +23,7 @@ from referrals.forms import (
     ServiceForm,
     TransitionForm,
 )
-from referrals.models import FollowUp, Organization, Person, PersonAccess, PoliceReferral, Service
+from referrals.models import FollowUp, Organization, PersonAccess, PoliceReferral, Service
 
 
 # --- Officers -------------------------------------------------------------------------------------
@@ -92,7 +92,9 @@ def outreach_list(request):
 
 def _outreach_referral(request, referral_id):
     unit = Unit.objects.get(pk=dispatch_services.shift_unit_require(request.user))
-    referral = get_object_or_404(PoliceReferral, pk=referral_id, urgency=PoliceReferral.Urgency.LATER)
+    referral = get_object_or_404(
+        PoliceReferral, pk=referral_id, urgency=PoliceReferral.Urgency.LATER, program_id=unit.program_id
+    )
     return unit, referral
 
 
@@ -190,7 +192,7 @@ def follow_up_new(request):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_claim(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
+    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     error = None
     try:
         services.follow_up_claim(actor=request.user, follow_up_id=follow_up_id)
@@ -211,7 +213,7 @@ def follow_up_claim(request, follow_up_id):
 
 
 def _follow_up_page(request, follow_up_id, *, status=200, **forms_and_error):
-    follow_up = get_object_or_404(FollowUp.objects.all(), pk=follow_up_id)
+    follow_up = get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     follow_up = selectors.follow_up_detail(follow_up.pk)
     if follow_up.person is not None:
         services.person_access_record(
@@ -253,7 +255,7 @@ def follow_up_detail(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_attempt(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
+    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     form = AttemptForm(request.POST)
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, attempt_form=form)
@@ -267,7 +269,7 @@ def follow_up_attempt(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_transition(request, follow_up_id):
-    follow_up = get_object_or_404(FollowUp, pk=follow_up_id)
+    follow_up = get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     form = TransitionForm(request.POST, program_ids=[follow_up.program_id])
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
@@ -284,7 +286,7 @@ def follow_up_transition(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_details(request, follow_up_id):
-    follow_up = get_object_or_404(FollowUp, pk=follow_up_id)
+    follow_up = get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     form = FollowUpDetailsForm(request.POST, program_ids=[follow_up.program_id])
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, details_form=form)
@@ -304,14 +306,16 @@ def follow_up_details(request, follow_up_id):
 def people(request):
     q = request.GET.get("q", "").strip()[:100]
     return render(
-        request, "referrals/people.html", {"q": q, "people": selectors.person_search(q) if q else []}
+        request,
+        "referrals/people.html",
+        {"q": q, "people": selectors.person_search(q, viewer=request.user) if q else []},
     )
 
 
 @role_required(Action.PERSON_READ)
 @require_GET
 def person_detail(request, person_id):
-    person = get_object_or_404(Person, pk=person_id)
+    person = get_object_or_404(selectors.person_list_visible(request.user), pk=person_id)
     services.person_access_record(user=request.user, person=person)
     return render(
         request,
@@ -345,7 +349,9 @@ def person_merge(request):
 @require_GET
 def person_audit(request):
     person_id = request.GET.get("person", "")
-    accesses = selectors.person_access_list(person_id=int(person_id) if person_id.isdigit() else None)
+    accesses = selectors.person_access_list(
+        viewer=request.user, person_id=int(person_id) if person_id.isdigit() else None
+    )
     return render(
         request,
         "referrals/person_audit.html",

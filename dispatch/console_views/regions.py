@@ -22,6 +22,7 @@ from dispatch.models import (
     Incident,
     Unit,
 )
+from dispatch.programs import program_label
 from dispatch.roles import Action, may_work_clinician_queue, programs_for
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 
@@ -150,6 +151,8 @@ def queue_row(incident: Incident, *, now, open_ids: set[str] | None = None, dupl
         ),
         "label": f"{code} at {address}",
         "code": code,
+        # Which program's call: shown when the deployment has several.
+        "program": program_label(incident.program_id),
         "address": address,
         "place_title": f"{address} · {incident.location_details}" if incident.location_details else address,
         "source": SOURCE_LABELS.get(incident.source, incident.source),
@@ -316,6 +319,7 @@ def _unit_row(unit: Unit, *, now, assignment, backups) -> dict:
     backup = backups[0] if backups else None
     return {
         "unit": unit,
+        "program": program_label(unit.program_id),
         "in_status": _age(now, unit.status_changed_at),
         "members": [s.user.get_full_name() or s.user.username for s in unit.on_shift],
         "on_shift": bool(unit.on_shift),
