@@ -89,6 +89,8 @@ def person_merge(*, actor, survivor: Person, merged: Person) -> Person:
         survivor, merged = locked[survivor.pk], locked[merged.pk]
         if survivor.merged_into_id or merged.merged_into_id:
             raise ServiceConflict("person_merged", "One of these records was already merged.")
+        # People are never merged across programs: each program keeps its own records.
+        program_same(survivor.program_id, merged, "That person")
         moved = {}
         for relation in _person_links(merged):
             model, fk = relation.related_model, relation.field
@@ -270,6 +272,7 @@ def follow_up_for_call(
             existing.incident = incident
             changes["incident"] = [None, str(incident.pk)]
         if person is not None and existing.person_id is None:
+            program_same(existing.program_id, person, "The person")
             existing.person = person
             changes["person"] = [None, person.pk]
         if consent and not existing.consent:

@@ -331,7 +331,10 @@ def person_detail(request, person_id):
 @role_required(Action.PERSON_READ)
 @require_http_methods(["GET", "POST"])
 def person_merge(request):
-    form = MergeForm(request.POST if request.method == "POST" else (request.GET or None))
+    form = MergeForm(
+        request.POST if request.method == "POST" else (request.GET or None),
+        people=selectors.person_list_visible(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             survivor = services.person_merge(
@@ -339,8 +342,11 @@ def person_merge(request):
             )
         except ServiceConflict as exc:
             return _conflict_page(request, exc, reverse("referrals:person_merge"))
-        messages.success(request, "Records merged.")
-        return redirect("referrals:person", person_id=survivor.pk)
+        except ServiceInvalid as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Records merged.")
+            return redirect("referrals:person", person_id=survivor.pk)
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "referrals/person_merge.html", {"form": form}, status=status)
 

@@ -390,3 +390,32 @@ def test_a_program_clients_webhooks_carry_only_its_programs_events(programs):
     assert b_events.filter(type="unit.updated").exists() and a_events.filter(type="unit.updated").exists()
     assert all(message_for(event, a["client"]) is None for event in b_events)
     assert any(message_for(event, a["client"]) is not None for event in a_events.filter(type="unit.updated"))
+
+
+def test_people_of_two_programs_are_never_merged(client, programs):
+    from referrals.models import Person
+
+    a, b = programs
+    statewide = factories.UserFactory(username="state-cm", roles=["supervisor"], roles__statewide=True)
+    client.force_login(statewide)
+    url = "/referrals/people/merge/"
+    response = client.post(url, {"survivor": a["person"].pk, "merged": b["person"].pk})
+    assert response.status_code == 400 and "another program" in response.content.decode()
+    assert Person.objects.get(pk=b["person"].pk).merged_into_id is None
+    # A member of A does not even find B's person.
+    client.force_login(a["case_manager"])
+    response = client.post(url, {"survivor": a["person"].pk, "merged": b["person"].pk})
+    assert response.status_code in (400, 403) and Person.objects.get(pk=b["person"].pk).merged_into_id is None
+
+
+def test_b_persons_are_not_put_on_as_follow_up(programs):
+    from referrals.models import FollowUp
+
+    a, b = programs
+    before = FollowUp.objects.count()
+    with pytest.raises(services.ServiceInvalid) as refused:
+        referral_services.follow_up_create(
+            actor=None, service_type="housing", consent=True, person=b["person"], incident=a["call"]
+        )
+    assert refused.value.field == "program"
+    assert FollowUp.objects.count() == before
