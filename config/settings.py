@@ -343,6 +343,9 @@ WEBHOOK_RUN_SECONDS = env.float("WEBHOOK_RUN_SECONDS", default=20)
 # Whether a client may be told of an event about another app's records is decided by that app
 # (dispatch never imports the apps built on it): event type → function(data, client's user).
 WEBHOOK_AUDIENCES = {"referral.updated": "referrals.selectors.referral_event_visible"}
+# Which services of the directory cover which programs, for the state's programs page
+# (dispatch.program_views): the directory is referrals', and dispatch never imports it.
+PROGRAM_SERVICES = "referrals.selectors.program_services"
 
 # How an incident ended, read by the field app for the EIDO export: dispatch never imports the
 # apps built on it, so the wiring is named here.

@@ -2,7 +2,7 @@
 
 
 def duration(seconds: float | None, *, precise: bool = False) -> str:
-    """"12 s", "4 min", "1 h 20 min", "2 d 3 h"; `precise` for a measured duration in a report
+    """ "12 s", "4 min", "1 h 20 min", "2 d 3 h"; `precise` for a measured duration in a report
     ("4 min 05 s", hours up to 48) rather than an age on the console, which only needs to say
     how long something has waited (static/js/console.js formats ages the same way)."""
     if seconds is None:

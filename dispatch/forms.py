@@ -4,8 +4,8 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
-from dispatch.models import CallType, Incident, Program, ScreeningQuestion, Unit
-from dispatch.screening import REASON_LABELS
+from dispatch.models import CallType, Incident, ScreeningQuestion, Unit
+from dispatch.screening import REASON_LABELS, call_types_for, questions_for
 from dispatch.services import IncidentFields
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]*$")
@@ -40,6 +40,63 @@ class ScreeningQuestionForm(forms.ModelForm):
         model = ScreeningQuestion
         fields = ["prompt", "guidance"]
         widgets = {"guidance": forms.Textarea(attrs={"rows": 3})}
+
+
+# --- A program's local changes to the standard -----------------------------------------------
+AS_STANDARD, ELIGIBLE, NOT_ELIGIBLE = "standard", "eligible", "not_eligible"
+
+
+class ProgramCallTypeForm(forms.Form):
+    """How one program differs from the standard on one call type."""
+
+    taken = forms.TypedChoiceField(
+        label="Does the program take this call type?",
+        choices=[("1", "Yes, the program takes it"), ("0", "No, the program does not take it")],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    eligible = forms.ChoiceField(
+        label="Eligible for community response",
+        choices=[
+            (AS_STANDARD, "As the standard says"),
+            (ELIGIBLE, "Eligible in this program"),
+            (NOT_ELIGIBLE, "Not eligible in this program"),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+        help_text="Only for a call type the program takes.",
+    )
+    note = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Why the program differs",
+        help_text="Required when the program does not follow the standard.",
+    )
+
+    def eligible_value(self) -> bool | None:
+        return {ELIGIBLE: True, NOT_ELIGIBLE: False}.get(self.cleaned_data.get("eligible") or AS_STANDARD)
+
+    @classmethod
+    def initial_for(cls, change) -> dict:
+        if change is None:
+            return {"taken": "1", "eligible": AS_STANDARD, "note": ""}
+        eligible = AS_STANDARD if change.eligible is None else ELIGIBLE if change.eligible else NOT_ELIGIBLE
+        return {"taken": "1" if change.taken else "0", "eligible": eligible, "note": change.note}
+
+    def add_service_error(self, error) -> None:
+        self.add_error(error.field if error.field in self.fields else None, error.message)
+
+
+class ProgramQuestionForm(forms.Form):
+    """A program's own wording of one screening question; empty: the standard's."""
+
+    prompt = forms.CharField(
+        max_length=300,
+        required=False,
+        label="What the program's call takers ask",
+        help_text="Leave empty to ask the standard's question.",
+    )
+    guidance = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 # --- The dispatcher console ---------------------------------------------------------------------
@@ -130,16 +187,34 @@ class IntakeForm(forms.Form):
         max_length=10_000, required=False, label="Narrative", widget=forms.Textarea(attrs={"rows": 3})
     )
 
-    def __init__(self, *args, programs=None, **kwargs):
+    def __init__(self, *args, program=None, programs=(), **kwargs):
+        """`program`: the program the call is taken for, whose call types and wording of the
+        questions the call taker reads (the standard's where it has none of its own).
+        `programs`: the caller's programs; with several (a statewide 988 desk), the call taker
+        chooses one first, and the form is drawn again in that program's words."""
         super().__init__(*args, **kwargs)
-        # A call taker of several programs (a 988 centre) says whose call it is.
-        if programs is not None and len(programs) > 1:
-            self.fields["program"] = forms.ModelChoiceField(
-                queryset=Program.objects.filter(pk__in=[p.pk for p in programs]).order_by("name"),
-                label="Program",
-                empty_label="Choose the program",
-                to_field_name="slug",
+        self.programs = list(programs)
+        if len(self.programs) > 1:
+            self.fields["program"] = forms.ChoiceField(
+                label="Program the call is for",
+                choices=[("", "Choose the program")] + [(p.slug, p.name) for p in self.programs],
+                error_messages={"required": "Choose the program the call is for."},
             )
+            self.fields["program"].widget.attrs.update(
+                {
+                    "hx-get": reverse("dispatch:intake_form"),
+                    "hx-trigger": "change",
+                    "hx-target": "#intake",
+                    "hx-swap": "outerHTML",
+                }
+            )
+            self.order_fields(["program"])
+            chosen = self.data.get("program") if self.is_bound else self.initial.get("program")
+            program = next((p for p in self.programs if p.slug == chosen), program)
+        elif len(self.programs) == 1 and program is None:
+            program = self.programs[0]
+        self.chosen_program = program
+        program_id = getattr(program, "pk", None)
         # The call taker types, the gazetteer suggests (htmx fills the datalist as they type).
         self.fields["address"].widget.attrs.update(
             {
@@ -156,18 +231,18 @@ class IntakeForm(forms.Form):
         sources = dict(Incident.Source.choices)
         self.fields["source"].choices = [("", "Choose the line")] + [(s, sources[s]) for s in INTAKE_SOURCES]
         self.fields["call_type"].choices = [("", "Choose a call type")] + [
-            (ct.code, f"{ct.code} — {ct.name}") for ct in CallType.objects.all()
+            (ct.code, f"{ct.code} — {ct.name}") for ct, _eligible in call_types_for(program_id)
         ]
-        self.questions = {q.key: q for q in ScreeningQuestion.objects.all()}
+        questions = questions_for(program_id)
         self.screening_names = []
         for key, label in ScreeningQuestion.Key.choices:
-            question = self.questions.get(key)
+            prompt, guidance = questions.get(key, (label, ""))
             name = f"screen_{key}"
             self.fields[name] = forms.ChoiceField(
                 choices=ANSWER_CHOICES,
                 widget=forms.RadioSelect,
-                label=question.prompt if question else label,
-                help_text=question.guidance if question else "",
+                label=prompt,
+                help_text=guidance,
                 error_messages={"required": "Choose yes, no or not asked."},
             )
             self.screening_names.append(name)

@@ -837,3 +837,81 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"event {self.event_id} → {self.subscription_id} ({self.status})"
+
+
+# --- One standard for screening, and each program's local changes -------------------------------
+class ProgramCallType(models.Model):
+    """A program's local change to one call type of the statewide catalogue: it does not take
+    the call type at all, or it decides its eligibility differently. No row: the program
+    follows the standard. dispatch.screening applies it; dispatch.services.screening_standard
+    writes it, audited."""
+
+    program = models.ForeignKey("Program", on_delete=models.CASCADE, related_name="call_type_changes")
+    call_type = models.ForeignKey(CallType, on_delete=models.CASCADE, related_name="program_changes")
+    taken = models.BooleanField(default=True, help_text="False: the program does not take this call type.")
+    # None: as the standard says.
+    eligible = models.BooleanField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True, help_text="Why the program differs here.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "call_type"], name="program_call_type_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.program_id}: {self.call_type_id}"
+
+
+class ProgramScreeningQuestion(models.Model):
+    """A program's own wording of one of the four screening questions. The rule stays the
+    standard's (dispatch.screening); only what the call taker reads changes."""
+
+    program = models.ForeignKey("Program", on_delete=models.CASCADE, related_name="question_wordings")
+    question = models.ForeignKey(ScreeningQuestion, on_delete=models.CASCADE, related_name="program_wordings")
+    prompt = models.CharField(max_length=300)
+    guidance = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "question"], name="program_question_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.program_id}: {self.question_id}"
+
+
+class ProgramHours(models.Model):
+    """When a program sends teams: one span a weekday, in the program's own time zone. A span
+    whose `closes` is not after `opens` runs past midnight into the next day (22:00–06:00);
+    `opens` equal to `closes` is the whole day. A weekday without a row: closed."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    program = models.ForeignKey("Program", on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["program", "weekday"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "weekday"], name="program_hours_once_a_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"

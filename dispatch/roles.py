@@ -65,6 +65,8 @@ class Action(models.TextChoices):
     WEBHOOK_SUBSCRIBE = "webhook_subscribe"  # a machine client's own webhooks
     WEBHOOK_ADMIN = "webhook_admin"  # every client's webhooks and deliveries; retry one
     PROGRAM_LIST = "program_list"  # which programs the caller is part of (GET /api/v1/programs/)
+    # Programs' areas, hours, time zone (creating and changing: roles.may_administer_programs).
+    PROGRAM_ADMIN = "program_admin"
 
 
 _R = Role
@@ -92,6 +94,7 @@ RULES: dict[str, frozenset[str]] = {
     Action.WEBHOOK_SUBSCRIBE: frozenset({_R.CAD, _R.POLICE}),
     Action.WEBHOOK_ADMIN: frozenset({_R.SUPERVISOR}),
     Action.PROGRAM_LIST: frozenset(Role),
+    Action.PROGRAM_ADMIN: frozenset({_R.SUPERVISOR}),
 }
 
 
@@ -265,6 +268,10 @@ class _May:
     def __getitem__(self, action: str) -> bool:
         if action == "clinician_queue":
             return may_work_clinician_queue(self.user)
+        if action == "screening_standard":
+            return may_edit_standard(self.user)
+        if action == "programs_admin":
+            return may_administer_programs(self.user)
         return may(self.user, Action(action))
 
 
@@ -275,3 +282,34 @@ def role_context(request):
         "user_role_label": Role(role).label if role else "",
         "may": _May(user),
     }
+
+
+def _statewide_or_sole(user, action: str) -> bool:
+    """A statewide role may do `action` for the whole deployment; so may any role that may do
+    it at all when the deployment has one program (there is no one else to ask)."""
+    if is_statewide(user, action):
+        return True
+    if not may(user, action):
+        return False
+    from dispatch.models import Program
+
+    return Program.objects.count() <= 1
+
+
+def may_edit_standard(user) -> bool:
+    """The statewide standard for screening (the call-type catalogue, the questions' wording):
+    a supervisor of every program, or any supervisor in a one-program deployment. A program's
+    own changes beside it are `may(user, Action.CATALOGUE_EDIT, program)`."""
+    return _statewide_or_sole(user, Action.CATALOGUE_EDIT)
+
+
+def may_administer_programs(user) -> bool:
+    """Create programs and change one (name, time zone, service area, hours): a statewide
+    supervisor, or the supervisor of a one-program deployment."""
+    return _statewide_or_sole(user, Action.PROGRAM_ADMIN)
+
+
+def may_edit_statewide_services(user) -> bool:
+    """The directory's statewide services (every program's people are connected to them): a
+    statewide role that keeps the directory, or any one in a one-program deployment."""
+    return _statewide_or_sole(user, Action.DIRECTORY_EDIT)

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from dispatch import account_views, console_views, supervisor_views, views, webhook_views
+from dispatch import (
+    account_views,
+    console_views,
+    program_views,
+    screening_views,
+    supervisor_views,
+    webhook_views,
+)
 
 app_name = "dispatch"
 
@@ -16,6 +23,7 @@ urlpatterns = [
     path("console/units/<str:callsign>/row/", console_views.unit_row, name="unit_row"),
     path("console/addresses/suggest/", console_views.address_suggestions, name="address_suggestions"),
     path("intake/", console_views.intake, name="intake"),
+    path("intake/form/", console_views.intake_form, name="intake_form"),
     path("incidents/<uuid:incident_id>/assign/", console_views.incident_assign, name="incident_assign"),
     path("incidents/<uuid:incident_id>/cancel/", console_views.incident_cancel, name="incident_cancel"),
     path("incidents/<uuid:incident_id>/transfer/", console_views.incident_transfer, name="incident_transfer"),
@@ -27,10 +35,23 @@ urlpatterns = [
     ),
     path("incidents/<uuid:incident_id>/seen/", console_views.urgent_seen, name="urgent_seen"),
     path("alerts/<int:alert_id>/acknowledge/", console_views.alert_acknowledge, name="alert_acknowledge"),
-    path("supervisor/", views.supervisor_home, name="supervisor_home"),
-    path("supervisor/call-types/new/", views.call_type_edit, name="call_type_new"),
-    path("supervisor/call-types/<int:pk>/", views.call_type_edit, name="call_type_edit"),
-    path("supervisor/screening/<int:pk>/", views.screening_question_edit, name="screening_edit"),
+    path("supervisor/", screening_views.catalogue, name="supervisor_home"),
+    path("supervisor/call-types/new/", screening_views.call_type_edit, name="call_type_new"),
+    path("supervisor/call-types/<int:pk>/", screening_views.call_type_edit, name="call_type_edit"),
+    path("supervisor/screening/<int:pk>/", screening_views.screening_question_edit, name="screening_edit"),
+    path("supervisor/programs/", program_views.programs, name="supervisor_programs"),
+    path("supervisor/programs/new/", program_views.program_new, name="supervisor_program_new"),
+    path("supervisor/programs/<slug:slug>/", program_views.program_edit, name="supervisor_program_edit"),
+    path(
+        "supervisor/programs/<slug:slug>/call-types/<int:pk>/",
+        screening_views.program_call_type_edit,
+        name="program_call_type_edit",
+    ),
+    path(
+        "supervisor/programs/<slug:slug>/screening/<int:pk>/",
+        screening_views.program_question_edit,
+        name="program_question_edit",
+    ),
     # Program administration
     path("supervisor/units/", supervisor_views.units, name="supervisor_units"),
     path(

@@ -1,21 +1,18 @@
-"""Pages for people: sign-in landing, the supervisor's catalogue, health."""
+"""Pages for people: sign-in landing and health (the catalogue is dispatch.screening_views)."""
 
 import asyncio
 import logging
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views import defaults
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
-from dispatch.forms import CallTypeForm, ScreeningQuestionForm
-from dispatch.models import CallType, ScreeningQuestion
-from dispatch.roles import HOME_URL_NAMES, Action, role_of, role_required
+from dispatch.roles import HOME_URL_NAMES, role_of
 
 log = logging.getLogger(__name__)
 
@@ -63,46 +60,6 @@ async def healthz(request):
     ok = all(checks.values())
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
-    )
-
-
-# --- Supervisor: the call-type catalogue and the screening questions ---------------------------
-@role_required(Action.CATALOGUE_EDIT)
-def supervisor_home(request):
-    return render(
-        request,
-        "dispatch/supervisor_home.html",
-        {"call_types": CallType.objects.all(), "questions": ScreeningQuestion.objects.all()},
-    )
-
-
-@role_required(Action.CATALOGUE_EDIT)
-@require_http_methods(["GET", "POST"])
-def call_type_edit(request, pk=None):
-    call_type = get_object_or_404(CallType, pk=pk) if pk else None
-    form = CallTypeForm(request.POST or None, instance=call_type)
-    if request.method == "POST" and form.is_valid():
-        saved = form.save()
-        messages.success(request, f"Saved {saved.code}.")
-        return redirect("dispatch:supervisor_home")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "dispatch/call_type_form.html", {"form": form, "call_type": call_type}, status=status
-    )
-
-
-@role_required(Action.CATALOGUE_EDIT)
-@require_http_methods(["GET", "POST"])
-def screening_question_edit(request, pk):
-    question = get_object_or_404(ScreeningQuestion, pk=pk)
-    form = ScreeningQuestionForm(request.POST or None, instance=question)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Saved the question on {question.get_key_display().lower()}.")
-        return redirect("dispatch:supervisor_home")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "dispatch/screening_form.html", {"form": form, "question": question}, status=status
     )
 
 

@@ -1,8 +1,10 @@
 from django import forms
 
-from dispatch.models import CallType
+from dispatch.models import CallType, Program
+from dispatch.roles import Action, may_edit_statewide_services, programs_for
 from dispatch.timestamps import BoundedDateField, BoundedDateTimeField
 from referrals.models import ContactAttempt, FollowUp, Organization, Person, PoliceReferral, Service
+from referrals.selectors import services_in_programs
 from referrals.services import ReferralData
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -159,7 +161,18 @@ def _provider_field(**kwargs):
     )
 
 
-class FollowUpCreateForm(forms.Form):
+class ProvidersOfProgramsMixin:
+    """`program_ids`: the programs whose people the follow-up is for (None: every program);
+    the provider may be a statewide service or one of theirs, and only those are offered."""
+
+    def __init__(self, *args, program_ids=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "provider" in self.fields:
+            field = self.fields["provider"]
+            field.queryset = services_in_programs(field.queryset, program_ids)
+
+
+class FollowUpCreateForm(ProvidersOfProgramsMixin, forms.Form):
     person = forms.IntegerField(required=False, min_value=1, label="Person id (optional)")
     service_type = forms.ChoiceField(choices=FollowUp.ServiceType.choices)
     provider = _provider_field()
@@ -200,7 +213,7 @@ class AttemptForm(forms.Form):
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class TransitionForm(forms.Form):
+class TransitionForm(ProvidersOfProgramsMixin, forms.Form):
     status = forms.ChoiceField(choices=FollowUp.Status.choices, label="New status")
     close_reason = forms.ChoiceField(
         choices=[("", "—"), *FollowUp.CloseReason.choices], required=False, label="Closing reason"
@@ -208,7 +221,7 @@ class TransitionForm(forms.Form):
     provider = _provider_field(label="Provider (needed to connect)")
 
 
-class FollowUpDetailsForm(forms.Form):
+class FollowUpDetailsForm(ProvidersOfProgramsMixin, forms.Form):
     provider = _provider_field()
     written_consent_to_share = forms.NullBooleanField(
         required=False, label="Written consent to share (substance use)", widget=forms.NullBooleanSelect
@@ -254,12 +267,32 @@ class OrganizationForm(forms.ModelForm):
 
 
 class ServiceForm(forms.ModelForm):
+    """A service of the directory. `user`: the caller, who may place it in one of their programs,
+    or statewide (every program) when they may keep statewide services."""
+
     service_type = forms.ChoiceField(choices=[("", "—"), *FollowUp.ServiceType.choices], required=False)
+    program = forms.ModelChoiceField(
+        queryset=Program.objects.none(),
+        required=False,
+        label="Which program's people it serves",
+        error_messages={"invalid_choice": "Choose one of your programs."},
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["program"]
+        field.queryset = programs_for(user, Action.DIRECTORY_EDIT).order_by("name")
+        if may_edit_statewide_services(user):
+            field.empty_label = "Statewide: every program"
+        else:
+            field.required = True
+            field.empty_label = None
 
     class Meta:
         model = Service
         fields = [
             "organization",
+            "program",
             "name",
             "service_type",
             "status",

@@ -117,6 +117,11 @@ class Service(models.Model):
 
     hsds_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="services")
+    # Resource mapping: None, a statewide service every program's people may be connected to
+    # (a state crisis line, a statewide benefits office); else the one program it serves.
+    program = models.ForeignKey(
+        "dispatch.Program", null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # Which follow-up service types this service answers; blank when the import could not tell.

@@ -456,3 +456,57 @@ def audit_page(
     rows.sort(key=lambda row: row["at"], reverse=True)
     first = (page - 1) * per_page
     return rows[first : first + per_page], len(rows) > first + per_page
+
+
+# --- Resource mapping: which services cover which programs ---------------------------------------
+def services_in_programs(qs: QuerySet[Service], program_ids) -> QuerySet[Service]:
+    """Services a caller of these programs may see and connect people to: the statewide ones
+    and their programs' own (`program_ids` None: every program, as roles.program_ids_for says)."""
+    if program_ids is None:
+        return qs
+    return qs.filter(Q(program__isnull=True) | Q(program_id__in=program_ids))
+
+
+def _service_entry(service: Service) -> dict:
+    return {
+        "id": service.pk,
+        "name": service.name,
+        "organization": service.organization.name,
+        "service_type": service.get_service_type_display() if service.service_type else "",
+        "status": service.get_status_display(),
+    }
+
+
+def program_services(programs) -> dict:
+    """For the state's programs page (settings.PROGRAM_SERVICES): the active statewide services,
+    each program's own, and the services' places with coordinates, each with the program whose
+    service area holds it (among `programs`; None outside them), for the map."""
+    from dispatch.programs import program_for_location
+
+    ids = [p.pk for p in programs]
+    slugs = {p.pk: p.slug for p in programs}
+    qs = services_in_programs(
+        Service.objects.filter(status=Service.Status.ACTIVE).select_related("organization", "program"), ids
+    ).prefetch_related("locations")
+    statewide, local, places = [], {pk: [] for pk in ids}, []
+    for service in qs.order_by("name", "pk"):
+        entry = _service_entry(service)
+        if service.program_id is None:
+            statewide.append(entry)
+        else:
+            local[service.program_id].append(entry)
+        for location in service.locations.all():
+            if location.latitude is None or location.longitude is None:
+                continue
+            within = program_for_location(location.latitude, location.longitude)
+            places.append(
+                {
+                    "service": service.name,
+                    "place": str(location),
+                    "latitude": location.latitude,
+                    "longitude": location.longitude,
+                    "program": slugs.get(service.program_id),
+                    "within": slugs.get(within.pk) if within is not None else None,
+                }
+            )
+    return {"statewide": statewide, "local": local, "places": places}

@@ -20,6 +20,7 @@ from dispatch.roles import Action
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
+    ServiceInvalid,
     address_geocode,
     assignment_acknowledge,
     assignment_create,
@@ -264,6 +265,15 @@ def _follow_up_program(actor, person, incident, referral):
     return linked[0].program
 
 
+def _provider_of_program(program_id, provider) -> None:
+    """A follow-up's provider is a statewide service or one of the follow-up's program: refuse
+    (ServiceInvalid on `provider`) another program's."""
+    if provider is not None and provider.program_id is not None and provider.program_id != program_id:
+        raise ServiceInvalid(
+            "provider", "That service is another program's: choose a statewide one or one of this program's."
+        )
+
+
 def follow_up_create(
     *,
     actor,
@@ -284,6 +294,7 @@ def follow_up_create(
     if service_type not in FollowUp.ServiceType.values:
         raise ValueError(f"unknown service type {service_type!r}")
     program = _follow_up_program(actor, person, incident, referral)
+    _provider_of_program(program.pk, provider)
     with transaction.atomic():
         follow_up = FollowUp.objects.create(
             program=program,
@@ -440,6 +451,7 @@ def follow_up_transition(
         elif close_reason:
             raise ServiceConflict("close_reason_required", "Only closing takes a reason.")
         if provider is not None and provider.pk != follow_up.provider_id:
+            _provider_of_program(follow_up.program_id, provider)
             changes["provider"] = [follow_up.provider_id, provider.pk]
             follow_up.provider = provider
         if status == FollowUp.Status.CONNECTED:
@@ -473,6 +485,7 @@ def follow_up_update(*, actor, follow_up_id, **values) -> FollowUp:
         follow_up = _follow_up_for_update(follow_up_id)
         if not follow_up.is_open:
             raise ServiceConflict("not_open", "This follow-up is closed.")
+        _provider_of_program(follow_up.program_id, values.get("provider"))
         changes = {}
         for name, new in values.items():
             old = getattr(follow_up, name)

@@ -2,6 +2,7 @@
 validate, referrals.services writes, referrals.selectors reads and decides visibility."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dispatch import selectors as dispatch_selectors
 from dispatch import services as dispatch_services
 from dispatch.models import Unit
-from dispatch.roles import Action, role_required
+from dispatch.roles import Action, may_edit_statewide_services, program_ids_for, role_required
 from dispatch.services import ServiceConflict, ServiceInvalid
 from referrals import history, selectors, services
 from referrals.forms import (
@@ -147,7 +148,10 @@ def _queue_context(request) -> dict:
         "filters": filters,
         "statuses": FollowUp.Status.choices,
         "service_types": FollowUp.ServiceType.choices,
-        "providers": Service.objects.select_related("organization").order_by("name"),
+        "providers": selectors.services_in_programs(
+            Service.objects.select_related("organization").order_by("name"),
+            program_ids_for(request.user, Action.FOLLOW_UP_WORK),
+        ),
     }
 
 
@@ -167,20 +171,27 @@ def case_manager_home(request):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_http_methods(["GET", "POST"])
 def follow_up_new(request):
-    form = FollowUpCreateForm(request.POST if request.method == "POST" else None)
+    form = FollowUpCreateForm(
+        request.POST if request.method == "POST" else None,
+        program_ids=program_ids_for(request.user, Action.FOLLOW_UP_WORK),
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        follow_up = services.follow_up_create(
-            actor=request.user,
-            service_type=d["service_type"],
-            consent=d["consent"],
-            notes=d["notes"].strip(),
-            person=d["person"],
-            written_consent_to_share=d["written_consent_to_share"],
-            due_at=d["due_at"],
-            provider=d["provider"],
-        )
-        return redirect("referrals:follow_up", follow_up_id=follow_up.pk)
+        try:
+            follow_up = services.follow_up_create(
+                actor=request.user,
+                service_type=d["service_type"],
+                consent=d["consent"],
+                notes=d["notes"].strip(),
+                person=d["person"],
+                written_consent_to_share=d["written_consent_to_share"],
+                due_at=d["due_at"],
+                provider=d["provider"],
+            )
+        except ServiceInvalid as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return redirect("referrals:follow_up", follow_up_id=follow_up.pk)
     return render(request, "referrals/follow_up_new.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -225,14 +236,15 @@ def _follow_up_page(request, follow_up_id, *, status=200, **forms_and_error):
         ],
         "attempt_form": forms_and_error.get("attempt_form") or AttemptForm(),
         "transition_form": forms_and_error.get("transition_form")
-        or TransitionForm(initial={"provider": follow_up.provider_id}),
+        or TransitionForm(initial={"provider": follow_up.provider_id}, program_ids=[follow_up.program_id]),
         "details_form": forms_and_error.get("details_form")
         or FollowUpDetailsForm(
+            program_ids=[follow_up.program_id],
             initial={
                 "provider": follow_up.provider_id,
                 "written_consent_to_share": follow_up.written_consent_to_share,
                 "due_at": follow_up.due_at,
-            }
+            },
         ),
         "allowed": FollowUp.TRANSITIONS[follow_up.status],
         "error": forms_and_error.get("error"),
@@ -263,12 +275,15 @@ def follow_up_attempt(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_transition(request, follow_up_id):
-    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
-    form = TransitionForm(request.POST)
+    follow_up = get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
+    form = TransitionForm(request.POST, program_ids=[follow_up.program_id])
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
     try:
         services.follow_up_transition(actor=request.user, follow_up_id=follow_up_id, **form.cleaned_data)
+    except ServiceInvalid as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
     except ServiceConflict as exc:
         return _follow_up_page(request, follow_up_id, status=409, error=exc, transition_form=form)
     return redirect("referrals:follow_up", follow_up_id=follow_up_id)
@@ -277,12 +292,15 @@ def follow_up_transition(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_details(request, follow_up_id):
-    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
-    form = FollowUpDetailsForm(request.POST)
+    follow_up = get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
+    form = FollowUpDetailsForm(request.POST, program_ids=[follow_up.program_id])
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, details_form=form)
     try:
         services.follow_up_update(actor=request.user, follow_up_id=follow_up_id, **form.cleaned_data)
+    except ServiceInvalid as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _follow_up_page(request, follow_up_id, status=400, details_form=form)
     except ServiceConflict as exc:
         return _follow_up_page(request, follow_up_id, status=409, error=exc)
     return redirect("referrals:follow_up", follow_up_id=follow_up_id)
@@ -382,11 +400,14 @@ def directory(request):
     service_type = request.GET.get("service_type", "")
     if service_type not in FollowUp.ServiceType.values:
         service_type = ""
+    visible = program_ids_for(request.user, Action.DIRECTORY_EDIT)
     return render(
         request,
         "referrals/directory.html",
         {
-            "services": selectors.service_list(q=q, service_type=service_type),
+            "services": selectors.services_in_programs(
+                selectors.service_list(q=q, service_type=service_type).select_related("program"), visible
+            ),
             "organizations": Organization.objects.all(),
             "q": q,
             "service_type": service_type,
@@ -395,8 +416,8 @@ def directory(request):
     )
 
 
-def _directory_edit(request, form_class, instance, title):
-    form = form_class(request.POST if request.method == "POST" else None, instance=instance)
+def _directory_edit(request, form_class, instance, title, **form_kwargs):
+    form = form_class(request.POST if request.method == "POST" else None, instance=instance, **form_kwargs)
     if request.method == "POST" and form.is_valid():
         services.directory_save(form=form)
         messages.success(request, f"Saved {form.instance}.")
@@ -419,5 +440,12 @@ def organization_edit(request, pk=None):
 @role_required(Action.DIRECTORY_EDIT)
 @require_http_methods(["GET", "POST"])
 def service_edit(request, pk=None):
-    instance = get_object_or_404(Service, pk=pk) if pk else None
-    return _directory_edit(request, ServiceForm, instance, "Service")
+    """A service of the caller's programs, or a statewide one (changed only by those who may
+    keep statewide services: everyone's people depend on it); another program's is not found."""
+    visible = selectors.services_in_programs(
+        Service.objects.all(), program_ids_for(request.user, Action.DIRECTORY_EDIT)
+    )
+    instance = get_object_or_404(visible, pk=pk) if pk else None
+    if instance is not None and instance.program_id is None and not may_edit_statewide_services(request.user):
+        raise PermissionDenied
+    return _directory_edit(request, ServiceForm, instance, "Service", user=request.user)

@@ -18,6 +18,7 @@ from dispatch.console_views.pages import (
     console_region,
     incident_details,
     incident_row,
+    intake_form,
     unit_row,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "incident_row",
     "incident_transfer",
     "intake",
+    "intake_form",
     "phone_contact",
     "unit_row",
     "urgent_seen",

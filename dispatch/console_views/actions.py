@@ -16,7 +16,7 @@ from dispatch.forms import (
     TransferForm,
 )
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Alert, Incident
-from dispatch.roles import Action, may_work_clinician_queue, programs_for, role_required, scope
+from dispatch.roles import Action, may_work_clinician_queue, role_required, scope
 
 CONFLICT_MESSAGES = {
     "unit_unavailable": "That unit is no longer available. Choose another.",
@@ -154,8 +154,7 @@ def incident_link_duplicate(request, incident_id):
 @require_POST
 def intake(request):
     """A hotline, 988 or direct-line call taken in the console (dispatch model 3)."""
-    programs = list(programs_for(request.user, Action.INCIDENT_CREATE_BY_HAND))
-    form = IntakeForm(request.POST, programs=programs)
+    form = IntakeForm(request.POST, **regions.intake_programs(request))
     if not form.is_valid():
         return answer(
             request,
@@ -165,7 +164,7 @@ def intake(request):
             page_overrides={"intake_open": True, **regions.intake_context(request, form)},
         )
     incident = services.incident_create(
-        fields=form.incident_fields(), actor=request.user, program=form.cleaned_data.get("program")
+        fields=form.incident_fields(), actor=request.user, program=form.chosen_program
     )
     verdict = "eligible for a team" if incident.eligible else "not eligible without an override"
     return answer(

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 from dispatch import selectors
 from dispatch.console_views import regions
 from dispatch.console_views.answers import page, partial
+from dispatch.forms import IntakeForm
 from dispatch.geocoding import address_suggest
 from dispatch.roles import Action, programs_for, role_required
 
@@ -67,6 +68,15 @@ def incident_details(request, incident_id):
 def unit_row(request, callsign):
     """One unit's row on the board (an empty row marked gone when there is no such unit)."""
     return partial(request, "unit_row_alone", regions.unit_row_context(request, callsign))
+
+
+@role_required(Action.INCIDENT_CREATE_BY_HAND)
+@require_GET
+def intake_form(request):
+    """The intake drawn again for the program the call taker chose: its call types, and its
+    own wording of the screening questions."""
+    form = IntakeForm(initial={"program": request.GET.get("program", "")}, **regions.intake_programs(request))
+    return partial(request, "intake", {**regions.intake_context(request, form), "intake_open": True})
 
 
 @role_required(Action.INCIDENT_CREATE_BY_HAND)

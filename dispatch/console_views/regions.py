@@ -448,9 +448,13 @@ def clinician_context(request, bound_forms=None) -> dict:
     return {"is_clinician": True, "clinician_rows": rows}
 
 
+def intake_programs(request) -> dict:
+    """What IntakeForm needs to know of the caller: the programs they may take calls for."""
+    return {"programs": programs_for(request.user, Action.INCIDENT_CREATE_BY_HAND).order_by("name", "slug")}
+
+
 def intake_context(request, form=None, created=None) -> dict:
-    programs = list(programs_for(request.user, Action.INCIDENT_CREATE_BY_HAND))
-    context = {"intake_form": form or IntakeForm(programs=programs), "created": created}
+    context = {"intake_form": form or IntakeForm(**intake_programs(request)), "created": created}
     if created is not None:
         ranked = selectors.units_ranked_for(created)
         context.update(

@@ -2,7 +2,8 @@
 exports show is computed here, and only here.
 
 Scope, for every metric unless its docstring says otherwise:
-- The range is a span of whole days in the program's TIME_ZONE, first and last day included,
+- The range is a span of whole days in the program's own time zone (`Program.time_zone`; for a
+  report over the whole deployment, settings.TIME_ZONE), first and last day included,
   applied to when a call was *received* (`Incident.received_at`): a call received on the last
   evening of the month and cleared the next morning belongs to that month, with all its
   assignments and its outcome. Follow-ups and police referrals count on the day they were created.
@@ -74,16 +75,34 @@ class ReportFilters:
     # The programs reported on (ids; the caller's, dispatch.roles.program_ids_for); None:
     # every program. Kept sums are per program (dispatch.reports.sums adds them up).
     program_ids: tuple[int, ...] | None = None
+    # The clock the days are drawn on (an IANA name): one program's own (program_scope), or ""
+    # for the deployment's (settings.TIME_ZONE), as a report of several programs is.
+    time_zone: str = ""
 
     @classmethod
-    def default(cls) -> "ReportFilters":
+    def default(cls, program=None) -> "ReportFilters":
         """The last 30 days, today included, in the program's time zone."""
-        today = timezone.localdate(timezone=program_zone())
-        return cls(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today)
+        scope = cls.program_scope(program)
+        today = program_today(ZoneInfo(scope.get("time_zone") or settings.TIME_ZONE))
+        return cls(start=today - timedelta(days=DEFAULT_DAYS - 1), end=today, **scope)
+
+    @staticmethod
+    def program_scope(program) -> dict:
+        """The filters' fields that narrow them to `program` (a Program, or None: no narrowing)."""
+        if program is None:
+            return {}
+        return {"program_ids": (program.pk,), "time_zone": program.time_zone}
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone or settings.TIME_ZONE)
+
+    def today(self) -> date:
+        return program_today(self.zone)
 
     def bounds(self) -> tuple[datetime, datetime]:
         """[start of the first day, start of the day after the last day) in the program's zone."""
-        return day_bounds(self.start, self.end)
+        return day_bounds(self.start, self.end, self.zone)
 
     @property
     def narrowed(self) -> bool:
@@ -92,7 +111,15 @@ class ReportFilters:
     @property
     def facet(self) -> str:
         """Which sums the filters ask for: "" for every call, else the filters, in one order."""
-        parts = [("source", self.source), ("call_type", self.call_type), ("unit", self.unit_id or "")]
+        # Programs are kept apart by ReportSums.program; a program's own clock, when it is not
+        # the deployment's, draws other days: those sums are kept apart too.
+        zone = self.time_zone if self.time_zone not in ("", settings.TIME_ZONE) else ""
+        parts = [
+            ("zone", zone),
+            ("source", self.source),
+            ("call_type", self.call_type),
+            ("unit", self.unit_id or ""),
+        ]
         return "&".join(f"{name}={value}" for name, value in parts if value)
 
     def days(self) -> list[date]:
@@ -105,15 +132,16 @@ class ReportFilters:
 
 
 def program_zone() -> ZoneInfo:
+    """The deployment's own zone (settings.TIME_ZONE): a program's is ReportFilters.zone."""
     return ZoneInfo(settings.TIME_ZONE)
 
 
-def program_today() -> date:
-    return timezone.localdate(timezone=program_zone())
+def program_today(zone: ZoneInfo | None = None) -> date:
+    return timezone.localdate(timezone=zone or program_zone())
 
 
-def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
-    zone = program_zone()
+def day_bounds(first: date, last: date, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    zone = zone or program_zone()
     return (
         datetime.combine(first, time.min, tzinfo=zone),
         datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
@@ -366,7 +394,7 @@ class _Reader:
 
     def grouped(self, qs, day_path: str, fields: tuple, **aggregates):
         """Rows of `fields` and `aggregates`, with the day of `day_path` as "report_day"."""
-        qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=program_zone()))
+        qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=self.filters.zone))
         return qs.values("report_day", *fields).annotate(**aggregates).order_by()
 
     def scoped(self, qs, *, to_assignment: str = "", encounters: bool | None = False, after: str):
@@ -500,7 +528,7 @@ class _Reader:
         # Each follow-up's first attempt (an aggregate PostgreSQL computes once however often the
         # grid repeats it), then the follow-ups counted by day and grid point around that.
         per_follow_up = (
-            qs.annotate(report_day=TruncDate("created_at", tzinfo=program_zone()))
+            qs.annotate(report_day=TruncDate("created_at", tzinfo=self.filters.zone))
             .annotate(seconds=GridSeconds(Min("attempts__at"), F("created_at")))
             .filter(seconds__isnull=False)
             .values_list("report_day", "seconds")

@@ -195,7 +195,11 @@ def export(request):
         range_start=filters.start,
         range_end=filters.end,
         with_identifiers=identifiers,
-        filters={k: v for k, v in filters.as_dict().items() if k not in ("start", "end", "program_ids")},
+        filters={
+            k: v
+            for k, v in filters.as_dict().items()
+            if k not in ("start", "end", "program_ids", "time_zone")
+        },
         programs=list(filters.program_ids)
         if filters.program_ids is not None
         else list(Program.objects.values_list("pk", flat=True)),

@@ -155,6 +155,65 @@ def dashboard(filters: ReportFilters) -> dict:
     }
 
 
+# --- Programs side by side -----------------------------------------------------------------------
+# The state's comparison: one definition per row, the same for every program, each program's
+# numbers from its own calls, its range drawn on its own clock. (key, label, definition)
+PROGRAM_MEASURES = (
+    ("calls", "Calls", "Calls received in range, every source but self-initiated encounters."),
+    (
+        "eligible_served",
+        "Eligible calls served",
+        "Calls screened eligible that a team reached on scene, of the calls screened eligible.",
+    ),
+    *(
+        (f"duration:{key}", label, "Median and 90th percentile over the assignments with both steps.")
+        for key, label, *_ in DURATIONS
+    ),
+    (
+        "backup_rate",
+        "Police backup rate",
+        "Dispatched calls where the team needed police (backup requested, or an arrest), "
+        "of the calls dispatched.",
+    ),
+    (
+        "follow_up_connection",
+        "Follow-up connection rate",
+        "Follow-ups created in range that are connected, or closed engaged, of those created.",
+    ),
+)
+
+
+def program_measures(filters: ReportFilters) -> dict:
+    """One program's values of PROGRAM_MEASURES (filters narrowed to it by program_scope): each
+    a dict with `part`/`whole`/`share` for rates, `count`/`median`/`p90` for durations, `value`
+    for counts. Read as the dashboard reads it, from the same sums."""
+    totals = range_totals(filters)
+    calls = calls_summary(filters, totals=totals)
+    outcomes = outcomes_summary(filters, totals=totals)
+    follow_ups = follow_ups_summary(filters, totals=totals)
+    values = {
+        "calls": {"value": calls["total"]},
+        "eligible_served": {
+            "part": calls["eligible_served"],
+            "whole": calls["eligible"],
+            "share": calls["served_share"],
+        },
+        "backup_rate": {
+            "part": outcomes["backup_calls"],
+            "whole": outcomes["dispatched"],
+            "share": outcomes["backup_rate"],
+        },
+        "follow_up_connection": {
+            "part": follow_ups["connected"],
+            "whole": follow_ups["created"],
+            "share": follow_ups["connection_rate"],
+        },
+    }
+    for row in response_times(filters, totals=totals):
+        values[f"duration:{row['key']}"] = {"count": row["count"], "median": row["median"], "p90": row["p90"]}
+    return values
+
+
 # --- Over time -----------------------------------------------------------------------------------
 # The response time the trend follows: the caller's wait, from the call to a team on scene.
 TREND_DURATION = "received_to_on_scene"

@@ -6,10 +6,12 @@ Every write to these tables that the reports read goes through save() or delete(
 queryset updates in the code base touch fields no report reads); a bulk load
 (generate_history) raises the versions of the days it wrote itself."""
 
+from zoneinfo import ZoneInfo
+
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
-from dispatch.models import Assignment, Incident
+from dispatch.models import Assignment, Incident, Program
 from dispatch.reports.engine import program_today, program_zone
 from dispatch.reports.sums import days_changed
 from field.models import BackupRequest, Outcome
@@ -47,9 +49,12 @@ def _with_follow_ups(incident_id, *received):
     follow-ups of the calls that match it (by source, call type or unit), so a change to the
     call changes those days' numbers too. Follow-ups come after their call: for a call received
     today (the live path) they were all created today, which is never kept, and need no query."""
-    today = program_today()
-    zone = program_zone()
-    if all(moment is None or timezone.localdate(moment, timezone=zone) >= today for moment in received):
+    zones = {program_zone(), *_zones.values()}  # the programs' zones this process has met
+    if all(
+        moment is None or timezone.localdate(moment, timezone=zone) >= program_today(zone)
+        for moment in received
+        for zone in zones
+    ):
         return received
     created = FollowUp.objects.filter(incident_id=incident_id).values_list("created_at", flat=True)
     return (*received, *created)
@@ -66,9 +71,48 @@ MOMENTS = {
 }
 
 
+# A program's time zone, by id, read once per process: its own reports draw its days there, so a
+# change to one of its records raises those days too. Forgotten when a program is saved here;
+# another process learns a changed zone at its next start (program_update also drops the
+# program's kept sums, so nothing kept in the old zone is read again).
+_zones: dict[int, ZoneInfo] = {}
+
+
+def _program_id(instance):
+    program_id = getattr(instance, "program_id", None)
+    if program_id is None and getattr(instance, "assignment_id", None) is not None:
+        program_id = (
+            Assignment.objects.filter(pk=instance.assignment_id).values_list("program_id", flat=True).first()
+        )
+    if program_id is None and getattr(instance, "follow_up_id", None) is not None:
+        program_id = (
+            FollowUp.objects.filter(pk=instance.follow_up_id).values_list("program_id", flat=True).first()
+        )
+    return program_id
+
+
+def _program_zones(instance) -> tuple:
+    program_id = _program_id(instance)
+    if program_id is None:
+        return ()
+    if program_id not in _zones:
+        name = Program.objects.filter(pk=program_id).values_list("time_zone", flat=True).first()
+        if name is None:
+            return ()
+        _zones[program_id] = ZoneInfo(name)
+    return (_zones[program_id],)
+
+
+def _program_saved(sender, instance, **kwargs):
+    _zones.pop(instance.pk, None)
+
+
 def _changed(sender, instance, **kwargs):
     # loaddata (raw) included: what it loads counts like any other record.
-    days_changed(*MOMENTS[sender](instance))
+    moments = MOMENTS[sender](instance)
+    if all(moment is None for moment in moments):
+        return
+    days_changed(*moments, zones=_program_zones(instance))
 
 
 def _incident_moving(sender, instance, raw=False, update_fields=None, **kwargs):
@@ -79,10 +123,11 @@ def _incident_moving(sender, instance, raw=False, update_fields=None, **kwargs):
         return
     previous = Incident.objects.filter(pk=instance.pk).values_list("received_at", flat=True).first()
     if previous is not None and previous != instance.received_at:
-        days_changed(*_with_follow_ups(instance.pk, previous))
+        days_changed(*_with_follow_ups(instance.pk, previous), zones=_program_zones(instance))
 
 
 def connect() -> None:
+    post_save.connect(_program_saved, sender=Program, dispatch_uid="report-days-program-zone")
     pre_save.connect(_incident_moving, sender=Incident, dispatch_uid="report-days-incident-moving")
     for model in MOMENTS:
         post_save.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-save")

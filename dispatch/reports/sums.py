@@ -33,18 +33,18 @@ def _per_program(filters: ReportFilters) -> list[ReportFilters]:
 
 
 # --- Kept days and months -------------------------------------------------------------------------
-def _runs(days: list[date]) -> list[tuple[datetime, datetime]]:
-    """Consecutive days as [low, high) datetime spans."""
+def _runs(days: list[date], zone=None) -> list[tuple[datetime, datetime]]:
+    """Consecutive days (of `zone`, the deployment's when None) as [low, high) datetime spans."""
     spans, first, last = [], None, None
     for day in sorted(days):
         if last is not None and day == last + timedelta(days=1):
             last = day
             continue
         if first is not None:
-            spans.append(day_bounds(first, last))
+            spans.append(day_bounds(first, last, zone))
         first = last = day
     if first is not None:
-        spans.append(day_bounds(first, last))
+        spans.append(day_bounds(first, last, zone))
     return spans
 
 
@@ -77,7 +77,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     """The range's sums for its facet: kept months and days whose days' versions have not
     moved, and the rest from the records (read per day, and added to `pending` to keep when
     settled). At most four queries before the records, none of them over the records."""
-    settled_until = program_today() - timedelta(days=SETTLED_AFTER_DAYS)
+    settled_until = filters.today() - timedelta(days=SETTLED_AFTER_DAYS)
     pending.facet = facet = filters.facet
     versions = dict(
         ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list("day", "version")
@@ -110,7 +110,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     missing = [day for day in wanted if day not in texts]
     read = {}
     if missing:
-        read = _Reader(filters, _runs(missing)).read()
+        read = _Reader(filters, _runs(missing, filters.zone)).read()
         for day in missing:
             if day <= settled_until:
                 pending.periods[(day, day)] = (current([day]), read.setdefault(day, Totals()))
@@ -161,15 +161,22 @@ def _store(pending: _Pending) -> None:
         )
 
 
-def days_changed(*moments: datetime | None) -> None:
-    """Raise the version of the days (in the program's zone) of these moments, all but today
-    and later ones: their stored sums are no longer used. Called in the writer's transaction."""
-    today = program_today()
-    zone = program_zone()
-    days = {timezone.localdate(moment, timezone=zone) for moment in moments if moment is not None}
+def days_changed(*moments: datetime | None, zones=()) -> None:
+    """Raise the version of the days of these moments, all but today and later ones: their
+    stored sums are no longer used. The days are drawn in the deployment's zone and in each of
+    `zones` (the record's program's: its own reports draw its days there). Called in the
+    writer's transaction."""
+    days = set()
+    for zone in {program_zone(), *zones}:
+        today = program_today(zone)
+        days.update(
+            day
+            for day in (timezone.localdate(moment, timezone=zone) for moment in moments if moment is not None)
+            if day < today
+        )
     table = connection.ops.quote_name(ReportDay._meta.db_table)
     with connection.cursor() as cursor:
-        for day in sorted(d for d in days if d < today):
+        for day in sorted(days):
             cursor.execute(
                 f'INSERT INTO {table} ("day", "version") VALUES (%s, 1) '
                 f'ON CONFLICT ("day") DO UPDATE SET "version" = {table}."version" + 1',
@@ -244,7 +251,7 @@ def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals
     the rest from the records (added to `pending` to keep when settled). Three queries before
     the records, whatever the range: the versions, the kept days, then one read of the missing
     days. Kept months cannot stand in here: a week does not keep to the calendar's months."""
-    settled_until = program_today() - timedelta(days=SETTLED_AFTER_DAYS)
+    settled_until = filters.today() - timedelta(days=SETTLED_AFTER_DAYS)
     pending.facet = facet = filters.facet
     versions = dict(
         ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list("day", "version")
@@ -262,7 +269,7 @@ def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals
         ).values_list("first_day", "versions", "data")
         texts = {day: data for day, kept, data in kept_days if json.loads(kept) == [versions.get(day, 0)]}
     missing = [day for day in days if day not in texts]
-    read = _Reader(filters, _runs(missing)).read() if missing else {}
+    read = _Reader(filters, _runs(missing, filters.zone)).read() if missing else {}
     result = {}
     for day in days:
         totals = Totals()

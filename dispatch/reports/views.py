@@ -4,6 +4,7 @@ charts and tables (the CSV exports are in dispatch.reports.exports)."""
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.shortcuts import render
@@ -12,8 +13,8 @@ from django.views.decorators.http import require_GET
 from dispatch.formatting import duration
 from dispatch.models import CallType, Incident
 from dispatch.reports import engine, sections
-from dispatch.reports.forms import ReportFilterForm
-from dispatch.roles import Action, may, program_ids_for, role_required
+from dispatch.reports.forms import ProgramsRangeForm, ReportFilterForm
+from dispatch.roles import Action, may, programs_for, role_required
 
 
 def duration_measured(seconds: float | None) -> str:
@@ -246,10 +247,11 @@ def dashboard(request):
         "form": form,
         "filters": filters,
         "call_type_codes": CallType.objects.values_list("code", flat=True),
-        "time_zone": settings.TIME_ZONE,
+        "time_zone": filters.zone.key if filters is not None else settings.TIME_ZONE,
         "may_export_identifiers": may(request.user, Action.PROGRAM_DATA_IDENTIFIERS),
     }
     if filters is not None:
+        context["program"] = form.chosen_program()
         context.update(_dashboard_context(filters))
     template = "reports/dashboard.html#report" if request.htmx else "reports/dashboard.html"
     return render(request, template, context, status=400 if filters is None else 200)
@@ -305,8 +307,13 @@ def _months_back(today, count: int) -> list:
 @role_required(Action.PROGRAM_DATA)
 def month_report(request):
     """One calendar month on one printed page: the numbers a program manager hands to a
-    council. `?month=YYYY-MM`; the last whole month unless asked."""
-    today = engine.program_today()
+    council. `?month=YYYY-MM`; the last whole month unless asked. `?program=slug`: one of the
+    caller's programs, on its own clock (a caller who is not statewide always reads one)."""
+    choices = ReportFilterForm(None, user=request.user)
+    asked_program = request.GET.get("program", "")
+    program = next((p for p in choices.programs if p.slug == asked_program), choices.default_program)
+    zone = ZoneInfo(program.time_zone) if program is not None else engine.program_zone()
+    today = engine.program_today(zone)
     month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     error = ""
     asked = request.GET.get("month", "")
@@ -318,12 +325,19 @@ def month_report(request):
         else:
             if month > today:
                 error = "That month has not started yet."
+    picker = {
+        "programs": choices.programs if len(choices.programs) > 1 else [],
+        "everyone": "Every program" if choices.program_ids is None else "All my programs",
+        "program": program,
+    }
     if error:
-        return render(request, "reports/month.html", {"error": error, "month": None}, status=400)
-    ids = program_ids_for(request.user, Action.PROGRAM_DATA)
-    filters = replace(
-        sections.month_filters(month, today=today), program_ids=None if ids is None else tuple(sorted(ids))
-    )
+        return render(request, "reports/month.html", {"error": error, "month": None, **picker}, status=400)
+    if program is not None:
+        scope = engine.ReportFilters.program_scope(program)
+    else:
+        ids = choices.program_ids
+        scope = {"program_ids": None if ids is None else tuple(sorted(ids))}
+    filters = replace(sections.month_filters(month, today=today), **scope)
     context = _dashboard_context(filters)
     data = context["data"]
     context.update(
@@ -333,8 +347,59 @@ def month_report(request):
             "partial": filters.end < _month_end(month),
             "top_call_types": data["calls"]["by_call_type"][:6],
             "top_outcomes": data["outcomes"]["by_disposition"][:6],
-            "time_zone": settings.TIME_ZONE,
+            "time_zone": zone.key,
             "months": _months_back(today, 12),
+            **picker,
         }
     )
     return render(request, "reports/month.html", context)
+
+
+# --- The programs side by side --------------------------------------------------------------------
+def _measure_display(key: str, value: dict) -> dict:
+    if key.startswith("duration:"):
+        if not value["count"]:
+            return {"main": "—", "detail": "none measured"}
+        return {
+            "main": duration_measured(value["median"]),
+            "detail": f"90th pct. {duration_measured(value['p90'])} · {value['count']:,} measured",
+        }
+    if "share" in value:
+        return {
+            "main": share(value["part"], value["whole"]),
+            "detail": f"{value['part']:,} of {value['whole']:,}",
+        }
+    return {"main": f"{value['value']:,}", "detail": ""}
+
+
+@require_GET
+@role_required(Action.PROGRAM_DATA)
+def programs_side_by_side(request):
+    """Every program the caller may read, side by side: the same definitions for each (one per
+    row), each program's numbers from its own calls over the same dates on its own clock."""
+    form = ProgramsRangeForm(request.GET)
+    programs = list(programs_for(request.user, Action.PROGRAM_DATA).order_by("name", "slug"))
+    context = {"form": form, "programs": programs, "rows": []}
+    if form.is_bound and not form.is_valid():
+        return render(request, "reports/programs.html", context, status=400)
+    start, end = form.dates()
+    columns = []
+    for program in programs:
+        filters = engine.ReportFilters(start, end, **engine.ReportFilters.program_scope(program))
+        columns.append((program, filters, sections.program_measures(filters)))
+    # Each program's first moment, written on its own clock (a template would show it on the
+    # deployment's).
+    context["columns"] = [
+        {"program": program, "first": filters.bounds()[0].isoformat()} for program, filters, _ in columns
+    ]
+    context["start"], context["end"] = start, end
+    context["rows"] = [
+        {
+            "key": key,
+            "label": label,
+            "definition": definition,
+            "cells": [(program, _measure_display(key, values[key])) for program, _f, values in columns],
+        }
+        for key, label, definition in sections.PROGRAM_MEASURES
+    ]
+    return render(request, "reports/programs.html", context)

@@ -46,6 +46,13 @@ from dispatch.services.payloads import (
     incident_event_data,
     unit_event_data,
 )
+from dispatch.services.program_admin import program_create, program_update
+from dispatch.services.screening_standard import (
+    call_type_save,
+    program_call_type_set,
+    program_question_set,
+    screening_question_save,
+)
 from dispatch.services.shifts import shift_end, shift_start, shift_unit_require
 from dispatch.services.units import unit_announce, unit_report_location, unit_set_status
 from dispatch.services.webhooks import (
@@ -78,6 +85,7 @@ __all__ = [
     "assignment_set_status",
     "assignment_step",
     "audit_record",
+    "call_type_save",
     "fields_placed",
     "incident_cancel",
     "incident_close",
@@ -89,7 +97,12 @@ __all__ = [
     "incident_upsert_from_api",
     "incident_upsert_from_eido",
     "phone_contact_record",
+    "program_call_type_set",
+    "program_create",
+    "program_question_set",
+    "program_update",
     "roles_ensure",
+    "screening_question_save",
     "shift_end",
     "shift_start",
     "shift_unit_require",

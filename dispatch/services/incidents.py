@@ -30,7 +30,7 @@ from dispatch.models import (
 )
 from dispatch.programs import program_for_location, program_slug
 from dispatch.roles import Action
-from dispatch.screening import eligibility
+from dispatch.screening import eligibility, local_call_type
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
 from dispatch.services.programs import program_resolve, program_same
@@ -112,7 +112,9 @@ def _apply_fields(incident: Incident, fields: IncidentFields) -> dict:
         elif old != new:
             changes[name] = [_json_value(old), _json_value(new)]
         setattr(incident, name, new)
-    decision = eligibility(incident.call_type, incident.screening)
+    # The incident's program decides with its local changes to the standard applied.
+    local = local_call_type(incident.program_id, incident.call_type)
+    decision = eligibility(incident.call_type, incident.screening, local)
     if incident.eligible != decision.eligible or list(incident.eligibility_reasons) != decision.reasons:
         changes["eligibility"] = [
             {"eligible": incident.eligible, "reasons": list(incident.eligibility_reasons)},

@@ -61,7 +61,7 @@ def test_the_statewide_console_labels_each_call_with_its_program_and_narrows_to_
     assert_accessible(page, "the statewide console with both programs' calls")
 
     # Narrowed to Aurora: Denver's call and unit leave; a new Denver call does not appear.
-    page.get_by_label("Program").select_option("aurora-art")
+    page.get_by_label("Program", exact=True).select_option("aurora-art")
     expect(page.locator("#program-select")).to_have_value("aurora-art")
     expect(aurora_row).to_be_visible()
     expect(page.locator(f'tbody.incident[data-incident="{calls["988-1"]["id"]}"]')).to_have_count(0)

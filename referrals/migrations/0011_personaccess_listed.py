@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('referrals', '0009_programs_required'),
+        ('referrals', '0010_service_program'),
     ]
 
     operations = [
