@@ -10,6 +10,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from config import spans  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -18,6 +19,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+# Only bench/push_latency.py sets BENCH_SPANS: then each assign records where its time went.
+application = spans.install(application)
 
 # Everything loaded so far (Django, DRF, the app: about 110,000 objects) lives as long as the
 # process: keep it out of the garbage collector's full passes. Each pass stops every socket
