@@ -1,10 +1,35 @@
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+
+class OneHopASGIHandler(ASGIHandler):
+    """Django's ASGI handler, with the middleware chain and the view run in one visit to the
+    request's thread.
+
+    Django's own builds an async chain under ASGI, and our middleware is synchronous
+    (WhiteNoise only so; Django's through MiddlewareMixin, which in an async chain crosses to
+    the thread for each process_request and process_response; a view's process_view too): an
+    API request crossed between the event loop and its thread about twenty times, each a
+    wait for the loop's turn, the larger part of an assign's answer with hundreds of tablets
+    on the loop (bench/push_latency.py). Here the chain is Django's synchronous one, entered
+    once; an async view (healthz) runs through async_to_sync, in that thread, as under WSGI.
+    The request's thread is the same one as before (asgiref's ThreadSensitiveContext, one
+    per request), so its database connection is too.
+    """
+
+    def load_middleware(self, is_async=False):
+        super().load_middleware(is_async=False)
+        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+
+django_asgi_app = OneHopASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
