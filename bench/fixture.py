@@ -9,6 +9,9 @@ itself importing Django. Prints one JSON object on the last line of stdout:
      "tablets": [{"session": "...", "unit": 0}, ...]}
 
 Tablet i is on unit i // 2: two responders per unit, each on an open Shift, like real teams.
+
+With a second argument P (bench/statewide.py), the units are shared out among P programs, each
+with its own CAD client, and the JSON has `"programs": [{"name", "api_key", "units": [index...]}]`.
 """
 
 import json
@@ -39,7 +42,7 @@ from dispatch.services import api_client_create, roles_ensure  # noqa: E402
 CALL_TYPE = "BENCHWELFARE"
 
 
-def main(tablet_count: int) -> dict:
+def main(tablet_count: int, program_count: int = 0) -> dict:
     User = get_user_model()
     now = timezone.now()
     unit_count = (tablet_count + 1) // 2
@@ -79,7 +82,19 @@ def main(tablet_count: int) -> dict:
         client = Client()
         client.force_login(user)
         tablets.append({"session": client.cookies[settings.SESSION_COOKIE_NAME].value, "unit": n // 2})
+    programs = []
+    for p in range(program_count):
+        # Unit n belongs to program n mod P, so every program has its share of the tablets.
+        _client, program_key = api_client_create(f"bench-cad-program-{p + 1}", Role.CAD)
+        programs.append(
+            {
+                "name": f"Program {p + 1}",
+                "api_key": program_key,
+                "units": [n for n in range(len(units)) if n % program_count == p],
+            }
+        )
     return {
+        "programs": programs,
         "api_key": key,
         "call_type": CALL_TYPE,
         "session_cookie": settings.SESSION_COOKIE_NAME,
@@ -90,4 +105,4 @@ def main(tablet_count: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]))))
+    print(json.dumps(main(*(int(arg) for arg in sys.argv[1:3]))))

@@ -77,6 +77,18 @@ class Processes:
             self.running.remove(entry)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -279,6 +291,8 @@ class Result:
     stages: dict[str, list[float]] = field(default_factory=dict)
     queries: list[int] = field(default_factory=list)
     query_ms: list[float] = field(default_factory=list)
+    # CPU the server processes used while the assigns were posted (user + system).
+    server_cpu_s: float = 0.0
 
 
 class Measure:
@@ -457,6 +471,7 @@ class Measure:
                 t.measuring = True
             duration = args.incidents / args.rate
             profilers = self._profile(duration)
+            cpu_before = cpu_seconds(self.t.pids)
             clients = [
                 httpx.AsyncClient(
                     base_url=url,
@@ -475,6 +490,7 @@ class Measure:
                     http = clients[number % len(clients)]
                     calls.append(asyncio.create_task(self._call(number, http)))
                 await asyncio.gather(*calls)
+                self.result.server_cpu_s = cpu_seconds(self.t.pids) - cpu_before
                 await drops
                 for p in profilers:
                     await asyncio.to_thread(p.wait, 60)
@@ -827,6 +843,11 @@ def table(results: list[Result], floor: Result | None, args) -> str:
         ("resyncs", [r.resyncs for r in columns], False),
         ("seconds to connect all tablets", [r.connect_seconds for r in columns], False),
         ("  failed or timed-out handshakes meanwhile", [r.connect_failures for r in columns], False),
+        (
+            "server CPU ms per incident (post + assign)",
+            [1000 * r.server_cpu_s / len(r.made) if r.made else None for r in columns],
+            True,
+        ),
         ("1-min load average before assigning", [r.load_average for r in columns], False),
     ]
     heads = [r.name for r in columns] + ([f"{r.name[:4]}/floor" for r in results] if floor else [])
