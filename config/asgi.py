@@ -1,9 +1,11 @@
 import gc
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
@@ -24,9 +26,34 @@ class OneHopASGIHandler(ASGIHandler):
     per request), so its database connection is too.
     """
 
+    # Idle request threads kept for the next requests; more than this at once are let go.
+    KEEP_THREADS = 16
+
+    def __init__(self):
+        super().__init__()
+        self._idle: list[ThreadPoolExecutor] = []
+
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
         self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+
+    async def __call__(self, scope, receive, send):
+        """As Django's, but a request's thread is one kept from an earlier request, not a new
+        thread each time (asgiref's ThreadSensitiveContext() makes one per request): with it
+        the thread's database connection is kept too, as CONN_MAX_AGE or the pool says, as a
+        WSGI server's threads keep theirs. Each request still has a thread to itself."""
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        thread = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="request")
+        try:
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle(scope, receive, send)
+        finally:
+            if len(self._idle) < self.KEEP_THREADS:
+                self._idle.append(thread)
+            else:
+                thread.submit(connections.close_all)
+                thread.shutdown(wait=False)
 
 
 django_asgi_app = OneHopASGIHandler()

@@ -37,6 +37,7 @@ async def http(method: str, path: str, body: dict | None = None, **headers) -> t
     head += [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
     communicator = HttpCommunicator(application, method, path, body=raw, headers=head)
     answer = await communicator.get_response(timeout=10)
+    await communicator.wait(timeout=10)  # the request is over: closed, its thread given back
     headers = {name.lower(): value for name, value in answer["headers"]}
     return answer["status"], headers, json.loads(answer["body"] or b"null")
 
@@ -86,3 +87,39 @@ async def test_the_async_health_check_and_the_body_limit_still_answer_through_th
     assert (status, body["code"]) == (413, "too_large")
     status, headers, body = await http("GET", "/api/v1/units/")
     assert status == 401 and headers[b"www-authenticate"] == b'Token realm="api"'
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("fresh_channel_layer")
+async def test_a_requests_thread_is_kept_for_the_next_request_and_never_shared_by_two_at_once(
+    monkeypatch,
+):
+    """asgiref gave every request a new thread, and so a new database connection (SQLite's
+    PRAGMAs, or a trip to the pool); now a finished request's thread serves the next one."""
+    import asyncio
+    import threading
+
+    from dispatch import views
+
+    seen, inside, release = [], asyncio.Event(), threading.Event()
+    checked = views._database_ok
+
+    def database_ok():
+        seen.append(threading.current_thread())
+        if len(seen) == 3:  # the third request holds its thread until the fourth has run
+            inside_loop.call_soon_threadsafe(inside.set)
+            release.wait(10)
+        return checked()
+
+    inside_loop = asyncio.get_running_loop()
+    monkeypatch.setattr(views, "_database_ok", database_ok)
+    assert (await http("GET", "/healthz"))[0] == 200
+    assert (await http("GET", "/healthz"))[0] == 200
+    held = asyncio.create_task(http("GET", "/healthz"))
+    await inside.wait()
+    assert (await http("GET", "/healthz"))[0] == 200
+    release.set()
+    assert (await held)[0] == 200
+    assert seen[0] is seen[1] is seen[2]
+    assert seen[3] is not seen[2]
