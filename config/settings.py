@@ -194,6 +194,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # --- I18N / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="America/Denver")
+# The deployment's first program (dispatch.Program): the migration that brought programs puts
+# every record made before it here, and a fresh deployment starts with it.
+FIRST_PROGRAM_SLUG = env.str("FIRST_PROGRAM_SLUG", default="community-response")
+FIRST_PROGRAM_NAME = env.str("FIRST_PROGRAM_NAME", default="Community response")
 USE_I18N = True
 USE_TZ = True
 

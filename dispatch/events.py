@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from dispatch.groups import DISPATCH_GROUP, unit_group
 from dispatch.models import Event, WebhookDelivery
+from dispatch.programs import program_id_of, sole_program
 from dispatch.timestamps import utc_iso
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,10 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
     newest, newest_by_unit = _newest_under_lock(list(dict.fromkeys(units)))
     now = timezone.now()
     events = Event.objects.bulk_create(
-        [Event(type=type, at=now, data=data, unit=unit) for type, data, unit in items]
+        [
+            Event(type=type, at=now, data=data, unit=unit, program_id=_program_of(data, unit))
+            for type, data, unit in items
+        ]
     )
     pushes = []
     for event in events:
@@ -103,6 +107,20 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
     transaction.on_commit(partial(events_send, pushes))
     events_recorded.send(sender=Event, events=events)
     return events
+
+
+def _program_of(data: dict, unit) -> int:
+    """The program an event belongs to: its unit's, else the one its record names (every
+    payload carries its record's `program` slug)."""
+    if unit is not None:
+        return unit.program_id
+    program_id = program_id_of(data.get("program"))
+    if program_id is None:
+        only = sole_program()  # a one-program deployment's events are all its own
+        if only is None:
+            raise ValueError("an event's data must name its program")
+        program_id = only.pk
+    return program_id
 
 
 def _newest_under_lock(unit_ids: list[int]) -> tuple[int, dict[int, int]]:

@@ -5,10 +5,75 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
-from dispatch.roles import API_ROLES
+from dispatch.roles import API_ROLES, HUMAN_ROLES
+
+
+def _time_zone_valid(value: str) -> None:
+    from dispatch.programs import time_zone_validate
+
+    time_zone_validate(value)
+
+
+def _service_area_valid(value) -> None:
+    from dispatch.programs import service_area_validate
+
+    service_area_validate(value)
+
+
+class Program(models.Model):
+    """One community responder program of the deployment (a city's team, a county's): every
+    incident, unit, assignment, shift, referral, follow-up, person, alert, event and report
+    belongs to one. Its service area (GeoJSON, dispatch.programs) routes a statewide caller's
+    incidents; its time zone draws its days."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, validators=[_time_zone_valid], help_text="An IANA name.")
+    service_area = models.JSONField(
+        null=True,
+        blank=True,
+        validators=[_service_area_valid],
+        help_text="A GeoJSON Polygon or MultiPolygon (longitude, latitude).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "slug"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        from dispatch.programs import areas_forget
+
+        transaction.on_commit(areas_forget)
+        areas_forget()
+
+
+class Membership(models.Model):
+    """A person's role in one program, or in every program (`program` None: a statewide role,
+    a state supervisor or a 988 dispatcher). dispatch.roles reads these."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    program = models.ForeignKey(
+        Program, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=[(r.value, r.label) for r in HUMAN_ROLES])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "program"], name="membership_one_role_per_program"),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(program__isnull=True), name="membership_one_statewide_role"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.role} in {self.program or 'every program'}"
 
 
 class ApiClient(models.Model):
@@ -24,6 +89,10 @@ class ApiClient(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     key_prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell keys apart.")
     is_active = models.BooleanField(default=True)
+    # The program the client works for; None: statewide (a 988 or hotline centre).
+    program = models.ForeignKey(
+        Program, null=True, blank=True, on_delete=models.PROTECT, related_name="api_clients"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -130,6 +199,7 @@ class Incident(models.Model):
         FIRE = "fire", "Fire"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="incidents")
     api_client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.PROTECT)
     external_id = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices)
@@ -280,6 +350,7 @@ class Unit(models.Model):
         OUT_OF_SERVICE = "out_of_service", "Out of service"
         OFF_DUTY = "off_duty", "Off duty"
 
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="units")
     callsign = models.CharField(max_length=20, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFF_DUTY)
     status_changed_at = models.DateTimeField(null=True, blank=True)
@@ -339,6 +410,8 @@ class Shift(models.Model):
     Dispatch's concept (who staffs a unit is what the board, the API's members and the tablet's
     socket all read); the table keeps the name it was created with in the field app."""
 
+    # The unit's program, kept beside it so every list of shifts is scoped without a join.
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="shifts")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shifts")
     started_at = models.DateTimeField()
@@ -354,6 +427,11 @@ class Shift(models.Model):
 
     def __str__(self):
         return f"{self.user} on {self.unit}"
+
+    def save(self, *args, **kwargs):
+        if self.program_id is None and self.unit_id is not None:
+            self.program_id = Unit.objects.values_list("program_id", flat=True).get(pk=self.unit_id)
+        super().save(*args, **kwargs)
 
 
 class Assignment(models.Model):
@@ -398,6 +476,8 @@ class Assignment(models.Model):
     }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Always its incident's (and its unit's) program: dispatch.services.assignments refuses others.
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="assignments")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="assignments")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DISPATCHED)
@@ -440,6 +520,11 @@ class Assignment(models.Model):
     def __str__(self):
         return f"{self.unit} → {self.incident_id}"
 
+    def save(self, *args, **kwargs):
+        if self.program_id is None and self.incident_id is not None:
+            self.program_id = Incident.objects.values_list("program_id", flat=True).get(pk=self.incident_id)
+        super().save(*args, **kwargs)
+
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_ASSIGNMENT_STATUSES
@@ -453,6 +538,8 @@ class Event(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
+    # Who may receive it: the consoles of this program (dispatch.groups.dispatch_group).
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     type = models.CharField(max_length=40)
     at = models.DateTimeField()
     data = models.JSONField()
@@ -477,6 +564,7 @@ class Alert(models.Model):
         ACK_OVERDUE = "ack_overdue", "Assignment not acknowledged"
         BACKUP = "backup", "Backup requested"
 
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     assignment = models.ForeignKey(
@@ -510,6 +598,7 @@ class ClinicianTransfer(models.Model):
         DISPATCHED = "dispatched", "Team dispatched"
         CANCELLED = "cancelled", "Call cancelled"
 
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="clinician_transfer")
     transferred_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -527,6 +616,11 @@ class ClinicianTransfer(models.Model):
 
     def __str__(self):
         return f"{self.incident} → clinician ({self.get_outcome_display()})"
+
+    def save(self, *args, **kwargs):
+        if self.program_id is None and self.incident_id is not None:
+            self.program_id = Incident.objects.values_list("program_id", flat=True).get(pk=self.incident_id)
+        super().save(*args, **kwargs)
 
 
 class PhoneContact(models.Model):
@@ -557,6 +651,8 @@ class ExportAudit(models.Model):
         ASSIGNMENTS = "assignments", "Assignments"
         OUTCOMES = "outcomes", "Outcomes"
 
+    # The programs exported (ids), as the caller could see them.
+    programs = models.JSONField(default=list, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -587,6 +683,8 @@ class AuditEntry(models.Model):
         EXPORT = "export", "Export"
         SECURITY = "security", "Security event"
 
+    # The program the change or read was in; None: the whole deployment (a statewide role).
+    program = models.ForeignKey(Program, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -622,6 +720,7 @@ class ReportSums(models.Model):
     call, or one combination of filters). Used only while each of its days is still at the
     version listed in `versions` (JSON, first day first)."""
 
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     facet = models.CharField(max_length=200, blank=True, help_text='"" for every call, else the filters.')
     first_day = models.DateField()
     last_day = models.DateField()
@@ -630,7 +729,9 @@ class ReportSums(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["facet", "first_day", "last_day"], name="report_sums_period"),
+            models.UniqueConstraint(
+                fields=["program", "facet", "first_day", "last_day"], name="report_sums_program_period"
+            ),
         ]
 
     def __str__(self):

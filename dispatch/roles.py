@@ -1,7 +1,10 @@
 """Who may do what: the one place that decides.
 
-People get a role through a group; machine clients (a CAD, a police records system) through
-their API client. Views, API views, consumers and templates all ask `may(user, action)`.
+People get a role per program through their memberships (dispatch.models.Membership; a
+membership without a program is a statewide role: every program); machine clients (a CAD, a
+police records system) through their API client, which works for one program or statewide.
+Views, API views, consumers and templates all ask `may(user, action)` (in any of the caller's
+programs) or `may(user, action, program)`; selectors scope rows by `program_ids_for(user, action)`.
 """
 
 from functools import wraps
@@ -114,8 +117,11 @@ ROWS: dict[str, dict[str, str]] = {
 
 
 def rows_visible(user, kind: str) -> str:
-    """Which rows of `kind` (a key of ROWS) the caller may read: a Rows value."""
-    return ROWS[kind].get(role_of(user), Rows.NONE)
+    """Which rows of `kind` (a key of ROWS) the caller may read: a Rows value (the widest
+    their roles give; the selectors also keep to the caller's programs)."""
+    order = list(Rows)
+    found = [ROWS[kind].get(role, Rows.NONE) for _p, role in _grants(user)]
+    return min(found, key=order.index) if found else Rows.NONE
 
 
 def _group_names(user) -> set[str]:
@@ -125,25 +131,83 @@ def _group_names(user) -> set[str]:
     return {group.name for group in user.groups.all()}
 
 
-def role_of(user) -> str | None:
-    """The caller's role, or None for anonymous users and users without one."""
+_ALL = None  # a statewide grant, in the pairs below: every program
+
+
+def _grants(user) -> list[tuple[int | None, str]]:
+    """(program id or None for every program, role) of the caller, read once per user object."""
     if user is None or not getattr(user, "is_authenticated", False):
-        return None
+        return []
     # A person has no api_client: the reverse one-to-one raises an AttributeError subclass
     # (and Django remembers that there is none).
     api_client = getattr(user, "api_client", None)
     if api_client is not None:
-        return api_client.role if api_client.is_active else None
-    names = _group_names(user)
-    return next((role.value for role in HUMAN_ROLES if role.value in names), None)
+        return [(api_client.program_id, api_client.role)] if api_client.is_active else []
+    prefetch_related_objects([user], "memberships")
+    return [(m.program_id, m.role) for m in user.memberships.all()]
+
+
+def _program_id(program) -> int | None:
+    return getattr(program, "pk", program)
+
+
+def role_of(user, program=None) -> str | None:
+    """The caller's role (in `program` when given: their role there, or their statewide one),
+    or None for anonymous users and users without one. Without a program, a person with
+    different roles in different programs has the first of HUMAN_ROLES among them."""
+    grants = _grants(user)
+    if program is not None:
+        program_id = _program_id(program)
+        grants = [(p, role) for p, role in grants if p is _ALL or p == program_id]
+    roles = {role for _p, role in grants}
+    if len(grants) == 1:
+        return grants[0][1]
+    return next((role.value for role in (*HUMAN_ROLES, *API_ROLES) if role.value in roles), None)
 
 
 def is_clinician(user) -> bool:
     return bool(user and user.is_authenticated and CLINICIAN_GROUP in _group_names(user))
 
 
-def may(user, action: str) -> bool:
-    return role_of(user) in RULES[action]
+def is_statewide(user, action: str) -> bool:
+    """Whether the caller may do `action` in every program (a statewide role or client)."""
+    return any(p is _ALL and role in RULES[action] for p, role in _grants(user))
+
+
+def may(user, action: str, program=None) -> bool:
+    """Whether the caller may do `action`: in `program` when given, else in any of theirs."""
+    allowed = RULES[action]
+    if program is None:
+        return any(role in allowed for _p, role in _grants(user))
+    program_id = _program_id(program)
+    return any(role in allowed and (p is _ALL or p == program_id) for p, role in _grants(user))
+
+
+def program_ids_for(user, action: str) -> frozenset[int] | None:
+    """The ids of the programs where the caller may do `action`; None: every program (a
+    statewide role). Selectors filter by it (dispatch.selectors.in_programs)."""
+    allowed = RULES[action]
+    ids = set()
+    for p, role in _grants(user):
+        if role in allowed:
+            if p is _ALL:
+                return None
+            ids.add(p)
+    return frozenset(ids)
+
+
+def programs_for(user, action: str):
+    """The programs (a queryset) where the caller may do `action`; statewide: all of them."""
+    from dispatch.models import Program
+
+    ids = program_ids_for(user, action)
+    return Program.objects.all() if ids is None else Program.objects.filter(pk__in=ids)
+
+
+def scope(queryset, user, action: str, field: str = "program"):
+    """`queryset` narrowed to the programs where the caller may do `action`."""
+    ids = program_ids_for(user, action)
+    return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
 
 
 def may_work_clinician_queue(user) -> bool:

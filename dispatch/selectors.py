@@ -251,7 +251,7 @@ def unit_list_for_admin() -> QuerySet[Unit]:
 def person_list_for_admin(*, q: str = "", include_inactive: bool = True) -> QuerySet:
     """The program's people (API clients' service users left out), active first, by name;
     their groups prefetched so each one's role is read without a query of its own."""
-    qs = get_user_model().objects.filter(api_client__isnull=True).prefetch_related("groups")
+    qs = get_user_model().objects.filter(api_client__isnull=True).prefetch_related("groups", "memberships")
     if q:
         qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
     if not include_inactive:

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dispatch.models import ASSIGNMENT_STEPS, Assignment, CallType, Incident, Unit
+from dispatch.programs import program_slug
 from dispatch.timestamps import utc_iso
 
 
@@ -155,6 +156,7 @@ def _boolean(value):
 def assignment_representation(assignment: Assignment) -> dict:
     return {
         "id": _text(assignment.id),
+        "program": program_slug(assignment.program_id),
         "incident": _text(assignment.incident_id),
         "unit": _text(assignment.unit.callsign),
         "status": _text(assignment.status),
@@ -170,6 +172,7 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
         assignments = incident.assignments.all()
     return {
         "id": _text(incident.id),
+        "program": program_slug(incident.program_id),
         "external_id": _text(incident.external_id),
         "source": _text(incident.source),
         "call_type": _text(incident.call_type_code),
@@ -207,6 +210,7 @@ def unit_representation(unit: Unit) -> dict:
     located = unit.latitude is not None and unit.longitude is not None
     return {
         "callsign": _text(unit.callsign),
+        "program": program_slug(unit.program_id),
         "status": _text(unit.status),
         "status_changed_at": utc_iso(unit.status_changed_at),
         "location": (
@@ -230,6 +234,9 @@ def unit_members(unit: Unit) -> list[str]:
     return [shift.user.get_full_name() or shift.user.username for shift in on_shift]
 
 
+PROGRAM_HELP = 'The slug of the program it belongs to (CONTRACT.md "Programs").'
+
+
 # --- Incidents and assignments: output ----------------------------------------------------
 class AssignmentOut(serializers.ModelSerializer):
     # Every timestamp of Assignment.TIMESTAMPS answers in UTC (null until its step happens).
@@ -237,6 +244,7 @@ class AssignmentOut(serializers.ModelSerializer):
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: UTCDateTimeField,
     }
+    program = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text=PROGRAM_HELP)
     incident = serializers.UUIDField(source="incident_id", read_only=True)
     unit = serializers.CharField(source="unit.callsign", read_only=True)
 
@@ -244,6 +252,7 @@ class AssignmentOut(serializers.ModelSerializer):
         model = Assignment
         fields = [
             "id",
+            "program",
             "incident",
             "unit",
             "status",
@@ -285,6 +294,7 @@ class EligibilityOut(serializers.Serializer):
 
 
 class IncidentOut(serializers.ModelSerializer):
+    program = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text=PROGRAM_HELP)
     call_type = serializers.CharField(source="call_type_code")
     received_at = UTCDateTimeField()
     location = LocationOut(source="*")
@@ -311,6 +321,7 @@ class IncidentOut(serializers.ModelSerializer):
         model = Incident
         fields = [
             "id",
+            "program",
             "external_id",
             "source",
             "call_type",
@@ -347,13 +358,14 @@ class UnitLocationOut(serializers.Serializer):
 
 
 class UnitOut(serializers.ModelSerializer):
+    program = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text=PROGRAM_HELP)
     location = serializers.SerializerMethodField()
     members = serializers.SerializerMethodField()
     status_changed_at = UTCDateTimeField()
 
     class Meta:
         model = Unit
-        fields = ["callsign", "status", "status_changed_at", "location", "members"]
+        fields = ["callsign", "program", "status", "status_changed_at", "location", "members"]
 
     def to_representation(self, instance):
         return unit_representation(instance)

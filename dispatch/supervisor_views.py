@@ -127,7 +127,7 @@ def _role_in(names: set[str]) -> str:
 
 def _person_row(user) -> dict:
     names = _groups_of(user)
-    role = _role_in(names)
+    role = _role_in({membership.role for membership in user.memberships.all()})  # prefetched
     return {
         "user": user,
         "name": user.get_full_name() or user.username,

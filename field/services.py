@@ -122,7 +122,7 @@ def encounter_start(
     received_at = moment_check(at, now=timezone.now())
     if not address.strip():
         address = f"Near {latitude:.5f}, {longitude:.5f}" if latitude is not None else "Unknown location"
-    callsign = Unit.objects.values_list("callsign", flat=True).get(pk=unit_id)
+    callsign, program_id = Unit.objects.values_list("callsign", "program_id").get(pk=unit_id)
     with transaction.atomic():
         incident = dispatch_services.incident_create(
             fields=IncidentFields(
@@ -134,6 +134,7 @@ def encounter_start(
                 longitude=longitude,
             ),
             actor=user,
+            program=program_id,
         )
         return dispatch_services.assignment_create(
             incident_id=incident.pk,
@@ -212,6 +213,7 @@ def outcome_record(*, assignment_id, fields: OutcomeFields, actor, at: datetime 
         if fields.person is not None and fields.person.any():
             person = referral_services.person_create(
                 actor=actor,
+                program=incident.program,
                 name=fields.person.name,
                 alias=fields.person.alias,
                 date_of_birth=fields.person.date_of_birth,

@@ -5,12 +5,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from dispatch.models import ChangeRecord
+from dispatch.models import ChangeRecord, Program
 
 
 class Person(models.Model):
     """Someone the program has contacted. Identity is optional: many are anonymous."""
 
+    # The program that knows this person: people are never matched or merged across programs.
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=200, blank=True)
     alias = models.CharField(max_length=200, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
@@ -175,6 +177,7 @@ class PoliceReferral(models.Model):
         CLOSED = "closed", "Closed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     # The officer who filed it, or the police records system's service user.
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     external_id = models.CharField(max_length=64, blank=True, help_text="The police report number, if any.")
@@ -289,6 +292,8 @@ class FollowUp(models.Model):
         "closed": (),
     }
 
+    # Its person's, incident's and referral's program: referrals.services refuses others.
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
     person = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups"
     )

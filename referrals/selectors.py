@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dispatch.geo import distance_km
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Incident
+from dispatch.programs import program_slug
 from dispatch.roles import Rows, rows_visible
 from referrals.history import record_summary
 from referrals.models import FollowUp, OfficerContact, Person, PersonAccess, PoliceReferral, Service
@@ -82,6 +83,7 @@ def referral_event_data(referral: PoliceReferral) -> dict:
     ever: the event leaves the program."""
     return {
         "id": str(referral.id),
+        "program": program_slug(referral.program_id),
         "external_id": referral.external_id,
         "status": referral_officer_status(referral),
     }

@@ -16,6 +16,7 @@ from django.utils import timezone
 from dispatch.events import EventType, event_record
 from dispatch.groups import FOLLOW_UP_GROUP
 from dispatch.models import CallType, Incident
+from dispatch.roles import Action
 from dispatch.services import (
     IncidentFields,
     ServiceConflict,
@@ -26,6 +27,7 @@ from dispatch.services import (
     incident_cancel,
     incident_create,
 )
+from dispatch.services.programs import program_resolve, program_same
 from referrals.models import (
     ContactAttempt,
     FollowUp,
@@ -42,9 +44,12 @@ log = logging.getLogger(__name__)
 
 
 # --- People -------------------------------------------------------------------------------------
-def person_create(*, actor, name="", alias="", date_of_birth=None, phone="") -> Person:
-    """Record a person contacted on scene; every identifying field is optional."""
+def person_create(*, actor, name="", alias="", date_of_birth=None, phone="", program=None) -> Person:
+    """Record a person contacted on scene; every identifying field is optional. `program`: the
+    program that met them (else the actor's only one, or the deployment's)."""
+    program = program_resolve(program, actor=actor, action=None)
     return Person.objects.create(
+        program=program,
         name=name.strip(),
         alias=alias.strip(),
         date_of_birth=date_of_birth,
@@ -161,6 +166,19 @@ def _jsonable(value):
     return value
 
 
+def _follow_up_program(actor, person, incident, referral):
+    """A follow-up's program: its call's (or referral's, or person's), each of them of the same
+    one; with none of them, the actor's only program or the deployment's. Refuses
+    (ServiceInvalid on `program`) a person, call or referral of another program."""
+    linked = [record for record in (incident, referral, person) if record is not None]
+    if not linked:
+        return program_resolve(None, actor=actor, action=None)
+    program_id = linked[0].program_id
+    for record, what in ((incident, "The call"), (referral, "The referral"), (person, "The person")):
+        program_same(program_id, record, what)
+    return linked[0].program
+
+
 def follow_up_create(
     *,
     actor,
@@ -180,8 +198,10 @@ def follow_up_create(
     FollowUp.ServiceType."""
     if service_type not in FollowUp.ServiceType.values:
         raise ValueError(f"unknown service type {service_type!r}")
+    program = _follow_up_program(actor, person, incident, referral)
     with transaction.atomic():
         follow_up = FollowUp.objects.create(
+            program=program,
             person=person,
             incident=incident,
             referral=referral,
@@ -404,6 +424,8 @@ class ReferralData:
     person_description: str = ""
     screening: dict = field(default_factory=dict)
     service_needed: str = ""
+    # The program it is filed with (a slug, an id or a Program); None: the filer's only one.
+    program: object = None
 
 
 def referral_file(*, actor, data: ReferralData, remember_callback: bool = False) -> PoliceReferral:
@@ -420,10 +442,12 @@ def referral_file(*, actor, data: ReferralData, remember_callback: bool = False)
     urgent = data.urgency == PoliceReferral.Urgency.NOW
     place = address_geocode(data.address, data.latitude, data.longitude) if urgent else None
     with transaction.atomic():
+        program = program_resolve(data.program, actor=actor, action=Action.REFERRAL_FILE)
         person = None
         if data.person_name or data.person_alias or data.person_date_of_birth or data.person_phone:
             person = person_create(
                 actor=actor,
+                program=program,
                 name=data.person_name,
                 alias=data.person_alias,
                 date_of_birth=data.person_date_of_birth,
@@ -431,6 +455,7 @@ def referral_file(*, actor, data: ReferralData, remember_callback: bool = False)
             )
         screening = data.screening or {}
         referral = PoliceReferral.objects.create(
+            program=program,
             filed_by=actor,
             external_id=data.external_id,
             urgency=data.urgency,
@@ -460,7 +485,7 @@ def referral_file(*, actor, data: ReferralData, remember_callback: bool = False)
         )
         if urgent:
             fields = fields_placed(_incident_fields(referral), place)
-            referral.incident = incident_create(fields=fields, actor=actor, geocode=False)
+            referral.incident = incident_create(fields=fields, actor=actor, geocode=False, program=program)
             referral.save(update_fields=["incident"])
         if data.service_needed and data.consent_to_contact:
             follow_up_create(
@@ -525,7 +550,10 @@ def referral_claim(*, actor, referral_id, unit) -> PoliceReferral:
         if referral.state != PoliceReferral.State.QUEUED:
             raise ServiceConflict("already_claimed", "Another unit has this referral, or it is finished.")
         now = timezone.now()
-        incident = incident_create(fields=_incident_fields(referral, received_at=now), actor=actor)
+        program_same(referral.program_id, unit, unit.callsign, field="unit")
+        incident = incident_create(
+            fields=_incident_fields(referral, received_at=now), actor=actor, program=referral.program
+        )
         # The officer's screening may be unsure (not eligible on its own): the team that
         # claims it decides, as a dispatcher's override would.
         try:

@@ -7,10 +7,46 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from dispatch.models import ApiClient, CallType, Unit
+from dispatch.models import ApiClient, CallType, Membership, Program, Unit
+from dispatch.programs import first_program
+from dispatch.roles import CLINICIAN_GROUP
 from dispatch.services import IncidentFields, incident_create
 
 User = get_user_model()
+_UNSET = object()
+
+
+class ProgramFactory(factory.django.DjangoModelFactory):
+    """A program with a square service area around (lat, lon) (`area=(lat, lon, half_side)`)."""
+
+    class Meta:
+        model = Program
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"program-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    time_zone = "America/Denver"
+
+    class Params:
+        area = None
+
+    @factory.lazy_attribute
+    def service_area(self):
+        if self.area is None:
+            return None
+        return square_area(*self.area)
+
+
+def square_area(lat: float, lon: float, half: float = 0.05) -> dict:
+    """A GeoJSON Polygon: the square of side 2*half degrees around (lat, lon)."""
+    ring = [
+        [lon - half, lat - half],
+        [lon + half, lat - half],
+        [lon + half, lat + half],
+        [lon - half, lat + half],
+        [lon - half, lat - half],
+    ]
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -25,9 +61,20 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):
+        """`roles=["dispatcher"]`: the role in `program` (default: the deployment's first
+        program; `program=None` given explicitly with statewide=True: every program). The
+        clinician flag is a group beside the role."""
         self.save()
+        program = kwargs.get("program", _UNSET)
+        if kwargs.get("statewide"):
+            program = None
+        elif program is _UNSET:
+            program = first_program()
         for name in extracted or []:
-            self.groups.add(Group.objects.get_or_create(name=name)[0])
+            if name == CLINICIAN_GROUP:
+                self.groups.add(Group.objects.get_or_create(name=name)[0])
+            else:
+                Membership.objects.update_or_create(user=self, program=program, defaults={"role": name})
 
 
 class CallTypeFactory(factory.django.DjangoModelFactory):
@@ -45,16 +92,18 @@ class UnitFactory(factory.django.DjangoModelFactory):
         model = Unit
 
     callsign = factory.Sequence(lambda n: f"CR-{n + 1}")
+    program = factory.LazyFunction(lambda: first_program())
     status = Unit.Status.AVAILABLE
     status_changed_at = factory.LazyFunction(timezone.now)
     available_since = factory.LazyFunction(timezone.now)
 
 
-def api_client(name="cad-1", role="cad") -> tuple[ApiClient, str]:
-    """An API client and its key."""
+def api_client(name="cad-1", role="cad", program=_UNSET) -> tuple[ApiClient, str]:
+    """An API client and its key: of the deployment's first program unless told (None:
+    statewide)."""
     from dispatch.services import api_client_create
 
-    return api_client_create(name, role)
+    return api_client_create(name, role, program=first_program() if program is _UNSET else program)
 
 
 def incident(*, call_type="WELFARE", screening=(False, False, False, False), actor=None, **overrides):

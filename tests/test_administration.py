@@ -246,7 +246,8 @@ def test_a_supervisor_changes_a_role_and_the_clinician_flag(signed_in, personas)
     assert signed_in.post(url, {**data, "role": "case_manager", "clinician": ""}).status_code == 302
     dispatcher = dispatcher.__class__.objects.get(pk=dispatcher.pk)
     assert role_of(dispatcher) == Role.CASE_MANAGER and not is_clinician(dispatcher)
-    assert set(dispatcher.groups.values_list("name", flat=True)) == {"case_manager"}
+    assert list(dispatcher.memberships.values_list("role", flat=True)) == ["case_manager"]
+    assert not dispatcher.groups.exists()
     entry = AuditEntry.objects.filter(action="user.update").order_by("id").last()
     assert entry.detail["changes"]["role"] == ["dispatcher", "case_manager"]
 

@@ -2,6 +2,7 @@
 worked out here, line by line. Times are in the program's zone (America/Denver, UTC−6 in
 mid-March 2026 after the DST change)."""
 
+import dataclasses
 import json
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import F
 
 from dispatch.models import Assignment, Incident
+from dispatch.programs import first_program
 from dispatch.reports import engine, sections, sums
 from field.models import BackupRequest, Outcome
 from referrals.models import ContactAttempt, FollowUp, PoliceReferral
@@ -23,6 +25,7 @@ MARCH = engine.ReportFilters(start=date(2026, 3, 1), end=date(2026, 3, 31))
 
 
 def _incident(received_at, *, code="WELFARE", source="911", eligible=True, reasons=(), **extra):
+    extra.setdefault("program", first_program())
     return Incident.objects.create(
         source=source,
         call_type_code=code,
@@ -81,6 +84,7 @@ def _outcome(assignment, user, disposition, *, police="none", destination="", se
 
 def _follow_up(created_at, status, *, close_reason="", incident=None, attempts=()):
     follow_up = FollowUp.objects.create(
+        program=first_program(),
         incident=incident,
         service_type="housing",
         consent=True,
@@ -98,6 +102,7 @@ def _follow_up(created_at, status, *, close_reason="", incident=None, attempts=(
 
 def _referral(user, created_at, urgency, state):
     referral = PoliceReferral.objects.create(
+        program=first_program(),
         filed_by=user,
         urgency=urgency,
         call_type_code="WELFARE",
@@ -184,13 +189,13 @@ def build_dataset():
     return {"user": user, "u1": u1, "u2": u2}
 
 
-
 @pytest.fixture(autouse=True)
 def _a_day_in_june():
     """The hand-built dataset lies in March 2026 and meets "now" (a day is settled two days
     after it ends): the clock starts on a fixed day after it, and runs."""
     with time_machine.travel(datetime(2026, 6, 1, 12, 0, tzinfo=ZoneInfo("America/Denver")), tick=True):
         yield
+
 
 @pytest.fixture
 def dataset(db):
@@ -351,9 +356,10 @@ def test_a_call_moved_to_another_day_leaves_the_first(dataset):
 def test_a_day_that_changed_while_it_was_read_is_read_again(dataset):
     from dispatch.models import ReportDay, ReportSums
 
-    pending = sums._Pending()
+    program = first_program()
+    pending = sums._Pending(program_id=program.pk)
     with sums.report_snapshot():
-        sums._range_totals(MARCH, pending)
+        sums._range_totals(dataclasses.replace(MARCH, program_ids=(program.pk,)), pending)
     # A writer commits to 15 March between the read and the store.
     Incident.objects.filter(call_type_code="ASSAULT").update(eligible=True)
     sums.days_changed(T0)

@@ -378,7 +378,12 @@ def test_the_police_webhook_carries_only_the_referrals_id_number_and_status(call
     [got] = receiver.received
     message = got.message
     assert message["type"] == "referral.updated"
-    assert message["data"] == {"id": str(filed.pk), "external_id": "RMS-2026-77", "status": "assigned"}
+    assert message["data"] == {
+        "id": str(filed.pk),
+        "program": filed.program.slug,
+        "external_id": "RMS-2026-77",
+        "status": "assigned",
+    }
     for clinical in ("ending his life", "seizures", "Jordan", "WELFARE", "1550 Court", "narrative"):
         assert clinical not in got.body
 
@@ -418,7 +423,12 @@ def test_an_outreach_referral_is_told_when_a_unit_claims_it(call_types):
     filed = referral(rms.user, urgency="later")
     referral_claim(actor=None, referral_id=filed.pk, unit=factories.UnitFactory(callsign="CR-1"))
     [event] = Event.objects.filter(type="referral.updated")
-    assert event.data == {"id": str(filed.pk), "external_id": "RMS-2026-77", "status": "assigned"}
+    assert event.data == {
+        "id": str(filed.pk),
+        "program": filed.program.slug,
+        "external_id": "RMS-2026-77",
+        "status": "assigned",
+    }
 
 
 def test_a_body_is_compact_json_of_the_message(cad, call_types):

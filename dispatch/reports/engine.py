@@ -71,6 +71,9 @@ class ReportFilters:
     source: str = ""
     call_type: str = ""
     unit_id: int | None = None
+    # The programs reported on (ids; the caller's, dispatch.roles.program_ids_for); None:
+    # every program. Kept sums are per program (dispatch.reports.sums adds them up).
+    program_ids: tuple[int, ...] | None = None
 
     @classmethod
     def default(cls) -> "ReportFilters":
@@ -126,6 +129,8 @@ def incidents_in_range(filters: ReportFilters):
 def _narrow(qs, filters: ReportFilters, *, bounded: bool = False):
     """Apply the source, call-type and unit filters to incidents. The unit's assignments are
     looked up within the range when `bounded`, so the database reads only that range's."""
+    if filters.program_ids is not None:
+        qs = qs.filter(program_id__in=filters.program_ids)
     if filters.source:
         qs = qs.filter(source=filters.source)
     if filters.call_type:
@@ -380,6 +385,8 @@ class _Reader:
             qs = qs.filter(**{f"{incident}source": SELF_INITIATED})
         elif encounters is False:
             qs = qs.exclude(**{f"{incident}source": SELF_INITIATED})
+        if filters.program_ids is not None:
+            qs = qs.filter(**{f"{incident}program_id__in": filters.program_ids})
         if filters.source:
             qs = qs.filter(**{f"{incident}source": filters.source})
         if filters.call_type:
@@ -479,6 +486,8 @@ class _Reader:
         """Follow-ups created in the spans: how many, how many connected (connected now, or
         closed engaged), and the time from creation to the first contact attempt."""
         qs = FollowUp.objects.filter(self.within("created_at"))
+        if self.filters.program_ids is not None:
+            qs = qs.filter(program_id__in=self.filters.program_ids)
         if self.filters.narrowed:
             qs = qs.filter(incident__in=_narrow(Incident.objects.all(), self.filters).values("pk"))
         connected = Q(status=FollowUp.Status.CONNECTED) | Q(
@@ -510,6 +519,8 @@ class _Reader:
         """Police referrals created in the spans. The call-type filter applies; source and unit
         do not (a referral is its own source and is often not a unit's yet)."""
         qs = PoliceReferral.objects.filter(self.within("created_at"))
+        if self.filters.program_ids is not None:
+            qs = qs.filter(program_id__in=self.filters.program_ids)
         if self.filters.call_type:
             qs = qs.filter(call_type_code=self.filters.call_type)
         for row in self.grouped(qs, "created_at", ("urgency", "state"), n=Count("pk")):

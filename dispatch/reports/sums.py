@@ -3,7 +3,7 @@ versions are unchanged (see dispatch.reports.engine for the design)."""
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dispatch.models import ReportDay, ReportSums
+from dispatch.models import Program, ReportDay, ReportSums
 from dispatch.reports.engine import (
     SETTLED_AFTER_DAYS,
     ReportFilters,
@@ -21,6 +21,15 @@ from dispatch.reports.engine import (
     program_today,
     program_zone,
 )
+
+
+def _per_program(filters: ReportFilters) -> list[ReportFilters]:
+    """The filters for each program they cover, one program each: sums are kept per program,
+    and a report of several programs is the sum of theirs."""
+    ids = filters.program_ids
+    if ids is None:
+        ids = tuple(Program.objects.order_by("id").values_list("id", flat=True))
+    return [replace(filters, program_ids=(program_id,)) for program_id in sorted(set(ids))]
 
 
 # --- Kept days and months -------------------------------------------------------------------------
@@ -59,6 +68,7 @@ class _Pending:
     """Settled periods (a day, or a calendar month) just added up, to keep: (first, last) →
     the versions of its days as read, and its sums."""
 
+    program_id: int | None = None
     facet: str = ""
     periods: dict[tuple[date, date], tuple[list[int], Totals]] = field(default_factory=dict)
 
@@ -81,7 +91,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     stale_months = set(months)
     if months:
         kept_months = ReportSums.objects.filter(
-            facet=facet, first_day__in=months, last_day__gt=F("first_day")
+            program_id=pending.program_id, facet=facet, first_day__in=months, last_day__gt=F("first_day")
         ).values_list("first_day", "last_day", "versions", "data")
         for first, last, kept_versions, data in kept_months:
             days = _month_days(first)
@@ -94,7 +104,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     settled = [day for day in wanted if day <= settled_until]
     if settled:
         kept_days = ReportSums.objects.filter(
-            facet=facet, first_day__in=settled, last_day=F("first_day")
+            program_id=pending.program_id, facet=facet, first_day__in=settled, last_day=F("first_day")
         ).values_list("first_day", "versions", "data")
         texts = {day: data for day, kept, data in kept_days if json.loads(kept) == current([day])}
     missing = [day for day in wanted if day not in texts]
@@ -133,6 +143,7 @@ def _store(pending: _Pending) -> None:
         return
     rows = [
         ReportSums(
+            program_id=pending.program_id,
             facet=pending.facet,
             first_day=first,
             last_day=last,
@@ -145,7 +156,7 @@ def _store(pending: _Pending) -> None:
         ReportSums.objects.bulk_create(
             rows,
             update_conflicts=True,
-            unique_fields=["facet", "first_day", "last_day"],
+            unique_fields=["program", "facet", "first_day", "last_day"],
             update_fields=["versions", "data"],
         )
 
@@ -174,11 +185,12 @@ def days_fill(first: date, last: date) -> int:
     kept, day = 0, first
     while day <= last:
         until = min(_month_days(day.replace(day=1))[-1], last)
-        pending = _Pending()
-        with report_snapshot():
-            _range_totals(ReportFilters(day, until), pending)
-        _store(pending)
-        kept += len(pending.periods)
+        for filters in _per_program(ReportFilters(day, until)):
+            pending = _Pending(program_id=filters.program_ids[0])
+            with report_snapshot():
+                _range_totals(filters, pending)
+            _store(pending)
+            kept += len(pending.periods)
         day = until + timedelta(days=1)
     return kept
 
@@ -217,10 +229,13 @@ def report_snapshot():
 
 def range_totals(filters: ReportFilters) -> Totals:
     """The range's sums, read in one snapshot; the settled days read are stored afterwards."""
-    pending = _Pending()
+    pendings, totals = [], Totals()
     with report_snapshot():
-        totals = _range_totals(filters, pending)
-    _store(pending)
+        for one in _per_program(filters):
+            pendings.append(_Pending(program_id=one.program_ids[0]))
+            totals.add(_range_totals(one, pendings[-1]))
+    for pending in pendings:
+        _store(pending)
     return totals
 
 
@@ -239,7 +254,11 @@ def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals
     texts = {}
     if settled:
         kept_days = ReportSums.objects.filter(
-            facet=facet, first_day__gte=filters.start, first_day__lte=settled[-1], last_day=F("first_day")
+            program_id=pending.program_id,
+            facet=facet,
+            first_day__gte=filters.start,
+            first_day__lte=settled[-1],
+            last_day=F("first_day"),
         ).values_list("first_day", "versions", "data")
         texts = {day: data for day, kept, data in kept_days if json.loads(kept) == [versions.get(day, 0)]}
     missing = [day for day in days if day not in texts]
@@ -261,8 +280,12 @@ def days_totals(filters: ReportFilters) -> dict[date, Totals]:
     """Each day's sums of the range (every day, the empty ones too), read in one snapshot;
     the settled days read from the records are kept afterwards. What the weekly trend adds up:
     a week's sums are the sums of its days."""
-    pending = _Pending()
+    pendings, totals = [], {day: Totals() for day in filters.days()}
     with report_snapshot():
-        totals = _days_totals(filters, pending)
-    _store(pending)
+        for one in _per_program(filters):
+            pendings.append(_Pending(program_id=one.program_ids[0]))
+            for day, day_totals in _days_totals(one, pendings[-1]).items():
+                totals[day].add(day_totals)
+    for pending in pendings:
+        _store(pending)
     return totals

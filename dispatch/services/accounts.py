@@ -55,8 +55,9 @@ def roles_ensure() -> None:
     Group.objects.get_or_create(name=CLINICIAN_GROUP)
 
 
-def api_client_create(name: str, role: str) -> tuple[ApiClient, str]:
-    """Create an API client and its service user; returns the client and the key, shown once."""
+def api_client_create(name: str, role: str, program=None) -> tuple[ApiClient, str]:
+    """Create an API client and its service user; returns the client and the key, shown once.
+    `program`: the program it works for; None: statewide (a 988 or hotline centre)."""
     if role not in (Role.CAD, Role.POLICE):
         raise ValueError(f"role must be cad or police, not {role!r}")
     key = ApiClient.new_key()
@@ -65,6 +66,11 @@ def api_client_create(name: str, role: str) -> tuple[ApiClient, str]:
         user.set_unusable_password()
         user.save(update_fields=["password"])
         client = ApiClient.objects.create(
-            name=name, role=role, user=user, key_hash=ApiClient.hash_key(key), key_prefix=key[:8]
+            name=name,
+            role=role,
+            user=user,
+            key_hash=ApiClient.hash_key(key),
+            key_prefix=key[:8],
+            program=program,
         )
     return client, key

@@ -12,10 +12,20 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, ApiClient, AuditEntry, Shift, Unit
-from dispatch.roles import CLINICIAN_GROUP, HUMAN_ROLES, Role
+from dispatch.models import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    ApiClient,
+    AuditEntry,
+    Membership,
+    Program,
+    Shift,
+    Unit,
+)
+from dispatch.programs import sole_program
+from dispatch.roles import CLINICIAN_GROUP, HUMAN_ROLES, Action, Role, program_ids_for
 from dispatch.services.audit import audit_record
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.shifts import shift_end
@@ -28,10 +38,33 @@ USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}$")
 ROLE_NAMES = frozenset(role.value for role in HUMAN_ROLES)
 
 
-def _audit(actor, action: str, target: str, **detail) -> None:
+def _audit(actor, action: str, target: str, program=None, **detail) -> None:
     audit_record(
-        actor=actor, kind=AuditEntry.Kind.ADMINISTRATION, action=action, target=target, detail=detail
+        actor=actor,
+        kind=AuditEntry.Kind.ADMINISTRATION,
+        action=action,
+        target=target,
+        detail=detail,
+        program=program,
     )
+
+
+def admin_program(actor, action: str, program=None) -> Program:
+    """The program an administrator's change is in: the one named (it must be one of theirs),
+    else their only one, else the deployment's only one. Refuses (`program`) a program that is
+    not theirs, and a change left unplaced in a deployment of several."""
+    ids = program_ids_for(actor, action) if actor is not None else None
+    if program is not None:
+        program = program if isinstance(program, Program) else Program.objects.filter(pk=program).first()
+        if program is None or (ids is not None and program.pk not in ids):
+            raise ServiceInvalid("program", "Choose one of your programs.")
+        return program
+    if ids is not None and len(ids) == 1:
+        return Program.objects.get(pk=next(iter(ids)))
+    only = sole_program()
+    if only is None:
+        raise ServiceInvalid("program", "Choose the program this is for.")
+    return only
 
 
 # --- Units ----------------------------------------------------------------------------------------
@@ -60,18 +93,19 @@ def _has_active_assignment(unit: Unit) -> bool:
     return unit.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).exists()
 
 
-def unit_create(*, actor, callsign: str) -> Unit:
+def unit_create(*, actor, callsign: str, program=None) -> Unit:
     """Add a unit, off duty until a responder starts a shift on it. Refuses a callsign that is
     not letters, digits and dashes, or that another unit (retired ones too) already has
-    (ServiceInvalid on `callsign`)."""
+    (ServiceInvalid on `callsign`), and a program not the supervisor's (`program`)."""
+    program = admin_program(actor, Action.UNIT_ADMIN, program)
     with transaction.atomic():
         callsign = _callsign_valid(callsign)
         try:
             with transaction.atomic():
-                unit = Unit.objects.create(callsign=callsign, status=Unit.Status.OFF_DUTY)
+                unit = Unit.objects.create(callsign=callsign, status=Unit.Status.OFF_DUTY, program=program)
         except IntegrityError as exc:  # a second supervisor added it at the same moment
             raise ServiceInvalid("callsign", f"{callsign} is already a unit's callsign.") from exc
-        _audit(actor, "unit.create", f"unit {callsign}", unit_id=unit.pk)
+        _audit(actor, "unit.create", f"unit {callsign}", program=program, unit_id=unit.pk)
         unit_announce(unit)
     return unit
 
@@ -89,7 +123,14 @@ def unit_rename(*, actor, unit_id, callsign: str) -> Unit:
             return unit
         unit.callsign = callsign
         unit.save(update_fields=["callsign"])
-        _audit(actor, "unit.rename", f"unit {callsign}", unit_id=unit.pk, callsign=[old, callsign])
+        _audit(
+            actor,
+            "unit.rename",
+            f"unit {callsign}",
+            program=unit.program,
+            unit_id=unit.pk,
+            callsign=[old, callsign],
+        )
         unit_announce(unit)
     return unit
 
@@ -147,7 +188,7 @@ def unit_retire(*, actor, unit_id) -> Unit:
         unit.save(update_fields=["retired_at"])
         # Out of service too, so that nothing that reads only the status can send it anywhere.
         unit_set_status(unit, Unit.Status.OUT_OF_SERVICE)
-        _audit(actor, "unit.retire", f"unit {unit.callsign}", unit_id=unit.pk)
+        _audit(actor, "unit.retire", f"unit {unit.callsign}", program=unit.program, unit_id=unit.pk)
     return unit
 
 
@@ -179,21 +220,29 @@ def _person_for_update(user_id):
     return user
 
 
-def _role_names(user) -> set[str]:
-    return set(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
+def _role_names(user, program=None) -> set[str]:
+    memberships = Membership.objects.filter(user=user)
+    if program is not None:
+        memberships = memberships.filter(Q(program=program) | Q(program__isnull=True))
+    return set(memberships.values_list("role", flat=True))
 
 
-def _other_supervisors(user) -> bool:
-    """Whether an active supervisor other than `user` remains."""
-    return (
-        User.objects.filter(is_active=True, groups__name=Role.SUPERVISOR, api_client__isnull=True)
-        .exclude(pk=user.pk)
-        .exists()
-    )
+def _other_supervisors(user, program=None) -> bool:
+    """Whether an active supervisor other than `user` remains (of `program`, or statewide)."""
+    supervisors = Membership.objects.filter(
+        role=Role.SUPERVISOR, user__is_active=True, user__api_client__isnull=True
+    ).exclude(user=user)
+    if program is not None:
+        supervisors = supervisors.filter(Q(program=program) | Q(program__isnull=True))
+    return supervisors.exists()
 
 
-def _refuse_last_supervisor(user) -> None:
-    if Role.SUPERVISOR in _role_names(user) and user.is_active and not _other_supervisors(user):
+def _refuse_last_supervisor(user, program=None) -> None:
+    if (
+        Role.SUPERVISOR in _role_names(user, program)
+        and user.is_active
+        and not _other_supervisors(user, program)
+    ):
         raise ServiceConflict(
             "last_supervisor",
             f"{user.get_full_name() or user.username} is the program's last supervisor; "
@@ -201,16 +250,26 @@ def _refuse_last_supervisor(user) -> None:
         )
 
 
-def _groups_set(user, role: str, clinician: bool) -> None:
-    groups = {name: Group.objects.get_or_create(name=name)[0] for name in (*ROLE_NAMES, CLINICIAN_GROUP)}
-    user.groups.remove(*[group for name, group in groups.items() if name != role])
-    user.groups.add(groups[role])
+def _roles_set(user, role: str, clinician: bool, program: Program) -> None:
+    """The person's role in `program` becomes `role` (their roles elsewhere stay)."""
+    Membership.objects.update_or_create(user=user, program=program, defaults={"role": role})
+    clinician_group = Group.objects.get_or_create(name=CLINICIAN_GROUP)[0]
     if clinician:
-        user.groups.add(groups[CLINICIAN_GROUP])
+        user.groups.add(clinician_group)
+    else:
+        user.groups.remove(clinician_group)
 
 
 def user_create(
-    *, actor, username: str, first_name: str, last_name: str, role: str, password: str, clinician=False
+    *,
+    actor,
+    username: str,
+    first_name: str,
+    last_name: str,
+    role: str,
+    password: str,
+    clinician=False,
+    program=None,
 ):
     """Add a person with one role (and, for a dispatcher, the clinician flag) and a first
     password the supervisor hands over. Refuses a user name already taken or not a user name
@@ -221,6 +280,7 @@ def user_create(
         raise ServiceInvalid("username", "Use letters, digits and . @ + - _ only.")
     role = _role_valid(role)
     clinician = _clinician_valid(role, clinician)
+    program = admin_program(actor, Action.PEOPLE_ADMIN, program)
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise ServiceInvalid("username", f"The user name {username} is taken.")
@@ -232,27 +292,39 @@ def user_create(
                 user.save()
         except IntegrityError as exc:
             raise ServiceInvalid("username", f"The user name {username} is taken.") from exc
-        _groups_set(user, role, clinician)
-        _audit(actor, "user.create", f"user {username}", user_id=user.pk, role=role, clinician=clinician)
+        _roles_set(user, role, clinician, program)
+        _audit(
+            actor,
+            "user.create",
+            f"user {username}",
+            program=program,
+            user_id=user.pk,
+            role=role,
+            clinician=clinician,
+        )
     return user
 
 
-def user_update(*, actor, user_id, first_name: str, last_name: str, role: str, clinician=False):
+def user_update(*, actor, user_id, first_name: str, last_name: str, role: str, clinician=False, program=None):
     """Change a person's name, role and clinician flag. Refuses taking the supervisor role from
     the last active supervisor (`last_supervisor`), an API client's account (`not_a_person`),
     and what user_create refuses for the role and the flag."""
     role = _role_valid(role)
     clinician = _clinician_valid(role, clinician)
+    program = admin_program(actor, Action.PEOPLE_ADMIN, program)
     with transaction.atomic():
         user = _person_for_update(user_id)
         before = {
             "first_name": user.first_name,
             "last_name": user.last_name,
-            "role": next(iter(_role_names(user)), ""),
+            "role": Membership.objects.filter(user=user, program=program)
+            .values_list("role", flat=True)
+            .first()
+            or "",
             "clinician": user.groups.filter(name=CLINICIAN_GROUP).exists(),
         }
         if role != Role.SUPERVISOR:
-            _refuse_last_supervisor(user)
+            _refuse_last_supervisor(user, program)
         after = {
             "first_name": first_name.strip(),
             "last_name": last_name.strip(),
@@ -264,8 +336,10 @@ def user_update(*, actor, user_id, first_name: str, last_name: str, role: str, c
             return user
         user.first_name, user.last_name = after["first_name"], after["last_name"]
         user.save(update_fields=["first_name", "last_name"])
-        _groups_set(user, role, clinician)
-        _audit(actor, "user.update", f"user {user.username}", user_id=user.pk, changes=changes)
+        _roles_set(user, role, clinician, program)
+        _audit(
+            actor, "user.update", f"user {user.username}", program=program, user_id=user.pk, changes=changes
+        )
     return user
 
 

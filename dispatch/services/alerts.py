@@ -8,13 +8,18 @@ from django.utils import timezone
 
 from dispatch.events import EventType, event_record
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Alert, Assignment
+from dispatch.programs import sole_program
 from dispatch.services.payloads import alert_event_data
 
 
 def alert_create(*, kind: str, message: str, unit=None, assignment=None, urgent=False, data=None) -> Alert:
     """The alert row alone, inside the caller's transaction: for a service that records the
     alert's event together with its own (alert_event_data), in one call."""
+    program_id = getattr(unit, "program_id", None) or getattr(assignment, "program_id", None)
+    if program_id is None:
+        program_id = sole_program().pk
     return Alert.objects.create(
+        program_id=program_id,
         kind=kind,
         message=message[:300],
         unit=unit,

@@ -19,6 +19,7 @@ from dispatch.models import (
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.incidents import incident_close, transfer_close
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
+from dispatch.services.programs import program_same
 from dispatch.services.units import unit_set_status
 from dispatch.timestamps import utc_iso
 
@@ -127,6 +128,8 @@ def assignment_create(
             )
             # Locked in the one order every service uses: incident, then unit.
             unit = Unit.objects.select_for_update().get(callsign=callsign)
+            # A team of one program never goes to another's call, whoever sends it.
+            program_same(incident.program_id, unit, unit.callsign, field="unit")
             if assignment_id is not None and Assignment.objects.filter(pk=assignment_id).exists():
                 raise ServiceConflict("already_exists", "That assignment was already recorded.")
             if not incident.is_open:
@@ -154,6 +157,7 @@ def assignment_create(
             steps = ("dispatched_at", "acknowledged_at", "on_scene_at") if arrived else ("dispatched_at",)
             assignment = Assignment.objects.create(
                 id=assignment_id or uuid.uuid4(),
+                program_id=incident.program_id,
                 incident=incident,
                 unit=unit,
                 status=Assignment.Status.ON_SCENE if arrived else Assignment.Status.DISPATCHED,

@@ -27,7 +27,11 @@ def incident_transfer_to_clinician(*, incident_id, actor, note: str = "") -> Cli
         if ClinicianTransfer.objects.filter(incident=incident).exists():
             raise ServiceConflict("already_transferred", "This call was already transferred to a clinician.")
         transfer = ClinicianTransfer.objects.create(
-            incident=incident, transferred_by=actor, transferred_at=timezone.now(), note=note.strip()[:500]
+            incident=incident,
+            program_id=incident.program_id,
+            transferred_by=actor,
+            transferred_at=timezone.now(),
+            note=note.strip()[:500],
         )
         history = {"clinician_transfer": [None, ClinicianTransfer.Outcome.OPEN.value]}
         if transfer.note:

@@ -26,9 +26,11 @@ from dispatch.models import (
     IncidentChange,
     Unit,
 )
+from dispatch.roles import Action
 from dispatch.screening import eligibility
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
+from dispatch.services.programs import program_resolve
 from dispatch.services.units import unit_set_status
 
 
@@ -201,6 +203,7 @@ def _duplicates_find(incident: Incident) -> list[str]:
     candidates = (
         Incident.objects.filter(
             place,
+            program_id=incident.program_id,
             status__in=_OPEN,
             received_at__gte=incident.received_at - DUPLICATE_WINDOW,
             received_at__lte=incident.received_at,
@@ -249,16 +252,27 @@ def incident_create(
     external_id: str = "",
     geocode: bool = True,
     eido_updated_at: datetime | None = None,
+    program=None,
 ) -> Incident:
     """Create an incident, place it, screen it, find its possible duplicates, record its
     history and announce it to dispatch. An address without coordinates is geocoded first
     (incident_geocode), outside this function's transaction; pass `geocode=False` when the
-    caller has placed the fields already (before its own transaction)."""
+    caller has placed the fields already (before its own transaction).
+
+    `program`: the program it belongs to (dispatch.services.programs.program_resolve: the API
+    client's, else the one given, else the creator's only one, else the deployment's)."""
+    if program is None and api_client is not None and api_client.program_id is not None:
+        program = api_client.program
+    program = program_resolve(program, actor=actor, action=Action.INCIDENT_READ)
     if geocode:
         fields = incident_geocode(fields)
     with transaction.atomic():
         incident = Incident(
-            api_client=api_client, external_id=external_id, created_by=actor, eido_updated_at=eido_updated_at
+            api_client=api_client,
+            external_id=external_id,
+            created_by=actor,
+            eido_updated_at=eido_updated_at,
+            program=program,
         )
         changes = _apply_fields(incident, fields)
         changes.pop("eligibility", None)

@@ -1,6 +1,7 @@
 """What each event carries: the records as the API shows them, built once per change."""
 
 from dispatch.models import Alert, Assignment, Incident, Unit
+from dispatch.programs import program_slug
 from dispatch.selectors import unit_members_load
 from dispatch.serializers import assignment_representation, incident_representation, unit_representation
 from dispatch.timestamps import utc_iso
@@ -34,6 +35,7 @@ def unit_event_data(unit: Unit) -> dict:
 def alert_event_data(alert: Alert) -> dict:
     return {
         "id": alert.pk,
+        "program": program_slug(alert.program_id),
         "kind": alert.kind,
         "message": alert.message,
         "urgent": alert.urgent,

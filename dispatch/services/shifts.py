@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from dispatch.groups import user_group
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Shift, Unit
+from dispatch.roles import Action, may
 from dispatch.selectors import shift_unit_id
-from dispatch.services.conflicts import ServiceConflict
+from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.units import unit_announce, unit_set_status
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,12 @@ def shift_start(*, user, unit_id) -> Shift:
             raise ServiceConflict("already_on_shift", "You are already on shift; end it first.")
         if unit.status == Unit.Status.OUT_OF_SERVICE:
             raise ServiceConflict("unit_out_of_service", f"{unit.callsign} is out of service.")
+        if not may(user, Action.FIELD_APP, unit.program_id):
+            raise ServiceInvalid("unit", f"{unit.callsign} belongs to another program.")
         now = timezone.now()
         try:
             with transaction.atomic():
-                shift = Shift.objects.create(unit=unit, user=user, started_at=now)
+                shift = Shift.objects.create(unit=unit, user=user, started_at=now, program_id=unit.program_id)
         except IntegrityError as exc:  # a second tab started a shift at the same moment
             raise ServiceConflict("already_on_shift", "You are already on shift; end it first.") from exc
         if unit.status == Unit.Status.OFF_DUTY:

@@ -27,7 +27,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dispatch.management.commands.load_demo import CALL_TYPES
-from dispatch.models import Assignment, CallType, Incident, Unit
+from dispatch.models import Assignment, CallType, Incident, Program, Unit
+from dispatch.programs import first_program
 from dispatch.reports import engine, sums
 from dispatch.screening import eligibility
 from field.models import BackupRequest, Outcome
@@ -127,12 +128,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--units", type=int, default=12, help="How many units the program runs.")
         parser.add_argument("--batch", type=int, default=5000, help="Incidents per transaction.")
+        parser.add_argument(
+            "--program",
+            metavar="SLUG",
+            default="",
+            help="The program the history is of (default: the deployment's first program).",
+        )
 
-    def handle(self, *args, incidents, days, seed, units, batch, **options):
+    def handle(self, *args, incidents, days, seed, units, batch, program="", **options):
         if incidents < 1 or days < 1 or units < 1 or batch < 1:
             raise CommandError("--incidents, --days, --units and --batch must be positive.")
         rng = random.Random(seed)
         self.rng = rng
+        self.program = self._program(program)
         self.user = self._history_user()
         self.call_types = self._call_types()
         self.units = self._units(units)
@@ -193,6 +201,21 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created {summary}; kept the sums of {kept} days for reports."))
 
     # --- Setup ------------------------------------------------------------------------------------
+    def _program(self, slug: str):
+        if not slug:
+            return first_program()
+        program = Program.objects.filter(slug=slug).first()
+        if program is None:
+            raise CommandError(f"No program {slug!r}.")
+        return program
+
+    @property
+    def unit_prefix(self) -> str:
+        """New units' callsigns: CR-n in the first program, else the slug's first word."""
+        if self.program == first_program():
+            return "CR"
+        return self.program.slug.split("-")[0].upper()[:8]
+
     def _history_user(self):
         user, created = User.objects.get_or_create(
             username=HISTORY_USERNAME, defaults={"first_name": "History", "last_name": "Generator"}
@@ -208,10 +231,12 @@ class Command(BaseCommand):
         return {ct.code: ct for ct in CallType.objects.all()}
 
     def _units(self, count: int) -> list:
-        existing = list(Unit.objects.order_by("callsign")[:count])
-        missing = [f"CR-{n}" for n in range(1, count + 1) if f"CR-{n}" not in {u.callsign for u in existing}]
+        existing = list(Unit.objects.filter(program=self.program).order_by("callsign")[:count])
+        prefix = self.unit_prefix
+        taken = set(Unit.objects.values_list("callsign", flat=True))
+        missing = [f"{prefix}-{n}" for n in range(1, 10 * count + 100) if f"{prefix}-{n}" not in taken]
         for callsign in missing[: count - len(existing)]:
-            existing.append(Unit.objects.get_or_create(callsign=callsign)[0])
+            existing.append(Unit.objects.create(callsign=callsign, program=self.program))
         return existing
 
     def _uuid(self) -> uuid.UUID:
@@ -292,6 +317,7 @@ class Command(BaseCommand):
         street = f"{rng.randrange(100, 9999)} {rng.choice(STREETS)}"
         incident = Incident(
             id=self._uuid(),
+            program=self.program,
             source=source,
             received_at=received,
             address=street,
@@ -332,6 +358,7 @@ class Command(BaseCommand):
         dispatched = incident.received_at + timedelta(seconds=_lognormal_seconds(rng, 100, 0.9, 5, 3 * 3600))
         assignment = Assignment(
             id=self._uuid(),
+            program=self.program,
             incident=incident,
             unit=rng.choice(self.units),
             dispatched_by=self.user,
@@ -374,6 +401,7 @@ class Command(BaseCommand):
         at = incident.received_at
         assignment = Assignment(
             id=self._uuid(),
+            program=self.program,
             incident=incident,
             unit=rng.choice(self.units),
             dispatched_by=self.user,
@@ -431,6 +459,7 @@ class Command(BaseCommand):
         named = rng.random() < 0.6
         phone = f"720-555-{rng.randrange(10000):04d}" if rng.random() < 0.5 else ""
         return Person(
+            program=self.program,
             name=f"{rng.choice(FIRST)} {rng.choice(LAST)}" if named else "",
             alias="" if named else rng.choice(("Red", "Sunny", "Doc", "Junior", "Blue")),
             date_of_birth=(at - timedelta(days=rng.randrange(18 * 365, 75 * 365))).date() if named else None,
@@ -445,6 +474,7 @@ class Command(BaseCommand):
         created = outcome.recorded_at
         status = rng.choices(("open", "attempted", "connected", "closed"), (8, 17, 25, 50))[0]
         follow_up = FollowUp(
+            program=self.program,
             person=person,
             incident=incident,
             service_type=rng.choice(FOLLOW_UP_TYPES),
@@ -496,6 +526,7 @@ class Command(BaseCommand):
             state = rng.choices(("queued", "claimed", "finished"), (10, 5, 85))[0]
         return PoliceReferral(
             id=self._uuid(),
+            program=self.program,
             filed_by=self.user,
             urgency=urgency,
             call_type_code=incident.call_type_code

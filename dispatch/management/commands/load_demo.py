@@ -26,7 +26,8 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from dispatch.models import ApiClient, Assignment, CallType, Shift, Unit
+from dispatch.models import ApiClient, Assignment, CallType, Membership, Shift, Unit
+from dispatch.programs import first_program
 from dispatch.roles import CLINICIAN_GROUP, Role
 from dispatch.services import incident_upsert_from_api, roles_ensure, unit_set_status
 from field.models import Outcome
@@ -328,7 +329,12 @@ class Command(BaseCommand):
                 self._password_hash = make_password(DEMO_PASSWORD)
             user.password = self._password_hash
             user.save(update_fields=["password"])
-        user.groups.add(*[Group.objects.get(name=g) for g in groups])
+        program = first_program()
+        for name in groups:
+            if name == CLINICIAN_GROUP:
+                user.groups.add(Group.objects.get(name=name))
+            else:
+                Membership.objects.get_or_create(user=user, program=program, defaults={"role": name})
         return user
 
     def _people(self):
@@ -342,12 +348,14 @@ class Command(BaseCommand):
     def _units(self, responders):
         now = timezone.now()
         for i, (lat, lon) in enumerate(UNIT_POSITIONS):
-            unit, _ = Unit.objects.get_or_create(callsign=f"CR-{i + 1}")
+            unit, _ = Unit.objects.get_or_create(
+                callsign=f"CR-{i + 1}", defaults={"program": first_program()}
+            )
             team = responders[2 * i : 2 * i + 2]
             unit.roster.add(*team)
             for member in team:
                 if not Shift.objects.filter(user=member, ended_at__isnull=True).exists():
-                    Shift.objects.create(unit=unit, user=member, started_at=now)
+                    Shift.objects.create(unit=unit, user=member, started_at=now, program=unit.program)
             if unit.status == Unit.Status.OFF_DUTY:
                 unit.latitude, unit.longitude, unit.location_at = lat, lon, now
                 unit.save(update_fields=["latitude", "longitude", "location_at"])
@@ -365,6 +373,7 @@ class Command(BaseCommand):
                 user=user,
                 key_hash=ApiClient.hash_key(DEMO_CAD_KEY),
                 key_prefix=DEMO_CAD_KEY[:8],
+                program=first_program(),
             )
         return client
 
