@@ -35,7 +35,8 @@ from django.db.models import Max  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from dispatch.models import CallType, Event, Shift, Unit  # noqa: E402
+from dispatch.models import CallType, Event, Membership, Program, Shift, Unit  # noqa: E402
+from dispatch.programs import first_program  # noqa: E402
 from dispatch.roles import Role  # noqa: E402
 from dispatch.services import api_client_create, roles_ensure  # noqa: E402
 
@@ -48,11 +49,23 @@ def main(tablet_count: int, program_count: int = 0) -> dict:
     unit_count = (tablet_count + 1) // 2
     with transaction.atomic():
         roles_ensure()
+        # Without programs asked for, everything is the deployment's first program's.
+        programs = (
+            [first_program()]
+            if not program_count
+            else [
+                Program.objects.create(
+                    slug=f"bench-{p + 1}", name=f"Program {p + 1}", time_zone=settings.TIME_ZONE
+                )
+                for p in range(program_count)
+            ]
+        )
         CallType.objects.get_or_create(
             code=CALL_TYPE, defaults={"name": "Bench welfare check", "eligible": True}
         )
         units = Unit.objects.bulk_create(
             Unit(
+                program=programs[n % len(programs)],
                 callsign=f"BENCH-{n + 1}",
                 status=Unit.Status.AVAILABLE,
                 status_changed_at=now,
@@ -73,28 +86,36 @@ def main(tablet_count: int, program_count: int = 0) -> dict:
         users = list(User.objects.filter(username__startswith="bench-responder-"))
         users.sort(key=lambda u: int(u.username.rsplit("-", 1)[1]))
         responder.user_set.add(*users)
-        Shift.objects.bulk_create(
-            Shift(unit=units[n // 2], user=user, started_at=now) for n, user in enumerate(users)
+        Membership.objects.bulk_create(
+            Membership(user=user, program_id=units[n // 2].program_id, role=Role.RESPONDER)
+            for n, user in enumerate(users)
         )
-    _client, key = api_client_create("bench-cad", Role.CAD)
+        Shift.objects.bulk_create(
+            Shift(unit=units[n // 2], user=user, started_at=now, program_id=units[n // 2].program_id)
+            for n, user in enumerate(users)
+        )
+    # One program: its CAD; several: a statewide client beside each program's own.
+    _client, key = api_client_create(
+        "bench-cad", Role.CAD, program=programs[0] if not program_count else None
+    )
     tablets = []
     for n, user in enumerate(users):
         client = Client()
         client.force_login(user)
         tablets.append({"session": client.cookies[settings.SESSION_COOKIE_NAME].value, "unit": n // 2})
-    programs = []
+    shared_out = []
     for p in range(program_count):
         # Unit n belongs to program n mod P, so every program has its share of the tablets.
-        _client, program_key = api_client_create(f"bench-cad-program-{p + 1}", Role.CAD)
-        programs.append(
+        _client, program_key = api_client_create(f"bench-cad-program-{p + 1}", Role.CAD, program=programs[p])
+        shared_out.append(
             {
-                "name": f"Program {p + 1}",
+                "name": programs[p].name,
                 "api_key": program_key,
                 "units": [n for n in range(len(units)) if n % program_count == p],
             }
         )
     return {
-        "programs": programs,
+        "programs": shared_out,
         "api_key": key,
         "call_type": CALL_TYPE,
         "session_cookie": settings.SESSION_COOKIE_NAME,
