@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from dispatch import selectors, services
 from dispatch.api_support import idempotent
 from dispatch.models import Incident, Unit
-from dispatch.roles import Action, ApiPermission
+from dispatch.roles import Action, ApiPermission, programs_for
 from dispatch.serializers import (
     AssignIn,
     AssignmentOut,
@@ -18,6 +18,7 @@ from dispatch.serializers import (
     IncidentIn,
     IncidentListQuery,
     IncidentOut,
+    ProgramOut,
     UnitOut,
 )
 
@@ -87,7 +88,7 @@ class UnitList(APIView):
 
     @extend_schema(operation_id="units_list", responses={200: UnitOut(many=True)})
     def get(self, request):
-        return Response(UnitOut(selectors.unit_list(), many=True).data)
+        return Response(UnitOut(selectors.unit_list(request.user), many=True).data)
 
 
 class IncidentAssign(APIView):
@@ -168,3 +169,19 @@ CONTRACT_CODES = {"assignment_cancelled": "illegal_transition"}
 def _in_contract_terms(conflict: services.ServiceConflict) -> services.ServiceConflict:
     code = CONTRACT_CODES.get(conflict.code)
     return conflict if code is None else services.ServiceConflict(code, conflict.detail)
+
+
+class ProgramList(APIView):
+    """CONTRACT.md "Programs": the programs the caller may see."""
+
+    permission_classes = [ApiPermission]
+    role_action = Action.PROGRAM_LIST
+
+    @extend_schema(
+        operation_id="programs_list",
+        responses={200: ProgramOut(many=True)},
+        summary="The programs the caller may see (a statewide client: every program)",
+    )
+    def get(self, request):
+        programs = programs_for(request.user, Action.PROGRAM_LIST).order_by("slug")
+        return Response(ProgramOut(programs, many=True).data)

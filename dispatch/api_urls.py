@@ -9,6 +9,7 @@ urlpatterns = [
     path("incidents/<uuid:incident_id>/eido", api_eido.IncidentEido.as_view(), name="api-incident-eido"),
     path("eido/", api_eido.EidoPost.as_view(), name="api-eido"),
     path("units/", api.UnitList.as_view(), name="api-units"),
+    path("programs/", api.ProgramList.as_view(), name="api-programs"),
     path("webhooks/", api_webhooks.WebhookListCreate.as_view(), name="api-webhooks"),
     path("webhooks/<uuid:webhook_id>/", api_webhooks.WebhookDetail.as_view(), name="api-webhook"),
     path(

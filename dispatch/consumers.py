@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db.models import Max, Min
 
 from dispatch.events import event_as_message
-from dispatch.groups import DISPATCH_GROUP
-from dispatch.models import Event
-from dispatch.roles import Action, may
+from dispatch.groups import dispatch_group
+from dispatch.models import Event, Program
+from dispatch.roles import Action, may, program_ids_for
 
 log = logging.getLogger(__name__)
 
@@ -313,8 +313,17 @@ class DispatchConsumer(EventStreamConsumer):
 
     action = Action.DISPATCH_CONSOLE
 
+    def _programs(self) -> list[int]:
+        """The programs this console sees (a statewide role: every program there is now)."""
+        ids = program_ids_for(self.user, self.action)
+        return sorted(Program.objects.values_list("pk", flat=True) if ids is None else ids)
+
     async def audience_groups(self) -> list[str]:
-        return [DISPATCH_GROUP]
+        self.program_ids = set(await database_sync_to_async(self._programs)())
+        return [dispatch_group(program_id) for program_id in sorted(self.program_ids)]
 
     def visible_events(self):
-        return Event.objects.all()
+        return Event.objects.filter(program_id__in=self.program_ids)
+
+    def may_see(self, message) -> bool:
+        return message.get("program_id") in self.program_ids

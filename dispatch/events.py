@@ -19,7 +19,7 @@ from django.db.models import Subquery
 from django.dispatch import Signal
 from django.utils import timezone
 
-from dispatch.groups import DISPATCH_GROUP, unit_group
+from dispatch.groups import dispatch_group, unit_group
 from dispatch.models import Event, WebhookDelivery
 from dispatch.programs import program_id_of, sole_program
 from dispatch.timestamps import utc_iso
@@ -89,7 +89,7 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
     )
     pushes = []
     for event in events:
-        groups = [DISPATCH_GROUP]
+        groups = [dispatch_group(event.program_id)]
         prev_unit = None
         if event.unit_id is not None:
             # The unit's tablets first: they are the ones a person in crisis is waiting on.
@@ -99,6 +99,7 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
             "type": "event.deliver",
             "event": event_as_message(event),
             "unit_id": event.unit_id,
+            "program_id": event.program_id,
             "prev": newest,
             "prev_unit": prev_unit,
         }
@@ -169,7 +170,7 @@ async def _push(pushes: list[tuple[list[str], dict]]) -> None:
     for groups, message in pushes:
         for group in groups:
             by_group.setdefault(group, []).append(message)
-    by_group = dict(sorted(by_group.items(), key=lambda item: item[0] == DISPATCH_GROUP))
+    by_group = dict(sorted(by_group.items(), key=lambda item: not item[0].startswith("unit.")))
     layer = get_channel_layer()
 
     async def send(group: str, messages: list[dict]) -> None:

@@ -4,7 +4,7 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
-from dispatch.models import CallType, Incident, ScreeningQuestion, Unit
+from dispatch.models import CallType, Incident, Program, ScreeningQuestion, Unit
 from dispatch.screening import REASON_LABELS
 from dispatch.services import IncidentFields
 
@@ -57,7 +57,8 @@ class AssignForm(forms.Form):
 
     def clean_unit(self):
         callsign = self.cleaned_data["unit"].strip()
-        if not Unit.objects.filter(callsign=callsign).exists():
+        # A unit of another program is no unit for this call (services refuse it too).
+        if not Unit.objects.filter(callsign=callsign, program_id=self.incident.program_id).exists():
             raise forms.ValidationError(f"There is no unit {callsign}.")
         return callsign
 
@@ -129,8 +130,16 @@ class IntakeForm(forms.Form):
         max_length=10_000, required=False, label="Narrative", widget=forms.Textarea(attrs={"rows": 3})
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, programs=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # A call taker of several programs (a 988 centre) says whose call it is.
+        if programs is not None and len(programs) > 1:
+            self.fields["program"] = forms.ModelChoiceField(
+                queryset=Program.objects.filter(pk__in=[p.pk for p in programs]).order_by("name"),
+                label="Program",
+                empty_label="Choose the program",
+                to_field_name="slug",
+            )
         # The call taker types, the gazetteer suggests (htmx fills the datalist as they type).
         self.fields["address"].widget.attrs.update(
             {

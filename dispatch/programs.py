@@ -58,6 +58,7 @@ def service_area_validate(geojson) -> None:
 
 
 _slugs: dict[int, str] = {}
+_names: dict[int, str] = {}
 
 
 def areas_forget() -> None:
@@ -66,6 +67,7 @@ def areas_forget() -> None:
     with _areas_lock:
         _areas = None
         _slugs.clear()
+        _names.clear()
 
 
 def program_slug(program_id) -> str | None:
@@ -80,6 +82,18 @@ def program_slug(program_id) -> str | None:
         if slug is not None:
             _slugs[program_id] = slug
     return slug
+
+
+def program_label(program_id) -> str:
+    """A program's name for a list that mixes programs (the console): "" in a deployment of
+    one program, where it would only repeat itself. Read once per process."""
+    if not _names:
+        from dispatch.models import Program
+
+        _names.update(Program.objects.values_list("pk", "name"))
+    if len(_names) < 2:
+        return ""
+    return _names.get(program_id, "")
 
 
 def program_id_of(slug) -> int | None:

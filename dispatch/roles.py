@@ -64,6 +64,7 @@ class Action(models.TextChoices):
     SHIFT_READ = "shift_read"  # who is on shift now, and who was
     WEBHOOK_SUBSCRIBE = "webhook_subscribe"  # a machine client's own webhooks
     WEBHOOK_ADMIN = "webhook_admin"  # every client's webhooks and deliveries; retry one
+    PROGRAM_LIST = "program_list"  # which programs the caller is part of (GET /api/v1/programs/)
 
 
 _R = Role
@@ -90,6 +91,7 @@ RULES: dict[str, frozenset[str]] = {
     Action.SHIFT_READ: frozenset({_R.SUPERVISOR}),
     Action.WEBHOOK_SUBSCRIBE: frozenset({_R.CAD, _R.POLICE}),
     Action.WEBHOOK_ADMIN: frozenset({_R.SUPERVISOR}),
+    Action.PROGRAM_LIST: frozenset(Role),
 }
 
 

@@ -30,12 +30,13 @@ from dispatch.models import (
     ClinicianTransfer,
     Event,
     Incident,
+    Membership,
     Shift,
     Unit,
     WebhookDelivery,
     WebhookSubscription,
 )
-from dispatch.roles import Rows, rows_visible
+from dispatch.roles import Action, Rows, program_ids_for, rows_visible, scope
 from dispatch.serializers import incident_representation
 
 
@@ -45,6 +46,7 @@ def incident_list_visible(user) -> QuerySet[Incident]:
         Prefetch("assignments", queryset=Assignment.objects.select_related("unit").order_by("dispatched_at"))
     )
     rows = rows_visible(user, "incident")
+    qs = scope(qs, user, Action.INCIDENT_READ)
     if rows == Rows.ALL:
         return qs
     if rows == Rows.OWN_CLIENT:
@@ -78,9 +80,11 @@ def _on_shift() -> Prefetch:
     )
 
 
-def unit_list() -> QuerySet[Unit]:
-    """Every unit in the program (not retired) with the responders on shift with it (as `on_shift`)."""
-    return Unit.objects.filter(retired_at__isnull=True).prefetch_related(_on_shift())
+def unit_list(viewer) -> QuerySet[Unit]:
+    """Every unit of the viewer's programs (not retired) with the responders on shift with it
+    (as `on_shift`)."""
+    units = Unit.objects.filter(retired_at__isnull=True).prefetch_related(_on_shift())
+    return scope(units, viewer, Action.UNIT_READ)
 
 
 def unit_members_load(units: list[Unit]) -> None:
@@ -94,7 +98,7 @@ def unit_members_load(units: list[Unit]) -> None:
 def assignment_list_visible(user) -> QuerySet[Assignment]:
     """Assignments the caller may act on: a responder only their own unit's on shift now;
     a CAD client those on its own incidents; dispatch all."""
-    qs = Assignment.objects.select_related("unit", "incident")
+    qs = scope(Assignment.objects.select_related("unit", "incident"), user, Action.ASSIGNMENT_STATUS)
     rows = rows_visible(user, "assignment")
     if rows == Rows.ALL:
         return qs
@@ -119,47 +123,67 @@ def _as_the_console_reads() -> QuerySet[Incident]:
     )
 
 
-def incident_queue() -> QuerySet[Incident]:
-    """Open incidents in the order a dispatcher works them: eligible first, then priority
-    (1 most urgent, none last), then the oldest call first."""
+def console_program_ids(viewer, program=None) -> frozenset[int] | None:
+    """The programs a console shows: the viewer's (None: every program), narrowed to `program`
+    (an id) when the viewer chose one of theirs. A program not theirs shows nothing. Viewer
+    None: the system itself (the whole deployment)."""
+    ids = program_ids_for(viewer, Action.DISPATCH_CONSOLE) if viewer is not None else None
+    if program is None:
+        return ids
+    return frozenset({program}) if ids is None or program in ids else frozenset()
+
+
+def _console_scope(qs, viewer, program=None, field="program"):
+    ids = console_program_ids(viewer, program)
+    return qs if ids is None else qs.filter(**{f"{field}__in": ids})
+
+
+def incident_queue(viewer, program=None) -> QuerySet[Incident]:
+    """Open incidents of the viewer's programs (or of `program`, one of them) in the order a
+    dispatcher works them: eligible first, then priority (1 most urgent, none last), then the
+    oldest call first."""
     return (
-        _as_the_console_reads()
+        _console_scope(_as_the_console_reads(), viewer, program)
         .filter(status__in=(Incident.Status.PENDING, Incident.Status.ASSIGNED))
         .order_by(F("eligible").desc(), F("priority").asc(nulls_last=True), "received_at", "created_at")
     )
 
 
-def incident_console(incident_id) -> Incident | None:
-    """One incident as the console's queue reads it, open or not; None when there is none."""
-    return _as_the_console_reads().filter(pk=incident_id).first()
+def incident_console(viewer, incident_id) -> Incident | None:
+    """One incident of the viewer's programs as the console's queue reads it, open or not;
+    None when there is none (or it is another program's)."""
+    return _console_scope(_as_the_console_reads(), viewer).filter(pk=incident_id).first()
 
 
-def clinician_queue() -> QuerySet:
-    """Calls transferred to the clinicians and still waiting for one, oldest transfer first."""
+def clinician_queue(viewer, program=None) -> QuerySet:
+    """Calls of the viewer's programs transferred to the clinicians and still waiting for one,
+    oldest transfer first."""
     return (
-        ClinicianTransfer.objects.filter(
-            outcome=ClinicianTransfer.Outcome.OPEN, incident__status=Incident.Status.PENDING
-        )
+        _console_scope(ClinicianTransfer.objects.all(), viewer, program)
+        .filter(outcome=ClinicianTransfer.Outcome.OPEN, incident__status=Incident.Status.PENDING)
         .select_related("incident", "incident__call_type", "transferred_by")
         .prefetch_related("contacts__clinician")
         .order_by("transferred_at", "id")
     )
 
 
-def alert_list_open() -> QuerySet:
-    """Alerts no dispatcher has acknowledged yet: urgent first, then oldest first."""
+def alert_list_open(viewer, program=None) -> QuerySet:
+    """Alerts of the viewer's programs no dispatcher has acknowledged yet: urgent first, then
+    oldest first."""
     return (
-        Alert.objects.filter(acknowledged_at__isnull=True)
+        _console_scope(Alert.objects.all(), viewer, program)
+        .filter(acknowledged_at__isnull=True)
         .select_related("unit")
         .order_by("-urgent", "raised_at", "id")
     )
 
 
-def incident_urgent_waiting() -> QuerySet[Incident]:
-    """Urgent calls (priority 1) no team has been sent to yet, oldest first: the console's
-    alert bar keeps them in view until one is assigned, closed or cancelled."""
+def incident_urgent_waiting(viewer, program=None) -> QuerySet[Incident]:
+    """Urgent calls (priority 1) of the viewer's programs no team has been sent to yet, oldest
+    first: the console's alert bar keeps them in view until one is assigned, closed or cancelled."""
     return (
-        Incident.objects.filter(status=Incident.Status.PENDING, priority=1)
+        _console_scope(Incident.objects.all(), viewer, program)
+        .filter(status=Incident.Status.PENDING, priority=1)
         .select_related("call_type")
         .order_by("received_at", "created_at")
     )
@@ -168,6 +192,7 @@ def incident_urgent_waiting() -> QuerySet[Incident]:
 def incident_duplicated_by_count(incident: Incident) -> int:
     """How many later open calls list this one among their possible duplicates."""
     later = Incident.objects.filter(
+        program_id=incident.program_id,
         status__in=(Incident.Status.PENDING, Incident.Status.ASSIGNED),
         received_at__gte=incident.received_at,
         received_at__lte=incident.received_at + Incident.DUPLICATE_WINDOW,
@@ -176,13 +201,14 @@ def incident_duplicated_by_count(incident: Incident) -> int:
     return sum(1 for listed in later if wanted in listed)
 
 
-def unit_backups() -> dict[int, list[Alert]]:
+def unit_backups(viewer) -> dict[int, list[Alert]]:
     """Each unit's backup requests that still stand, newest first, by unit id: those no
     dispatcher has acknowledged yet, and acknowledged ones whose assignment is still active
     (help is on its way to a team still on that call)."""
     active = Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).values("pk")
     standing = (
-        Alert.objects.filter(kind=Alert.Kind.BACKUP, unit__isnull=False)
+        _console_scope(Alert.objects.all(), viewer)
+        .filter(kind=Alert.Kind.BACKUP, unit__isnull=False)
         .filter(Q(acknowledged_at__isnull=True) | Q(assignment_id__in=active))
         .order_by("-raised_at", "-id")
     )
@@ -201,13 +227,14 @@ def units_ranked_for(incident: Incident, units=None) -> list[tuple[Unit, float |
     """Available units, best first, each with its distance in km (None when unknown):
     nearest by last known position; units without a position (or an incident without one)
     after those with; ties go to the unit available longest. `units` lets a caller rank
-    many incidents against one read of the available units."""
+    many incidents against one read of the available units. Only the incident's program's
+    units: a team never goes to another program's call."""
     if units is None:
-        units = Unit.objects.filter(status=Unit.Status.AVAILABLE)
+        units = Unit.objects.filter(status=Unit.Status.AVAILABLE, program_id=incident.program_id)
     incident_placed = incident.latitude is not None and incident.longitude is not None
     ranked = []
     for unit in units:
-        if unit.status != Unit.Status.AVAILABLE:
+        if unit.status != Unit.Status.AVAILABLE or unit.program_id != incident.program_id:
             continue
         distance = None
         if incident_placed and unit.latitude is not None and unit.longitude is not None:
@@ -235,23 +262,32 @@ def unit_recommend(incident: Incident, units=None) -> Unit | None:
 
 
 # --- Program administration (supervisors) ------------------------------------------------------
-def unit_list_for_admin() -> QuerySet[Unit]:
-    """Every unit, retired ones last, with who is on shift (`on_shift`) and whether it has an
-    active assignment (`active_assignments`)."""
-    return Unit.objects.prefetch_related(
-        _on_shift(),
-        Prefetch(
-            "assignments",
-            queryset=Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES),
-            to_attr="active_assignments",
-        ),
-    ).order_by(F("retired_at").asc(nulls_first=True), "callsign")
+def unit_list_for_admin(viewer) -> QuerySet[Unit]:
+    """Every unit of the viewer's programs, retired ones last, with who is on shift
+    (`on_shift`) and whether it has an active assignment (`active_assignments`)."""
+    return (
+        scope(Unit.objects.all(), viewer, Action.UNIT_ADMIN)
+        .prefetch_related(
+            _on_shift(),
+            Prefetch(
+                "assignments",
+                queryset=Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES),
+                to_attr="active_assignments",
+            ),
+        )
+        .order_by(F("retired_at").asc(nulls_first=True), "callsign")
+    )
 
 
-def person_list_for_admin(*, q: str = "", include_inactive: bool = True) -> QuerySet:
-    """The program's people (API clients' service users left out), active first, by name;
-    their groups prefetched so each one's role is read without a query of its own."""
-    qs = get_user_model().objects.filter(api_client__isnull=True).prefetch_related("groups", "memberships")
+def person_list_for_admin(viewer, *, q: str = "", include_inactive: bool = True) -> QuerySet:
+    """The people of the viewer's programs (API clients' service users left out; a statewide
+    viewer: everyone), active first, by name; their groups and roles prefetched so each one's
+    role is read without a query of its own."""
+    ids = program_ids_for(viewer, Action.PEOPLE_ADMIN)
+    qs = get_user_model().objects.filter(api_client__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=Membership.objects.filter(program_id__in=ids).values("user_id"))
+    qs = qs.prefetch_related("groups", _memberships_of(ids))
     if q:
         qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q))
     if not include_inactive:
@@ -259,16 +295,23 @@ def person_list_for_admin(*, q: str = "", include_inactive: bool = True) -> Quer
     return qs.order_by("-is_active", "last_name", "first_name", "username")
 
 
-def shift_list_open() -> QuerySet[Shift]:
-    """Who is on shift now, on which unit, longest on shift first."""
-    return Shift.objects.filter(ended_at__isnull=True).select_related("user", "unit").order_by("started_at")
+def _memberships_of(ids) -> Prefetch:
+    memberships = Membership.objects.all() if ids is None else Membership.objects.filter(program_id__in=ids)
+    return Prefetch("memberships", queryset=memberships.select_related("program"))
 
 
-def shift_list_between(low, high) -> QuerySet[Shift]:
-    """Every shift that overlapped [low, high): started before its end and not ended before
-    its start (still open ones too), earliest first."""
+def shift_list_open(viewer) -> QuerySet[Shift]:
+    """Who is on shift now in the viewer's programs, on which unit, longest on shift first."""
+    shifts = scope(Shift.objects.all(), viewer, Action.SHIFT_READ)
+    return shifts.filter(ended_at__isnull=True).select_related("user", "unit").order_by("started_at")
+
+
+def shift_list_between(viewer, low, high) -> QuerySet[Shift]:
+    """Every shift of the viewer's programs that overlapped [low, high): started before its
+    end and not ended before its start (still open ones too), earliest first."""
     return (
-        Shift.objects.filter(started_at__lt=high)
+        scope(Shift.objects.all(), viewer, Action.SHIFT_READ)
+        .filter(started_at__lt=high)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=low))
         .select_related("user", "unit")
         .order_by("started_at", "unit__callsign")
@@ -341,11 +384,14 @@ def webhook_deliveries_recent(subscription, *, limit: int = 100) -> QuerySet[Web
     )
 
 
-def webhook_overview(*, limit: int = 100) -> dict:
-    """The supervisor's page: every live subscription with its counts, and the latest
-    deliveries, failed first, then waiting, then delivered, newest first within each."""
+def webhook_overview(viewer, *, limit: int = 100) -> dict:
+    """The supervisor's page: every live subscription of the clients of the viewer's programs
+    (statewide clients: for a statewide viewer) with its counts, and the latest deliveries,
+    failed first, then waiting, then delivered, newest first within each."""
+    ids = program_ids_for(viewer, Action.WEBHOOK_ADMIN)
+    theirs = Q() if ids is None else Q(api_client__program_id__in=ids)
     subscriptions = (
-        WebhookSubscription.objects.filter(deleted_at__isnull=True)
+        WebhookSubscription.objects.filter(theirs, deleted_at__isnull=True)
         .select_related("api_client")
         .annotate(
             pending=Count("deliveries", filter=Q(deliveries__status=WebhookDelivery.Status.PENDING)),
@@ -363,6 +409,7 @@ def webhook_overview(*, limit: int = 100) -> dict:
     deliveries = (
         WebhookDelivery.objects.exclude(status=WebhookDelivery.Status.SKIPPED)
         .filter(subscription__deleted_at__isnull=True)
+        .filter(**({} if ids is None else {"subscription__api_client__program_id__in": ids}))
         .select_related("event", "subscription__api_client")
         .annotate(rank=rank)
         .order_by("rank", "-event_id")[:limit]

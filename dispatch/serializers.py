@@ -94,6 +94,14 @@ class ScreeningIn(serializers.Serializer):
 
 class IncidentIn(serializers.Serializer):
     external_id = StrictCharField(max_length=64)
+    program = serializers.SlugField(
+        max_length=50,
+        required=False,
+        allow_null=True,
+        help_text="The program's slug (CONTRACT.md \"Programs\"): a program's client may omit it or name its "
+        "own (another: 403); a statewide client names it, or omits it and the incident goes to the program "
+        "whose service area holds location.latitude/longitude (none: 409 no_program_for_location).",
+    )
     source = serializers.ChoiceField(choices=list(Incident.API_SOURCES))
     call_type = StrictCharField(max_length=32)
     priority = StrictIntegerField(min_value=1, max_value=5, required=False, allow_null=True)
@@ -349,6 +357,12 @@ class IncidentOut(serializers.ModelSerializer):
     @extend_schema_field(EligibilityOut)
     def get_eligibility(self, obj) -> dict:
         return {"eligible": obj.eligible, "reasons": list(obj.eligibility_reasons)}
+
+
+class ProgramOut(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    time_zone = serializers.CharField(help_text="An IANA time zone name: the program's days are drawn in it.")
 
 
 class UnitLocationOut(serializers.Serializer):

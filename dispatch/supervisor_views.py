@@ -34,7 +34,7 @@ def _unit_row(unit: Unit) -> dict:
 
 
 def _units_page(request, *, form=None, status=200):
-    rows = [_unit_row(unit) for unit in selectors.unit_list_for_admin()]
+    rows = [_unit_row(unit) for unit in selectors.unit_list_for_admin(request.user)]
     return render(
         request,
         "dispatch/supervisor_units.html",
@@ -45,7 +45,7 @@ def _units_page(request, *, form=None, status=200):
 
 def _unit_row_answer(request, unit_id, *, error=None, rename_error=None):
     """The unit's row again (htmx), or the whole page with the message (a plain form post)."""
-    unit = get_object_or_404(selectors.unit_list_for_admin(), pk=unit_id)
+    unit = get_object_or_404(selectors.unit_list_for_admin(request.user), pk=unit_id)
     status = 409 if error else 400 if rename_error else 200
     if request.htmx:
         context = {"row": _unit_row(unit), "error": error, "rename_error": rename_error}
@@ -77,7 +77,7 @@ def units(request):
 @role_required(Action.UNIT_ADMIN)
 @require_POST
 def unit_rename(request, unit_id):
-    get_object_or_404(Unit, pk=unit_id)
+    get_object_or_404(selectors.unit_list_for_admin(request.user), pk=unit_id)
     form = UnitForm(request.POST)
     if not form.is_valid():
         return _unit_row_answer(request, unit_id, rename_error=" ".join(form.errors["callsign"]))
@@ -93,7 +93,7 @@ def unit_rename(request, unit_id):
 @role_required(Action.UNIT_ADMIN)
 @require_POST
 def unit_service(request, unit_id):
-    get_object_or_404(Unit, pk=unit_id)
+    get_object_or_404(selectors.unit_list_for_admin(request.user), pk=unit_id)
     in_service = request.POST.get("in_service") == "1"
     try:
         services.unit_set_in_service(actor=request.user, unit_id=unit_id, in_service=in_service)
@@ -105,7 +105,7 @@ def unit_service(request, unit_id):
 @role_required(Action.UNIT_ADMIN)
 @require_POST
 def unit_retire(request, unit_id):
-    get_object_or_404(Unit, pk=unit_id)
+    get_object_or_404(selectors.unit_list_for_admin(request.user), pk=unit_id)
     try:
         services.unit_retire(actor=request.user, unit_id=unit_id)
     except ServiceConflict as exc:
@@ -141,7 +141,7 @@ def _person_row(user) -> dict:
 @require_GET
 def people(request):
     q = request.GET.get("q", "").strip()[:100]
-    rows = [_person_row(user) for user in selectors.person_list_for_admin(q=q)]
+    rows = [_person_row(user) for user in selectors.person_list_for_admin(request.user, q=q)]
     return render(request, "dispatch/supervisor_people.html", {"rows": rows, "q": q})
 
 
@@ -193,14 +193,14 @@ def _person_page(request, person, *, form=None, password_form=None, error=None, 
     return render(request, "dispatch/supervisor_person.html", context, status=status)
 
 
-def _person(user_id):
-    return get_object_or_404(selectors.person_list_for_admin(), pk=user_id)
+def _person(request, user_id):
+    return get_object_or_404(selectors.person_list_for_admin(request.user), pk=user_id)
 
 
 @role_required(Action.PEOPLE_ADMIN)
 @require_http_methods(["GET", "POST"])
 def person(request, user_id):
-    person = _person(user_id)
+    person = _person(request, user_id)
     if request.method == "GET":
         return _person_page(request, person)
     form = PersonForm(request.POST)
@@ -218,7 +218,7 @@ def person(request, user_id):
         except ServiceInvalid as exc:
             form.add_service_error(exc)
         except ServiceConflict as exc:
-            return _person_page(request, _person(user_id), form=form, error=exc, status=409)
+            return _person_page(request, _person(request, user_id), form=form, error=exc, status=409)
         else:
             messages.success(request, "Saved.")
             return redirect("dispatch:supervisor_person", user_id=person.pk)
@@ -228,7 +228,7 @@ def person(request, user_id):
 @role_required(Action.PEOPLE_ADMIN)
 @require_POST
 def person_password(request, user_id):
-    person = _person(user_id)
+    person = _person(request, user_id)
     form = PasswordForm(request.POST)
     if form.is_valid():
         try:
@@ -249,7 +249,7 @@ def person_password(request, user_id):
 @require_POST
 def person_active(request, user_id):
     """Deactivate (active=0) or reactivate (active=1) a person."""
-    person = _person(user_id)
+    person = _person(request, user_id)
     active = request.POST.get("active") == "1"
     change = services.user_reactivate if active else services.user_deactivate
     try:
@@ -290,8 +290,8 @@ def shifts(request):
         "today": today,
         "previous": day - timedelta(days=1),
         "next": day + timedelta(days=1) if day < today else None,
-        "on_shift": [_shift_row(s, now) for s in selectors.shift_list_open()],
-        "that_day": [_shift_row(s, now) for s in selectors.shift_list_between(low, high)],
+        "on_shift": [_shift_row(s, now) for s in selectors.shift_list_open(request.user)],
+        "that_day": [_shift_row(s, now) for s in selectors.shift_list_between(request.user, low, high)],
     }
     return render(
         request,

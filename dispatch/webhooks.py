@@ -178,11 +178,14 @@ _ASSIGNMENT_EVENTS = {
 
 def message_for(event: Event, client) -> dict | None:
     """The event as the WebSocket sends it, when this client may see it; None when it may not
-    (another CAD's incident, another police client's referral, a type its role may not hear).
+    (another program's event, another CAD's incident, another police client's referral, a type
+    its role may not hear).
     Incidents and assignments follow dispatch.roles.ROWS; what belongs to another app (a
     referral) is decided by the function settings.WEBHOOK_AUDIENCES names for its type."""
     if not client.is_active or event.type not in SUBSCRIBABLE.get(client.role, ()):
         return None
+    if client.program_id is not None and event.program_id != client.program_id:
+        return None  # another program's: a program's client hears only its own
     if event.type in _INCIDENT_EVENTS | _ASSIGNMENT_EVENTS:
         data = event.data if event.type in _INCIDENT_EVENTS else event.data.get("incident") or {}
         rows = rows_visible(client.user, "incident")

@@ -10,3 +10,8 @@ class ShiftStartForm(forms.Form):
         empty_label="Choose your unit",
         help_text="Your partner chooses the same unit.",
     )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the units of the programs the responder works in.
+        self.fields["unit"].queryset = selectors.unit_list_startable(user)

@@ -9,6 +9,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, ClinicianTransfer, Event, Incident, Unit
+from dispatch.roles import Action, scope
 from dispatch.selectors import assignment_list_visible, shift_current, unit_partners
 from dispatch.timestamps import utc_iso
 from field.models import NEMSIS_CANCELLED_ON_SCENE, NEMSIS_UNIT_DISPOSITIONS, BackupRequest, Outcome
@@ -18,9 +19,10 @@ from referrals.selectors import follow_up_services_for_calls
 PREMISE_HISTORY_DAYS = 90
 
 
-def unit_list_startable() -> QuerySet[Unit]:
+def unit_list_startable(user=None) -> QuerySet[Unit]:
     """Units a responder may start a shift on: any not out of service."""
-    return Unit.objects.exclude(status=Unit.Status.OUT_OF_SERVICE).order_by("callsign")
+    units = Unit.objects.exclude(status=Unit.Status.OUT_OF_SERVICE).order_by("callsign")
+    return units if user is None else scope(units, user, Action.FIELD_APP)
 
 
 def assignment_list_for_tablet(user) -> QuerySet[Assignment]:
@@ -81,7 +83,9 @@ def premise_history(incident: Incident, *, days=PREMISE_HISTORY_DAYS) -> list[di
     screening, no person, no services or destination — so no template can show it."""
     since = timezone.now() - timedelta(days=days)
     earlier = (
-        Incident.objects.filter(address__iexact=incident.address.strip(), received_at__gte=since)
+        Incident.objects.filter(
+            program_id=incident.program_id, address__iexact=incident.address.strip(), received_at__gte=since
+        )
         .exclude(pk=incident.pk)
         .exclude(received_at__gt=incident.received_at)
         .order_by("-received_at")

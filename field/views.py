@@ -28,7 +28,7 @@ def _home_context(request, *, start_form=None) -> dict:
     return {
         "shift": dispatch_selectors.shift_current(request.user),
         "state": selectors.tablet_state(request.user),
-        "start_form": start_form or ShiftStartForm(),
+        "start_form": start_form or ShiftStartForm(user=request.user),
         "transitions": Assignment.TRANSITIONS,
         "status_labels": dict(Assignment.Status.choices),
         "call_types": CallType.objects.order_by("code"),
@@ -58,7 +58,7 @@ def state(request):
 @role_required(Action.FIELD_APP)
 @require_POST
 def shift_start(request):
-    form = ShiftStartForm(request.POST)
+    form = ShiftStartForm(request.POST, user=request.user)
     if form.is_valid():
         try:
             dispatch_services.shift_start(user=request.user, unit_id=form.cleaned_data["unit"].pk)

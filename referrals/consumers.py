@@ -8,13 +8,21 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dispatch.consumers import CLOSE_NOT_SIGNED_IN, CLOSE_ROLE_NOT_ALLOWED
-from dispatch.groups import FOLLOW_UP_GROUP
-from dispatch.roles import Action, may
+from dispatch.groups import follow_up_group
+from dispatch.models import Program
+from dispatch.roles import Action, may, program_ids_for
+
+
+def _groups_of(user) -> list[str]:
+    """One follow-up group per program the caller works follow-ups in (statewide: every one)."""
+    ids = program_ids_for(user, Action.FOLLOW_UP_WORK)
+    ids = Program.objects.values_list("pk", flat=True) if ids is None else ids
+    return [follow_up_group(program_id) for program_id in sorted(ids)]
 
 
 class FollowUpConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
-        self.joined = False
+        self.joined = []
         user = self.scope.get("user")
         # Accept first: a close before the handshake cannot carry the 44xx code to the client.
         await self.accept()
@@ -24,13 +32,14 @@ class FollowUpConsumer(AsyncJsonWebsocketConsumer):
         if not await database_sync_to_async(may)(user, Action.FOLLOW_UP_WORK):
             await self.close(code=CLOSE_ROLE_NOT_ALLOWED)
             return
-        await self.channel_layer.group_add(FOLLOW_UP_GROUP, self.channel_name)
-        self.joined = True
+        self.joined = await database_sync_to_async(_groups_of)(user)
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.send_json({"type": "ready"})
 
     async def disconnect(self, code):
-        if self.joined:
-            await self.channel_layer.group_discard(FOLLOW_UP_GROUP, self.channel_name)
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         await self.send_json({"type": "error", "code": "unknown_type", "detail": "This socket only listens."})

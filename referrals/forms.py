@@ -221,8 +221,13 @@ class MergeForm(forms.Form):
     survivor = forms.IntegerField(min_value=1, label="Keep this person (id)")
     merged = forms.IntegerField(min_value=1, label="Merge this person into it (id)")
 
+    def __init__(self, *args, people=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The people the caller may read (their programs'); another program's is no such person.
+        self.people = people if people is not None else Person.objects.all()
+
     def _person(self, name):
-        person = Person.objects.filter(pk=self.cleaned_data[name], merged_into__isnull=True).first()
+        person = self.people.filter(pk=self.cleaned_data[name], merged_into__isnull=True).first()
         if person is None:
             raise forms.ValidationError("No such person (or already merged).")
         return person

@@ -11,7 +11,7 @@ from django.utils import timezone
 from dispatch.geo import distance_km
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, Incident
 from dispatch.programs import program_slug
-from dispatch.roles import Rows, rows_visible
+from dispatch.roles import Action, Rows, rows_visible, scope
 from referrals.history import record_summary
 from referrals.models import FollowUp, OfficerContact, Person, PersonAccess, PoliceReferral, Service
 
@@ -104,9 +104,11 @@ def outreach_list_near(unit, *, radius_km: float = OUTREACH_RADIUS_KM, limit: in
     when both places are known), then those without coordinates, oldest first. Each item has
     `distance_km` (None when unknown). The unit's own claimed referrals come first of all."""
     waiting = list(
-        PoliceReferral.objects.filter(
+        PoliceReferral.objects.filter(program_id=unit.program_id)
+        .filter(
             Q(state=PoliceReferral.State.QUEUED) | Q(state=PoliceReferral.State.CLAIMED, claimed_by_unit=unit)
-        ).order_by("created_at")[:500]
+        )
+        .order_by("created_at")[:500]
     )
     here = (unit.latitude, unit.longitude) if unit.latitude is not None else None
     near = []
@@ -163,6 +165,7 @@ def follow_up_queue(user, *, view="", status="", service_type="", provider=None,
     each, overdue first (earliest due). Closed follow-ups only when asked for by status."""
     now = timezone.now()
     qs = FollowUp.objects.select_related("person", "provider", "provider__organization", "case_manager")
+    qs = scope(qs, user, Action.FOLLOW_UP_WORK)
     qs = qs.filter(status=status) if status else qs.exclude(status=FollowUp.Status.CLOSED)
     if view == "mine":
         qs = qs.filter(case_manager=user)
@@ -190,7 +193,7 @@ def follow_up_queue(user, *, view="", status="", service_type="", provider=None,
 def follow_up_counts(user) -> dict:
     """The numbers at the top of the queue, all over open follow-ups."""
     now = timezone.now()
-    open_ = FollowUp.objects.exclude(status=FollowUp.Status.CLOSED)
+    open_ = scope(FollowUp.objects.all(), user, Action.FOLLOW_UP_WORK).exclude(status=FollowUp.Status.CLOSED)
     return open_.aggregate(
         mine=Count("id", filter=Q(case_manager=user)),
         unassigned=Count("id", filter=Q(case_manager__isnull=True)),
@@ -274,10 +277,20 @@ def _person_match(prefix: str, q: str) -> Q:
     return match
 
 
-def person_search(q: str, *, limit: int = 100) -> QuerySet[Person]:
-    """People matching a name, alias, date of birth (YYYY-MM-DD) or phone; merged records
-    are left out (their links live on the survivor)."""
-    qs = Person.objects.filter(merged_into__isnull=True)
+def follow_up_list_visible(user) -> QuerySet[FollowUp]:
+    """Every follow-up of the caller's programs (the queue's filters aside)."""
+    return scope(FollowUp.objects.all(), user, Action.FOLLOW_UP_WORK)
+
+
+def person_list_visible(user) -> QuerySet[Person]:
+    """The people of the programs where the caller may read people's records."""
+    return scope(Person.objects.all(), user, Action.PERSON_READ)
+
+
+def person_search(q: str, *, viewer, limit: int = 100) -> QuerySet[Person]:
+    """People of the viewer's programs matching a name, alias, date of birth (YYYY-MM-DD) or
+    phone; merged records are left out (their links live on the survivor)."""
+    qs = person_list_visible(viewer).filter(merged_into__isnull=True)
     if q.strip():
         qs = qs.filter(_person_match("", q))
     return qs.order_by("name", "alias", "id")[:limit]
@@ -327,8 +340,13 @@ def person_timeline(person: Person) -> list[dict]:
     return items
 
 
-def person_access_list(*, person_id=None, limit: int = 500) -> QuerySet[PersonAccess]:
-    qs = PersonAccess.objects.select_related("user", "person")
+def person_access_list(*, viewer, person_id=None, limit: int = 500) -> QuerySet[PersonAccess]:
+    qs = scope(
+        PersonAccess.objects.select_related("user", "person"),
+        viewer,
+        Action.PERSON_AUDIT_READ,
+        "person__program",
+    )
     if person_id:
         qs = qs.filter(person_id=person_id)
     return qs[:limit]

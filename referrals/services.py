@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dispatch.events import EventType, event_record
-from dispatch.groups import FOLLOW_UP_GROUP
+from dispatch.groups import follow_up_group
 from dispatch.models import CallType, Incident
 from dispatch.roles import Action
 from dispatch.services import (
@@ -88,6 +88,8 @@ def person_merge(*, actor, survivor: Person, merged: Person) -> Person:
         survivor, merged = locked[survivor.pk], locked[merged.pk]
         if survivor.merged_into_id or merged.merged_into_id:
             raise ServiceConflict("person_merged", "One of these records was already merged.")
+        # People are never merged across programs: each program keeps its own records.
+        program_same(survivor.program_id, merged, "That person")
         moved = {}
         for relation in _person_links(merged):
             model, fk = relation.related_model, relation.field
@@ -137,14 +139,15 @@ def person_merge(*, actor, survivor: Person, merged: Person) -> Person:
 
 
 # --- Follow-ups ---------------------------------------------------------------------------------
-def _notify_queue(follow_up_id: int, kind: str) -> None:
-    """After commit, tell every open follow-up queue to refresh. Losing this message loses
-    nothing: the queue also refreshes itself on a slow timer."""
+def _notify_queue(follow_up: FollowUp, kind: str) -> None:
+    """After commit, tell every open follow-up queue of its program to refresh. Losing this
+    message loses nothing: the queue also refreshes itself on a slow timer."""
+    follow_up_id, group = follow_up.pk, follow_up_group(follow_up.program_id)
 
     def send():
         try:
             async_to_sync(get_channel_layer().group_send)(
-                FOLLOW_UP_GROUP, {"type": "followup.changed", "id": follow_up_id, "kind": kind}
+                group, {"type": "followup.changed", "id": follow_up_id, "kind": kind}
             )
         except Exception:
             log.exception("could not tell the follow-up queues about %s", follow_up_id)
@@ -225,7 +228,7 @@ def follow_up_create(
                 **({"provider": [None, provider.pk]} if provider else {}),
             },
         )
-        _notify_queue(follow_up.pk, "created")
+        _notify_queue(follow_up, "created")
     return follow_up
 
 
@@ -258,6 +261,7 @@ def follow_up_for_call(
             existing.incident = incident
             changes["incident"] = [None, str(incident.pk)]
         if person is not None and existing.person_id is None:
+            program_same(existing.program_id, person, "The person")
             existing.person = person
             changes["person"] = [None, person.pk]
         if consent and not existing.consent:
@@ -271,7 +275,7 @@ def follow_up_for_call(
         if changes:
             existing.save()
             _history(existing, FollowUpChange.Kind.UPDATED, actor, changes)
-            _notify_queue(existing.pk, "updated")
+            _notify_queue(existing, "updated")
         return existing
 
 
@@ -293,7 +297,7 @@ def follow_up_claim(*, actor, follow_up_id) -> FollowUp:
         follow_up.case_manager = actor
         follow_up.save(update_fields=["case_manager", "updated_at"])
         _history(follow_up, FollowUpChange.Kind.CLAIMED, actor, {"case_manager": [None, actor.pk]})
-        _notify_queue(follow_up.pk, "claimed")
+        _notify_queue(follow_up, "claimed")
     return follow_up
 
 
@@ -329,7 +333,7 @@ def follow_up_record_attempt(
             follow_up.status = FollowUp.Status.ATTEMPTED
             follow_up.save(update_fields=["status", "updated_at"])
         _history(follow_up, FollowUpChange.Kind.ATTEMPT, actor, changes)
-        _notify_queue(follow_up.pk, "attempt")
+        _notify_queue(follow_up, "attempt")
     return attempt
 
 
@@ -370,7 +374,7 @@ def follow_up_transition(
         follow_up.status = status
         follow_up.save()
         _history(follow_up, FollowUpChange.Kind.STATUS, actor, changes)
-        _notify_queue(follow_up.pk, "status")
+        _notify_queue(follow_up, "status")
     return follow_up
 
 
@@ -396,7 +400,7 @@ def follow_up_update(*, actor, follow_up_id, **values) -> FollowUp:
         if changes:
             follow_up.save()
             _history(follow_up, FollowUpChange.Kind.UPDATED, actor, changes)
-            _notify_queue(follow_up.pk, "updated")
+            _notify_queue(follow_up, "updated")
     return follow_up
 
 

@@ -10,7 +10,7 @@ from dispatch import selectors as dispatch_selectors
 from dispatch import services as dispatch_services
 from dispatch.models import Unit
 from dispatch.roles import Action, role_required
-from dispatch.services import ServiceConflict
+from dispatch.services import ServiceConflict, ServiceInvalid
 from referrals import history, selectors, services
 from referrals.forms import (
     AttemptForm,
@@ -22,7 +22,7 @@ from referrals.forms import (
     ServiceForm,
     TransitionForm,
 )
-from referrals.models import FollowUp, Organization, Person, PersonAccess, PoliceReferral, Service
+from referrals.models import FollowUp, Organization, PersonAccess, PoliceReferral, Service
 
 
 # --- Officers -------------------------------------------------------------------------------------
@@ -91,7 +91,9 @@ def outreach_list(request):
 
 def _outreach_referral(request, referral_id):
     unit = Unit.objects.get(pk=dispatch_services.shift_unit_require(request.user))
-    referral = get_object_or_404(PoliceReferral, pk=referral_id, urgency=PoliceReferral.Urgency.LATER)
+    referral = get_object_or_404(
+        PoliceReferral, pk=referral_id, urgency=PoliceReferral.Urgency.LATER, program_id=unit.program_id
+    )
     return unit, referral
 
 
@@ -179,7 +181,7 @@ def follow_up_new(request):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_claim(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
+    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     error = None
     try:
         services.follow_up_claim(actor=request.user, follow_up_id=follow_up_id)
@@ -200,7 +202,7 @@ def follow_up_claim(request, follow_up_id):
 
 
 def _follow_up_page(request, follow_up_id, *, status=200, **forms_and_error):
-    follow_up = get_object_or_404(FollowUp.objects.all(), pk=follow_up_id)
+    follow_up = get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     follow_up = selectors.follow_up_detail(follow_up.pk)
     if follow_up.person is not None:
         services.person_access_record(
@@ -241,7 +243,7 @@ def follow_up_detail(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_attempt(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
+    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     form = AttemptForm(request.POST)
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, attempt_form=form)
@@ -255,7 +257,7 @@ def follow_up_attempt(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_transition(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
+    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     form = TransitionForm(request.POST)
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
@@ -269,7 +271,7 @@ def follow_up_transition(request, follow_up_id):
 @role_required(Action.FOLLOW_UP_WORK)
 @require_POST
 def follow_up_details(request, follow_up_id):
-    get_object_or_404(FollowUp, pk=follow_up_id)
+    get_object_or_404(selectors.follow_up_list_visible(request.user), pk=follow_up_id)
     form = FollowUpDetailsForm(request.POST)
     if not form.is_valid():
         return _follow_up_page(request, follow_up_id, status=400, details_form=form)
@@ -286,14 +288,16 @@ def follow_up_details(request, follow_up_id):
 def people(request):
     q = request.GET.get("q", "").strip()[:100]
     return render(
-        request, "referrals/people.html", {"q": q, "people": selectors.person_search(q) if q else []}
+        request,
+        "referrals/people.html",
+        {"q": q, "people": selectors.person_search(q, viewer=request.user) if q else []},
     )
 
 
 @role_required(Action.PERSON_READ)
 @require_GET
 def person_detail(request, person_id):
-    person = get_object_or_404(Person, pk=person_id)
+    person = get_object_or_404(selectors.person_list_visible(request.user), pk=person_id)
     services.person_access_record(user=request.user, person=person)
     return render(
         request,
@@ -309,7 +313,10 @@ def person_detail(request, person_id):
 @role_required(Action.PERSON_READ)
 @require_http_methods(["GET", "POST"])
 def person_merge(request):
-    form = MergeForm(request.POST if request.method == "POST" else (request.GET or None))
+    form = MergeForm(
+        request.POST if request.method == "POST" else (request.GET or None),
+        people=selectors.person_list_visible(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             survivor = services.person_merge(
@@ -317,8 +324,11 @@ def person_merge(request):
             )
         except ServiceConflict as exc:
             return _conflict_page(request, exc, reverse("referrals:person_merge"))
-        messages.success(request, "Records merged.")
-        return redirect("referrals:person", person_id=survivor.pk)
+        except ServiceInvalid as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Records merged.")
+            return redirect("referrals:person", person_id=survivor.pk)
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "referrals/person_merge.html", {"form": form}, status=status)
 
@@ -327,7 +337,9 @@ def person_merge(request):
 @require_GET
 def person_audit(request):
     person_id = request.GET.get("person", "")
-    accesses = selectors.person_access_list(person_id=int(person_id) if person_id.isdigit() else None)
+    accesses = selectors.person_access_list(
+        viewer=request.user, person_id=int(person_id) if person_id.isdigit() else None
+    )
     return render(
         request,
         "referrals/person_audit.html",

@@ -44,9 +44,11 @@ def _test_settings(settings):
     settings.MAP_TILE_URL = ""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Each test starts from its own database: what the last one subscribed is gone.
+    from dispatch.programs import areas_forget
     from dispatch.webhooks import subscribers_forget
 
     subscribers_forget()
+    areas_forget()  # the programs' shapes, slugs and names read by the test before
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_the_queue_puts_eligible_first_then_priority_with_none_last_then_oldest(
     closed = pending_incident(priority=1, address="cancelled")
     services.incident_cancel(incident=closed, actor=None)
 
-    order = list(selectors.incident_queue())
+    order = list(selectors.incident_queue(None))
 
     assert order == [p2_old, p2_new, p5, no_priority_old, ineligible_urgent]
 
@@ -591,7 +591,7 @@ def test_a_clinician_resolves_a_call_by_phone(client, personas, call_types, clin
     assert change.actor == clinician
     event = Event.objects.filter(id__gt=events_before).get()
     assert event.type == EventType.INCIDENT_UPDATED and event.data["status"] == "closed"
-    assert incident not in selectors.incident_queue()
+    assert incident not in selectors.incident_queue(None)
 
 
 def test_recording_a_contact_keeps_the_call_waiting(client, call_types, clinician):
@@ -658,7 +658,7 @@ def test_a_clinician_dispatches_a_team_instead(client, call_types, clinician, un
     incident.refresh_from_db()
     assert incident.status == Incident.Status.ASSIGNED
     assert incident.clinician_transfer.outcome == ClinicianTransfer.Outcome.DISPATCHED
-    assert not selectors.clinician_queue().exists()
+    assert not selectors.clinician_queue(None).exists()
 
 
 # --- Alerts -------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from django.utils import timezone
 from dispatch import events as events_module
 from dispatch import services
 from dispatch.events import EventType, event_record
-from dispatch.groups import DISPATCH_GROUP
+from dispatch.groups import dispatch_group
 from dispatch.models import Assignment, Event
+from dispatch.programs import first_program
 from tests.realtime_support import (
     assign,
     drain,
@@ -348,13 +349,15 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
         # may cross on the way.
         first, second = await db(two_events_not_sent)()
         layer = get_channel_layer()
+        program_id = await db(lambda: first_program().pk)()
         for event, prev in [(second, first.id), (first, first.id - 1)]:
             await layer.group_send(
-                DISPATCH_GROUP,
+                dispatch_group(program_id),
                 {
                     "type": "event.deliver",
                     "event": events_module.event_as_message(event),
                     "unit_id": None,
+                    "program_id": program_id,
                     "prev": prev,
                     "prev_unit": None,
                 },
@@ -389,7 +392,7 @@ async def test_an_assigns_events_reach_the_tablet_in_one_layer_message_in_order_
         received = await drain(tablet, quiet=0.5)
         assert [e["type"] for e in received] == ["unit.updated", "assignment.created"]
         assert received[0]["id"] < received[1]["id"]
-    unit_sends = [kind for group, kind in sent if group != DISPATCH_GROUP]
+    unit_sends = [kind for group, kind in sent if group.startswith("unit.")]
     assert unit_sends == ["events.deliver"]
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models.functions import TruncDate
 from django.urls import reverse
@@ -43,6 +44,30 @@ def test_the_demo_looks_like_a_real_month(client, demo):
     a_dozen_denver_organisations_with_capacity()
     follow_ups_in_every_state_worked_by_the_demo_case_manager()
     the_case_managers_demo_queue_and_a_follow_up_read_well(client)
+    two_neighbouring_programs_a_988_dispatcher_and_a_state_supervisor()
+
+
+def two_neighbouring_programs_a_988_dispatcher_and_a_state_supervisor():
+    from shapely.geometry import shape
+
+    from dispatch.models import Program, Unit
+    from dispatch.roles import Action, is_statewide, program_ids_for
+
+    denver, aurora = Program.objects.get(slug="denver-star"), Program.objects.get(slug="aurora-art")
+    # Neighbours: the areas touch along a border and do not overlap.
+    assert shape(denver.service_area).touches(shape(aurora.service_area))
+    for program in (denver, aurora):
+        assert Unit.objects.filter(program=program).exists()
+        assert Incident.objects.filter(program=program, status="pending").exists()
+    # The 988 centre's calls went where their place is.
+    assert set(
+        Incident.objects.filter(api_client__name="demo-988").values_list("program__slug", flat=True)
+    ) == {"aurora-art"}
+    users = get_user_model().objects
+    assert is_statewide(users.get(username="dispatcher988"), Action.DISPATCH_CONSOLE)
+    assert is_statewide(users.get(username="statesupervisor"), Action.PROGRAM_DATA)
+    assert program_ids_for(users.get(username="dispatcher"), Action.DISPATCH_CONSOLE) == {denver.pk}
+    assert program_ids_for(users.get(username="auroradispatcher"), Action.DISPATCH_CONSOLE) == {aurora.pk}
 
 
 def thirty_days_of_calls_before_today():

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from dispatch import events as events_module
 from dispatch.events import event_record, events_record
-from dispatch.groups import DISPATCH_GROUP, unit_group
+from dispatch.groups import dispatch_group, unit_group
 from dispatch.models import Event
+from dispatch.programs import first_program, program_slug
 from tests import factories
 
 
@@ -139,8 +140,8 @@ def test_the_events_of_one_transaction_each_name_the_one_before_them(pushed):
     # One trip to the event loop per call, in the order of the calls (so in id order); the
     # unit's group first for each event.
     assert trip_ids(pushed) == [[before.id], [a.id], [b.id], [c.id], [d.id], [e.id]]
-    assert pushed.trips[1][0][0] == [unit_group(one.pk), DISPATCH_GROUP]
-    assert pushed.trips[3][0][0] == [DISPATCH_GROUP]
+    assert pushed.trips[1][0][0] == [unit_group(one.pk), dispatch_group(first_program().pk)]
+    assert pushed.trips[3][0][0] == [dispatch_group(first_program().pk)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -164,10 +165,10 @@ def test_the_events_of_one_call_go_out_in_one_trip_each_naming_the_one_before_it
     ]
     assert trip_ids(pushed) == [[before.id], [a.id, b.id, c.id, d.id], [e.id]]
     assert [groups for groups, _message in pushed.trips[1]] == [
-        [unit_group(one.pk), DISPATCH_GROUP],
-        [unit_group(two.pk), DISPATCH_GROUP],
-        [DISPATCH_GROUP],
-        [unit_group(one.pk), DISPATCH_GROUP],
+        [unit_group(one.pk), dispatch_group(first_program().pk)],
+        [unit_group(two.pk), dispatch_group(first_program().pk)],
+        [dispatch_group(first_program().pk)],
+        [unit_group(one.pk), dispatch_group(first_program().pk)],
     ]
 
 
@@ -176,8 +177,10 @@ def test_one_call_costs_the_lock_one_read_of_the_newest_ids_and_one_insert(pushe
     one, two = factories.UnitFactory(), factories.UnitFactory()
     with transaction.atomic():
         event_record("test.before", {}, unit=one)
+    slug = program_slug(one.program_id)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        events_record([("test.a", {}, one), ("test.b", {}, two), ("test.c", {}, None)])
+        # An event without a unit names its program, as every payload does (its slug, read once).
+        events_record([("test.a", {}, one), ("test.b", {}, two), ("test.c", {"program": slug}, None)])
     statements = [q["sql"] for q in queries.captured_queries]
     assert len(statements) == (3 if settings.USING_POSTGRES else 2), "\n".join(statements)
     assert statements[-1].startswith("INSERT")
@@ -286,7 +289,7 @@ class BrokenUnitGroups:
         self.delivered = []
 
     async def group_send(self, group, message):
-        if group != DISPATCH_GROUP:
+        if group != dispatch_group(first_program().pk):
             raise ConnectionError("the channel layer is away")
         self.delivered.append((group, message))
 
@@ -300,7 +303,9 @@ def test_a_group_the_channel_layer_refuses_is_logged_and_the_other_groups_still_
     unit = factories.UnitFactory()
     with transaction.atomic():
         a = event_record("test.a", {}, unit=unit)
-    assert [(group, message["event"]["id"]) for group, message in layer.delivered] == [(DISPATCH_GROUP, a.id)]
+    assert [(group, message["event"]["id"]) for group, message in layer.delivered] == [
+        (dispatch_group(first_program().pk), a.id)
+    ]
     assert f"could not push events [{a.id}] to {unit_group(unit.pk)}" in caplog.text
 
 

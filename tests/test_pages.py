@@ -142,8 +142,13 @@ def test_the_screening_questions_exist_without_demo_data(db):
 def test_a_supervisor_finds_every_area_they_may_use_from_the_navigation(client, personas, db):
     client.force_login(personas["supervisor"])
     html = client.get("/dispatch/supervisor/").content.decode()
-    for url in ["/dispatch/", "/referrals/follow-ups/", "/referrals/people/", "/referrals/people/audit/",
-                "/referrals/directory/"]:
+    for url in [
+        "/dispatch/",
+        "/referrals/follow-ups/",
+        "/referrals/people/",
+        "/referrals/people/audit/",
+        "/referrals/directory/",
+    ]:
         assert f'href="{url}"' in html, url
         assert client.get(url).status_code == 200, url
 

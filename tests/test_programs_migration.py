@@ -162,3 +162,32 @@ def test_the_demo_of_before_programs_keeps_every_row_and_link_and_lands_in_the_f
     assert Membership.objects.filter(program__isnull=True).count() == 0
     assert set(Membership.objects.values_list("program_id", flat=True)) == {program.pk}
     assert roles_now["dispatcher"] == {"dispatcher"} and roles_now["supervisor"] == {"supervisor"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_goes_back_to_role_groups(settings):
+    from django.apps import apps
+
+    from tests import factories
+
+    dispatcher = factories.UserFactory(username="back-d", roles=["dispatcher", "clinician"])
+    supervisor = factories.UserFactory(username="back-s", roles=["supervisor"])
+    latest = _latest()
+    executor = _migrate(BEFORE)
+    try:
+        old_apps = executor.loader.project_state(BEFORE).apps
+        User = old_apps.get_model("auth", "User")
+        assert set(User.objects.get(pk=dispatcher.pk).groups.values_list("name", flat=True)) == {
+            "dispatcher",
+            "clinician",
+        }
+        assert list(User.objects.get(pk=supervisor.pk).groups.values_list("name", flat=True)) == [
+            "supervisor"
+        ]
+    finally:
+        _migrate(latest)
+    Membership = apps.get_model("dispatch", "Membership")
+    assert set(Membership.objects.values_list("user__username", "role")) >= {
+        ("back-d", "dispatcher"),
+        ("back-s", "supervisor"),
+    }

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from dispatch.programs import first_program
 from dispatch.reports import engine, sections
 from tests.test_reports import MARCH, ZONE, build_dataset
 
@@ -83,7 +84,11 @@ def test_the_monthly_report_is_one_month_for_supervisors_only(client, personas, 
     assert response.status_code == 200
     page = response.content.decode()
     assert "Community response · March 2026" in page
-    assert response.context["filters"] == engine.ReportFilters(date(2026, 3, 1), date(2026, 3, 31))
+    # The supervisor's numbers are of their program (the deployment's first).
+    mine = (first_program().pk,)
+    assert response.context["filters"] == engine.ReportFilters(
+        date(2026, 3, 1), date(2026, 3, 31), program_ids=mine
+    )
     assert "report_print.css" in page and "data-print" in page
     assert client.get(MONTH, {"month": "March"}).status_code == 400
     future = (engine.program_today().replace(day=1) + timedelta(days=40)).strftime("%Y-%m")
@@ -99,7 +104,9 @@ def test_the_month_under_way_runs_to_today_and_says_so(client, personas, db):
     client.force_login(personas["supervisor"])
     with time_machine.travel(datetime(2026, 3, 15, 12, 0, tzinfo=ZONE), tick=False):
         response = client.get(MONTH, {"month": "2026-03"})
-    assert response.context["filters"] == engine.ReportFilters(date(2026, 3, 1), date(2026, 3, 15))
+    assert response.context["filters"] == engine.ReportFilters(
+        date(2026, 3, 1), date(2026, 3, 15), program_ids=(first_program().pk,)
+    )
     assert "(month under way)" in response.content.decode()
 
 

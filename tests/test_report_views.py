@@ -19,13 +19,13 @@ EXPORT = reverse("reports:export")
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 
 
-
 @pytest.fixture(autouse=True)
 def _a_day_in_june():
     """The hand-built dataset lies in March 2026 and meets "now" (a day is settled two days
     after it ends): the clock starts on a fixed day after it, and runs."""
     with time_machine.travel(datetime(2026, 6, 1, 12, 0, tzinfo=ZoneInfo("America/Denver")), tick=True):
         yield
+
 
 @pytest.fixture
 def dataset(db):

@@ -110,8 +110,8 @@ def test_an_assignment_is_answered_as_drf_would_answer_it(world):
 
 
 @pytest.mark.django_db
-def test_a_unit_is_answered_as_drf_would_answer_it(world):
-    for unit in unit_list():
+def test_a_unit_is_answered_as_drf_would_answer_it(world, personas):
+    for unit in unit_list(personas["dispatcher"]):
         assert_same(dict(UnitOut(unit).data), dict(DRFUnitOut(unit).data))
     for unit in Unit.objects.all():  # without the members prefetched
         assert_same(dict(UnitOut(unit).data), dict(DRFUnitOut(unit).data))

@@ -16,7 +16,7 @@ from dispatch.forms import (
     TransferForm,
 )
 from dispatch.models import ACTIVE_ASSIGNMENT_STATUSES, Alert, Incident
-from dispatch.roles import Action, may_work_clinician_queue, role_required
+from dispatch.roles import Action, may_work_clinician_queue, programs_for, role_required, scope
 
 CONFLICT_MESSAGES = {
     "unit_unavailable": "That unit is no longer available. Choose another.",
@@ -35,8 +35,11 @@ def _conflict_message(conflict: services.ServiceConflict) -> str:
     return CONFLICT_MESSAGES.get(conflict.code, conflict.detail)
 
 
-def _incident(incident_id) -> Incident:
-    return get_object_or_404(Incident, pk=incident_id)
+def _incident(request, incident_id) -> Incident:
+    """The call, when it is of one of the dispatcher's programs (else 404, as for no call)."""
+    return get_object_or_404(
+        scope(Incident.objects.all(), request.user, Action.DISPATCH_CONSOLE), pk=incident_id
+    )
 
 
 def _errors(form) -> str:
@@ -46,7 +49,7 @@ def _errors(form) -> str:
 @role_required(Action.DISPATCH_CONSOLE)
 @require_POST
 def incident_assign(request, incident_id):
-    incident = _incident(incident_id)
+    incident = _incident(request, incident_id)
     form = AssignForm(request.POST, incident=incident)
     from_clinician = request.POST.get("from") == "c"
     if not form.is_valid():
@@ -69,6 +72,8 @@ def incident_assign(request, incident_id):
             actor=request.user,
             override_reason=form.cleaned_data["override_reason"],
         )
+    except services.ServiceInvalid as invalid:
+        return answer(request, flash=f"Not assigned: {invalid.message}", status=INVALID)
     except services.ServiceConflict as conflict:
         return answer(
             request,
@@ -89,7 +94,7 @@ def incident_assign(request, incident_id):
 @role_required(Action.DISPATCH_CONSOLE)
 @require_POST
 def incident_cancel(request, incident_id):
-    incident = _incident(incident_id)
+    incident = _incident(request, incident_id)
     form = CancelForm(request.POST)
     if not form.is_valid():
         return answer(request, flash="Not cancelled: the reason is too long.", status=INVALID)
@@ -117,7 +122,7 @@ def incident_cancel(request, incident_id):
 @require_POST
 def incident_link_duplicate(request, incident_id):
     """Close a call as a duplicate of the call it repeats (one action, from its details)."""
-    incident = _incident(incident_id)
+    incident = _incident(request, incident_id)
     form = DuplicateLinkForm(request.POST)
     if not form.is_valid():
         return answer(request, flash=f"Not linked: {_errors(form)}", status=INVALID)
@@ -135,7 +140,7 @@ def incident_link_duplicate(request, incident_id):
             status=CONFLICT,
             incidents=[incident.pk],
         )
-    original = Incident.objects.get(pk=original_id)
+    original = Incident.objects.get(pk=original_id)  # linked: of the same program
     return answer(
         request,
         flash=f"Closed {incident.call_type_code} at {incident.address} as a duplicate of "
@@ -149,7 +154,8 @@ def incident_link_duplicate(request, incident_id):
 @require_POST
 def intake(request):
     """A hotline, 988 or direct-line call taken in the console (dispatch model 3)."""
-    form = IntakeForm(request.POST)
+    programs = list(programs_for(request.user, Action.INCIDENT_CREATE_BY_HAND))
+    form = IntakeForm(request.POST, programs=programs)
     if not form.is_valid():
         return answer(
             request,
@@ -158,7 +164,9 @@ def intake(request):
             parts=[("intake", regions.intake_context(request, form))],
             page_overrides={"intake_open": True, **regions.intake_context(request, form)},
         )
-    incident = services.incident_create(fields=form.incident_fields(), actor=request.user)
+    incident = services.incident_create(
+        fields=form.incident_fields(), actor=request.user, program=form.cleaned_data.get("program")
+    )
     verdict = "eligible for a team" if incident.eligible else "not eligible without an override"
     return answer(
         request,
@@ -173,7 +181,7 @@ def intake(request):
 @require_POST
 def incident_transfer(request, incident_id):
     """A call taker hands a pending call to the clinicians' queue (dispatch model 2)."""
-    incident = _incident(incident_id)
+    incident = _incident(request, incident_id)
     form = TransferForm(request.POST)
     if not form.is_valid():
         return answer(
@@ -204,7 +212,7 @@ def phone_contact(request, incident_id):
     """A clinician records a phone contact and may resolve the call by phone."""
     if not may_work_clinician_queue(request.user):
         raise PermissionDenied
-    incident = _incident(incident_id)
+    incident = _incident(request, incident_id)
     form = PhoneContactForm(request.POST)
     if not form.is_valid():
         return answer(
@@ -238,7 +246,7 @@ def phone_contact(request, incident_id):
 @role_required(Action.DISPATCH_CONSOLE)
 @require_POST
 def alert_acknowledge(request, alert_id):
-    alert = get_object_or_404(Alert, pk=alert_id)
+    alert = get_object_or_404(scope(Alert.objects.all(), request.user, Action.DISPATCH_CONSOLE), pk=alert_id)
     services.alert_acknowledge(alert_id=alert.pk, actor=request.user)
     return answer(
         request,
@@ -253,7 +261,7 @@ def alert_acknowledge(request, alert_id):
 def urgent_seen(request, incident_id):
     """The dispatcher has seen an urgent call in the alert bar: it leaves their bar (not the
     queue, nor anyone else's bar) until it is sent a team."""
-    incident = _incident(incident_id)
+    incident = _incident(request, incident_id)
     regions.urgent_seen_add(request, incident.pk)
     return answer(
         request,

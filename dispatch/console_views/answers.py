@@ -33,6 +33,7 @@ def full_context(request, *, open_details: dict | None = None, **overrides) -> d
         "map_tile_url": getattr(settings, "MAP_TILE_URL", ""),
         "map_tile_attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", ""),
     }
+    context.update(regions.console_programs_context(request))
     context.update(regions.intake_context(request))
     context.update(regions.queue_context(request, open_details=open_details))
     context.update(regions.units_context(request))

@@ -7,7 +7,7 @@ from dispatch import selectors
 from dispatch.console_views import regions
 from dispatch.console_views.answers import page, partial
 from dispatch.geocoding import address_suggest
-from dispatch.roles import Action, role_required
+from dispatch.roles import Action, programs_for, role_required
 
 # The regions a live event (or a reconnect) may ask the page to re-fetch whole.
 BUILDERS = {
@@ -21,6 +21,15 @@ BUILDERS = {
 @role_required(Action.DISPATCH_CONSOLE)
 @require_GET
 def console(request):
+    """The console; `?program=<slug>` narrows it to one of the dispatcher's programs (kept
+    for their session), `?program=` shows all of them again."""
+    if "program" in request.GET:
+        wanted = request.GET["program"]
+        chosen = programs_for(request.user, Action.DISPATCH_CONSOLE).filter(slug=wanted).first()
+        if chosen is not None:
+            request.session[regions.CONSOLE_PROGRAM_KEY] = chosen.pk
+        else:
+            request.session.pop(regions.CONSOLE_PROGRAM_KEY, None)
     return page(request)
 
 
@@ -39,7 +48,7 @@ def incident_row(request, incident_id):
     """One call's row, as a live event about it re-fetches it (with its details when the page
     has them open: `?details=1`). A call no longer open answers an empty row marked gone, and
     the page takes it out."""
-    context = regions.row_context(incident_id, details=request.GET.get("details") == "1")
+    context = regions.row_context(request, incident_id, details=request.GET.get("details") == "1")
     return partial(request, "incident_row", context)
 
 
@@ -47,7 +56,7 @@ def incident_row(request, incident_id):
 @require_GET
 def incident_details(request, incident_id):
     """A call's details, fetched when the dispatcher opens its row."""
-    incident = selectors.incident_console(incident_id)
+    incident = selectors.incident_console(request.user, incident_id)
     if incident is None:
         raise Http404
     return partial(request, "details", {"d": regions.details_context(incident)})
@@ -57,7 +66,7 @@ def incident_details(request, incident_id):
 @require_GET
 def unit_row(request, callsign):
     """One unit's row on the board (an empty row marked gone when there is no such unit)."""
-    return partial(request, "unit_row_alone", regions.unit_row_context(callsign))
+    return partial(request, "unit_row_alone", regions.unit_row_context(request, callsign))
 
 
 @role_required(Action.INCIDENT_CREATE_BY_HAND)

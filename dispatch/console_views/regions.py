@@ -22,7 +22,8 @@ from dispatch.models import (
     Incident,
     Unit,
 )
-from dispatch.roles import may_work_clinician_queue
+from dispatch.programs import program_label
+from dispatch.roles import Action, may_work_clinician_queue, programs_for
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 
 # Short labels for the queue; the intake form shows the supervisors' full prompts.
@@ -150,6 +151,8 @@ def queue_row(incident: Incident, *, now, open_ids: set[str] | None = None, dupl
         ),
         "label": f"{code} at {address}",
         "code": code,
+        # Which program's call: shown when the deployment has several.
+        "program": program_label(incident.program_id),
         "address": address,
         "place_title": f"{address} · {incident.location_details}" if incident.location_details else address,
         "source": SOURCE_LABELS.get(incident.source, incident.source),
@@ -180,7 +183,7 @@ def queue_context(request, *, open_details: dict | None = None) -> dict:
     """Every open call's row. `open_details`: {incident id: assign form} for rows rendered
     open, with that (bound) form in their details: a form error answered without JavaScript."""
     now = timezone.now()
-    incidents = list(selectors.incident_queue())
+    incidents = list(selectors.incident_queue(request.user, console_program(request)))
     open_ids = {str(i.pk) for i in incidents}
     later: dict[str, int] = {}
     for incident in incidents:
@@ -192,7 +195,7 @@ def queue_context(request, *, open_details: dict | None = None) -> dict:
         for incident in incidents
     ]
     if open_details:
-        available = list(Unit.objects.filter(status=Unit.Status.AVAILABLE))
+        available = list(selectors.unit_list(request.user).filter(status=Unit.Status.AVAILABLE))
         for row in rows:
             if row["incident"].pk in open_details:
                 row["details"] = details_context(
@@ -208,17 +211,39 @@ def queue_context(request, *, open_details: dict | None = None) -> dict:
     }
 
 
-def row_context(incident_id, *, details: bool) -> dict:
+def row_context(request, incident_id, *, details: bool) -> dict:
     """One call's row, alone: what a live event re-fetches. `row` is None when the call is no
-    longer in the queue (closed, cancelled, or never was), and the page removes it."""
-    incident = selectors.incident_console(incident_id)
-    if incident is None or not incident.is_open:
+    longer in the queue (closed, cancelled, never was, or is of a program the console does not
+    show now), and the page removes it."""
+    incident = selectors.incident_console(request.user, incident_id)
+    shown = selectors.console_program_ids(request.user, console_program(request))
+    if incident is None or not incident.is_open or (shown is not None and incident.program_id not in shown):
         return {"row": None, "incident_id": incident_id}
     now = timezone.now()
     row = queue_row(incident, now=now, duplicated_by=selectors.incident_duplicated_by_count(incident))
     if details:
         row["details"] = details_context(incident, now=now)
     return {"row": row, "incident_id": incident_id}
+
+
+# --- Which programs the console shows ----------------------------------------------------------
+# The program a dispatcher of several narrowed their console to (its id; per session).
+CONSOLE_PROGRAM_KEY = "console_program"
+
+
+def console_program(request) -> int | None:
+    """The program this console is narrowed to (an id), or None: every program of the viewer."""
+    return request.session.get(CONSOLE_PROGRAM_KEY)
+
+
+def console_programs_context(request) -> dict:
+    """The console's program control: shown to a dispatcher of more than one program."""
+    programs = list(programs_for(request.user, Action.DISPATCH_CONSOLE).order_by("name"))
+    return {
+        "console_programs": programs if len(programs) > 1 else [],
+        "console_program": console_program(request),
+        "program_names": {program.pk: program.name for program in programs} if len(programs) > 1 else {},
+    }
 
 
 # --- A call's details: opened in place --------------------------------------------------------
@@ -238,7 +263,7 @@ def details_context(incident: Incident, *, form: AssignForm | None = None, avail
     now = now or timezone.now()
     pending = incident.status == Incident.Status.PENDING
     if available is None and pending:
-        available = list(Unit.objects.filter(status=Unit.Status.AVAILABLE))
+        available = list(Unit.objects.filter(status=Unit.Status.AVAILABLE, program_id=incident.program_id))
     ranked = selectors.units_ranked_for(incident, available) if pending else []
     if form is None and pending:
         form = AssignForm(incident=incident, initial={"unit": ranked[0][0].callsign if ranked else ""})
@@ -252,7 +277,9 @@ def details_context(incident: Incident, *, form: AssignForm | None = None, avail
         )
     originals = []
     if incident.possible_duplicates:
-        found = Incident.objects.filter(pk__in=incident.possible_duplicates).select_related("call_type")
+        found = Incident.objects.filter(
+            pk__in=incident.possible_duplicates, program_id=incident.program_id
+        ).select_related("call_type")
         by_id = {str(o.pk): o for o in found}
         for original_id in incident.possible_duplicates:
             original = by_id.get(original_id)
@@ -292,6 +319,7 @@ def _unit_row(unit: Unit, *, now, assignment, backups) -> dict:
     backup = backups[0] if backups else None
     return {
         "unit": unit,
+        "program": program_label(unit.program_id),
         "in_status": _age(now, unit.status_changed_at),
         "members": [s.user.get_full_name() or s.user.username for s in unit.on_shift],
         "on_shift": bool(unit.on_shift),
@@ -305,23 +333,32 @@ def _unit_row(unit: Unit, *, now, assignment, backups) -> dict:
     }
 
 
+def _console_units(request):
+    units = selectors.unit_list(request.user)
+    shown = selectors.console_program_ids(request.user, console_program(request))
+    return units if shown is None else units.filter(program_id__in=shown)
+
+
 def units_context(request) -> dict:
     now = timezone.now()
+    units = list(_console_units(request).order_by("callsign"))
     active = {
         a.unit_id: a
-        for a in Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).select_related("incident")
+        for a in Assignment.objects.filter(
+            status__in=ACTIVE_ASSIGNMENT_STATUSES, unit__in=[u.pk for u in units]
+        ).select_related("incident")
     }
-    backups = selectors.unit_backups()
+    backups = selectors.unit_backups(request.user)
     rows = [
         _unit_row(unit, now=now, assignment=active.get(unit.pk), backups=backups.get(unit.pk, []))
-        for unit in selectors.unit_list().order_by("callsign")
+        for unit in units
     ]
     return {"unit_rows": rows, "units_on_shift": sum(1 for r in rows if r["on_shift"])}
 
 
-def unit_row_context(callsign: str) -> dict:
-    """One unit's row, alone (None when there is no such unit)."""
-    unit = selectors.unit_list().filter(callsign=callsign).first()
+def unit_row_context(request, callsign: str) -> dict:
+    """One unit's row, alone (None when there is no such unit, or none the console shows)."""
+    unit = _console_units(request).filter(callsign=callsign).first()
     if unit is None:
         return {"unit_row": None, "callsign": callsign}
     assignment = (
@@ -329,7 +366,7 @@ def unit_row_context(callsign: str) -> dict:
         .select_related("incident")
         .first()
     )
-    backups = selectors.unit_backups().get(unit.pk, [])
+    backups = selectors.unit_backups(request.user).get(unit.pk, [])
     return {
         "unit_row": _unit_row(unit, now=timezone.now(), assignment=assignment, backups=backups),
         "callsign": callsign,
@@ -342,9 +379,10 @@ def alerts_context(request) -> dict:
     assignments not acknowledged in time), then urgent calls no team has been sent to (until
     this dispatcher marks them seen), then the other alerts."""
     now = timezone.now()
-    alerts = list(selectors.alert_list_open())
+    program = console_program(request)
+    alerts = list(selectors.alert_list_open(request.user, program))
     seen = set(request.session.get(SEEN_URGENT_KEY, []))
-    calls = [i for i in selectors.incident_urgent_waiting() if str(i.pk) not in seen]
+    calls = [i for i in selectors.incident_urgent_waiting(request.user, program) if str(i.pk) not in seen]
     items = [
         {
             "kind": "alert",
@@ -380,12 +418,13 @@ def urgent_seen_add(request, incident_id) -> None:
 # --- The clinicians' queue and intake ----------------------------------------------------------
 def clinician_context(request, bound_forms=None) -> dict:
     if not may_work_clinician_queue(request.user):
-        return {"is_clinician": False, "clinician_count": selectors.clinician_queue().count()}
+        count = selectors.clinician_queue(request.user, console_program(request)).count()
+        return {"is_clinician": False, "clinician_count": count}
     bound_forms = bound_forms or {}
-    available = list(Unit.objects.filter(status=Unit.Status.AVAILABLE))
+    available = list(selectors.unit_list(request.user).filter(status=Unit.Status.AVAILABLE))
     now = timezone.now()
     rows = []
-    for transfer in selectors.clinician_queue():
+    for transfer in selectors.clinician_queue(request.user, console_program(request)):
         incident = transfer.incident
         ranked = selectors.units_ranked_for(incident, available)
         assign_form = bound_forms.get(("assign", incident.pk)) or AssignForm(
@@ -410,7 +449,8 @@ def clinician_context(request, bound_forms=None) -> dict:
 
 
 def intake_context(request, form=None, created=None) -> dict:
-    context = {"intake_form": form or IntakeForm(), "created": created}
+    programs = list(programs_for(request.user, Action.INCIDENT_CREATE_BY_HAND))
+    context = {"intake_form": form or IntakeForm(programs=programs), "created": created}
     if created is not None:
         ranked = selectors.units_ranked_for(created)
         context.update(

@@ -1,6 +1,5 @@
 """The CSV exports of the program's records: every export is audited before its first byte."""
 
-
 import csv
 from itertools import islice
 
@@ -13,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dispatch.models import Assignment, ExportAudit
+from dispatch.models import Assignment, ExportAudit, Program
 from dispatch.reports import engine
 from dispatch.reports.forms import ReportFilterForm
 from dispatch.roles import Action, may, role_required
@@ -169,7 +168,7 @@ def export(request):
     """A CSV of incidents, assignments or outcomes for a range, streamed. Personal identifiers
     only when the box is ticked (and the role may); every export is recorded in ExportAudit,
     written before the first row is sent."""
-    form = ExportForm(request.POST)
+    form = ExportForm(request.POST, user=request.user)
     if not form.is_valid():
         return render(request, "reports/dashboard_export_error.html", {"form": form}, status=400)
     filters = form.filters()
@@ -183,7 +182,10 @@ def export(request):
         range_start=filters.start,
         range_end=filters.end,
         with_identifiers=identifiers,
-        filters={k: v for k, v in filters.as_dict().items() if k not in ("start", "end")},
+        filters={k: v for k, v in filters.as_dict().items() if k not in ("start", "end", "program_ids")},
+        programs=list(filters.program_ids)
+        if filters.program_ids is not None
+        else list(Program.objects.values_list("pk", flat=True)),
     )
     queryset, header, stamps = _export_queryset(kind, filters, identifiers)
     suffix = "-identified" if identifiers else ""

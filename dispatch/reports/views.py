@@ -2,6 +2,7 @@
 the numbers come from dispatch.reports; these views read the filters and shape the numbers into
 charts and tables (the CSV exports are in dispatch.reports.exports)."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from dispatch.formatting import duration
 from dispatch.models import CallType, Incident
 from dispatch.reports import engine, sections
 from dispatch.reports.forms import ReportFilterForm
-from dispatch.roles import Action, may, role_required
+from dispatch.roles import Action, may, program_ids_for, role_required
 
 
 def duration_measured(seconds: float | None) -> str:
@@ -230,7 +231,7 @@ def _dashboard_context(filters: engine.ReportFilters) -> dict:
 
 # --- Pages ----------------------------------------------------------------------------------------
 def _filters_or_errors(request):
-    form = ReportFilterForm(request.GET)
+    form = ReportFilterForm(request.GET, user=request.user)
     if form.is_bound and not form.is_valid():
         return form, None
     return form, form.filters()
@@ -319,7 +320,10 @@ def month_report(request):
                 error = "That month has not started yet."
     if error:
         return render(request, "reports/month.html", {"error": error, "month": None}, status=400)
-    filters = sections.month_filters(month, today=today)
+    ids = program_ids_for(request.user, Action.PROGRAM_DATA)
+    filters = replace(
+        sections.month_filters(month, today=today), program_ids=None if ids is None else tuple(sorted(ids))
+    )
     context = _dashboard_context(filters)
     data = context["data"]
     context.update(

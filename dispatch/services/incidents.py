@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from math import cos, radians
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,13 +25,15 @@ from dispatch.models import (
     ClinicianTransfer,
     Incident,
     IncidentChange,
+    Program,
     Unit,
 )
+from dispatch.programs import program_for_location, program_slug
 from dispatch.roles import Action
 from dispatch.screening import eligibility
 from dispatch.services.conflicts import ServiceConflict, ServiceInvalid
 from dispatch.services.payloads import assignment_event_data, incident_event_data, unit_event_data
-from dispatch.services.programs import program_resolve
+from dispatch.services.programs import program_resolve, program_same
 from dispatch.services.units import unit_set_status
 
 
@@ -317,6 +320,31 @@ def incident_upsert_from_eido(*, client: ApiClient, eido: EidoIncident, data: di
     return _upsert(client, data, eido=eido)
 
 
+def api_program_route(client: ApiClient, data: dict) -> Program:
+    """The program an API client's new incident goes to (CONTRACT.md "Programs"): a program's
+    client's own (naming another: PermissionDenied, a 403); a statewide client's named one
+    (unknown: ServiceInvalid on `program`), else the program whose service area holds the
+    location's coordinates (none, or no coordinates: ServiceConflict no_program_for_location)."""
+    slug = data.get("program") or None
+    if client.program_id is not None:
+        if slug is not None and slug != program_slug(client.program_id):
+            raise PermissionDenied("This client works for another program.")
+        return client.program
+    if slug is not None:
+        program = Program.objects.filter(slug=slug).first()
+        if program is None:
+            raise ServiceInvalid("program", f"There is no program {slug}.")
+        return program
+    location = data.get("location") or {}
+    program = program_for_location(location.get("latitude"), location.get("longitude"))
+    if program is None:
+        raise ServiceConflict(
+            "no_program_for_location",
+            "No program's service area holds this location: send its coordinates or name the program.",
+        )
+    return program
+
+
 def _upsert(client: ApiClient, data: dict, *, eido: EidoIncident | None = None) -> tuple[Incident, bool]:
     external_id = data["external_id"]
     # Placed before the transaction: a slow geocoder must not hold the incident's lock.
@@ -330,8 +358,10 @@ def _upsert(client: ApiClient, data: dict, *, eido: EidoIncident | None = None) 
                     .first()
                 )
                 if incident is None:
+                    program = api_program_route(client, data)
                     fields = _placed(IncidentFields.from_api(data), place, None)
                     incident = incident_create(
+                        program=program,
                         fields=fields,
                         actor=client.user,
                         api_client=client,
@@ -559,6 +589,7 @@ def incident_link_duplicate(*, incident_id, original_id, actor) -> Incident:
         incident, original = locked.get(str(incident_id)), locked.get(str(original_id))
         if incident is None or original is None:
             raise Incident.DoesNotExist
+        program_same(incident.program_id, original, "That call", field="original")
         if not incident.is_open:
             raise ServiceConflict("incident_not_open", f"The call is {incident.status}.")
         if incident.assignments.filter(status__in=ACTIVE_ASSIGNMENT_STATUSES).exists():

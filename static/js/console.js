@@ -105,3 +105,8 @@ setInterval(() => {
   tickTimes();
   map.tick();
 }, 10_000);
+
+// A dispatcher of several programs narrows the console to one: the choice reloads the page.
+document.querySelector("[data-program-filter]")?.addEventListener("change", (event) => {
+  event.target.form.requestSubmit();
+});

@@ -50,5 +50,3 @@ def assert_accessible(page, context_label: str) -> None:
     blocking = [v for v in accessibility_violations(page) if v["impact"] in BLOCKING]
     if blocking:
         pytest.fail(f"Accessibility violations on {context_label}:\n{describe(blocking)}")
-
-

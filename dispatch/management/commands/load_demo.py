@@ -1,5 +1,7 @@
-"""Demo data for `make run`: a Denver program as it looks after a month. Safe to load any
-number of times: a second load finds everything in place and adds nothing.
+"""Demo data for `make run`: a Denver program as it looks after a month, and beside it Aurora's,
+the neighbouring city's program east of it (two programs, one deployment), with a statewide
+988 dispatcher and a state supervisor. Safe to load any number of times: a second load finds
+everything in place and adds nothing.
 
 - the catalogue, the people (one per role, twelve responders), six units on shift, a CAD key;
 - today's calls waiting in the dispatch queue;
@@ -26,7 +28,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from dispatch.models import ApiClient, Assignment, CallType, Membership, Shift, Unit
+from dispatch.models import ApiClient, Assignment, CallType, Membership, Program, Shift, Unit
 from dispatch.programs import first_program
 from dispatch.roles import CLINICIAN_GROUP, Role
 from dispatch.services import incident_upsert_from_api, roles_ensure, unit_set_status
@@ -38,6 +40,7 @@ User = get_user_model()
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_CAD_KEY = "demo0cad0key0000000000000000000000000000"
+_FIRST = object()  # a demo person's program: the first one unless told
 
 CALL_TYPES = [
     ("WELFARE", "Welfare check", True),
@@ -81,6 +84,64 @@ PEOPLE = [
     ("casemanager", "Robin", "Nguyen", [Role.CASE_MANAGER]),
     ("supervisor", "Sam", "Whitfield", [Role.SUPERVISOR]),
 ]
+# Two neighbouring service areas (GeoJSON, longitude first) that share the line at -104.865.
+DENVER_AREA = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-105.11, 39.61], [-104.865, 39.61], [-104.865, 39.80], [-105.11, 39.80], [-105.11, 39.61]]
+    ],
+}
+AURORA_AREA = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-104.865, 39.61], [-104.70, 39.61], [-104.70, 39.80], [-104.865, 39.80], [-104.865, 39.61]]
+    ],
+}
+AURORA_PEOPLE = [
+    ("auroradispatcher", "Ari", "Mendez", Role.DISPATCHER),
+    ("aurorasupervisor", "Lee", "Barros", Role.SUPERVISOR),
+    ("aurora1", "Sage", "Moreno", Role.RESPONDER),
+    ("aurora2", "Rowan", "Tate", Role.RESPONDER),
+    ("aurora3", "Emery", "Kwan", Role.RESPONDER),
+    ("aurora4", "Jules", "Park", Role.RESPONDER),
+]
+AURORA_UNITS = [("AUR-1", 39.7294, -104.8319), ("AUR-2", 39.7100, -104.8120)]
+AURORA_INCIDENTS = [
+    # external id, call type, priority, address, lat, lon, narrative
+    (
+        "988-2001",
+        "MENTAL",
+        2,
+        "14200 E Alameda Ave, Aurora",
+        39.7110,
+        -104.8190,
+        "988 caller worried about her brother, who has not slept in days and is talking to himself.",
+    ),
+    (
+        "988-2002",
+        "WELFARE",
+        3,
+        "15001 E Colfax Ave, Aurora",
+        39.7405,
+        -104.8110,
+        "Older man sitting at the bus stop since this morning, seems confused.",
+    ),
+    (
+        "988-2003",
+        "UNSHELTERED",
+        4,
+        "1600 Havana St, Aurora",
+        39.7420,
+        -104.8620,
+        "Family living in their car behind the library asks for shelter information.",
+    ),
+]
+# Statewide roles: a 988 centre's dispatcher and the state's supervisor see both programs.
+STATEWIDE_PEOPLE = [
+    ("dispatcher988", "Noor", "Haddad", Role.DISPATCHER),
+    ("statesupervisor", "Val", "Ortega", Role.SUPERVISOR),
+]
+DEMO_988_KEY = "demo0988key00000000000000000000000000000"
 RESPONDER_NAMES = [
     ("Alex", "Kim"),
     ("Jordan", "Blake"),
@@ -292,10 +353,13 @@ class Command(BaseCommand):
         with transaction.atomic():
             roles_ensure()
             self._catalogue()
+            denver, aurora = self._programs()
             responders = self._people()
             self._units(responders)
             client = self._api_client()
             self._incidents(client)
+            self._aurora(aurora)
+            self._statewide()
             hsds_import(DIRECTORY)
         self.stdout.write(
             f"Service directory: {Organization.objects.count()} organisations, "
@@ -306,6 +370,80 @@ class Command(BaseCommand):
         if history_days > 0:
             self._history(history_days, responders)
         self._print_sign_ins()
+
+    def _programs(self):
+        """Denver STAR (the deployment's first program, renamed from the default) and Aurora ART."""
+        denver = Program.objects.filter(slug="denver-star").first() or first_program()
+        if denver.slug != "denver-star" or denver.service_area != DENVER_AREA:
+            denver.slug, denver.name, denver.service_area = "denver-star", "Denver STAR", DENVER_AREA
+            denver.save()
+        aurora, _ = Program.objects.get_or_create(
+            slug="aurora-art",
+            defaults={"name": "Aurora ART", "time_zone": "America/Denver", "service_area": AURORA_AREA},
+        )
+        return denver, aurora
+
+    def _aurora(self, aurora):
+        """Aurora's own people, two units on shift and a few calls the 988 centre sent."""
+        people = {
+            username: self._user(username, first, last, [role], program=aurora)
+            for username, first, last, role in AURORA_PEOPLE
+        }
+        now = timezone.now()
+        team = [people[f"aurora{n}"] for n in range(1, 5)]
+        for i, (callsign, lat, lon) in enumerate(AURORA_UNITS):
+            unit, _ = Unit.objects.get_or_create(callsign=callsign, defaults={"program": aurora})
+            for member in team[2 * i : 2 * i + 2]:
+                unit.roster.add(member)
+                if not Shift.objects.filter(user=member, ended_at__isnull=True).exists():
+                    Shift.objects.create(unit=unit, user=member, started_at=now, program=aurora)
+            if unit.status == Unit.Status.OFF_DUTY:
+                unit.latitude, unit.longitude, unit.location_at = lat, lon, now
+                unit.save(update_fields=["latitude", "longitude", "location_at"])
+                unit_set_status(unit, Unit.Status.AVAILABLE, now=now)
+        hotline = self._hotline_client()
+        for n, (ext, code, priority, address, lat, lon, narrative) in enumerate(AURORA_INCIDENTS):
+            if hotline.incident_set.filter(external_id=ext).exists():
+                continue
+            incident_upsert_from_api(  # routed by its place, as the 988 centre's calls are
+                client=hotline,
+                data={
+                    "external_id": ext,
+                    "source": "988",
+                    "call_type": code,
+                    "priority": priority,
+                    "received_at": now - timedelta(minutes=7 * (len(AURORA_INCIDENTS) - n)),
+                    "location": {"address": address, "latitude": lat, "longitude": lon},
+                    "narrative": narrative,
+                    "caller": {"name": "", "phone": f"720-555-02{n:02d}"},
+                    "screening": {
+                        "weapons": False,
+                        "violence": False,
+                        "medical_emergency": False,
+                        "police_only": False,
+                    },
+                },
+            )
+
+    def _hotline_client(self):
+        client = ApiClient.objects.filter(name="demo-988").first()
+        if client is None:
+            user, _ = User.objects.get_or_create(username="api:demo-988")
+            user.set_unusable_password()
+            user.save()
+            client = ApiClient.objects.create(
+                name="demo-988",
+                role=Role.CAD,
+                user=user,
+                key_hash=ApiClient.hash_key(DEMO_988_KEY),
+                key_prefix=DEMO_988_KEY[:8],
+                program=None,  # statewide
+            )
+        return client
+
+    def _statewide(self):
+        for username, first, last, role in STATEWIDE_PEOPLE:
+            self._user(username, first, last, [role], program=None)
 
     def _catalogue(self):
         for code, name, eligible in CALL_TYPES:
@@ -318,7 +456,7 @@ class Command(BaseCommand):
                 call_type.apco_code = APCO_CODES[code]
                 call_type.save(update_fields=["apco_code", "updated_at"])
 
-    def _user(self, username, first, last, groups):
+    def _user(self, username, first, last, groups, program=_FIRST):
         user, created = User.objects.get_or_create(
             username=username, defaults={"first_name": first, "last_name": last}
         )
@@ -329,7 +467,7 @@ class Command(BaseCommand):
                 self._password_hash = make_password(DEMO_PASSWORD)
             user.password = self._password_hash
             user.save(update_fields=["password"])
-        program = first_program()
+        program = first_program() if program is _FIRST else program
         for name in groups:
             if name == CLINICIAN_GROUP:
                 user.groups.add(Group.objects.get(name=name))
@@ -484,4 +622,8 @@ class Command(BaseCommand):
         w("  officer       police officer")
         w("  casemanager   case manager")
         w("  supervisor    supervisor")
-        w(f"Demo CAD API key (Authorization: Token ...): {DEMO_CAD_KEY}")
+        w("  auroradispatcher, aurorasupervisor, aurora1..4   Aurora ART: dispatcher, supervisor, team")
+        w("  dispatcher988  statewide 988 dispatcher (both programs)")
+        w("  statesupervisor  state supervisor (both programs)")
+        w(f"Demo CAD API key, Denver STAR (Authorization: Token ...): {DEMO_CAD_KEY}")
+        w(f"Demo statewide 988 API key (routed by service area): {DEMO_988_KEY}")
