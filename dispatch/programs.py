@@ -2,11 +2,12 @@
 
 A statewide caller's incident goes to the program whose service area holds its point
 (`program_for_location`). The shapes are parsed once per process and forgotten whenever a
-program is saved (dispatch.models.Program.save), so a changed area routes at once here and,
-in the other processes, from their next start or save signal.
+program is saved (dispatch.models.Program.save), so a changed area routes at once in the
+process that saved it, and in the others within CACHE_SECONDS.
 """
 
 import threading
+import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -19,6 +20,10 @@ AREA_TYPES = ("Polygon", "MultiPolygon")
 
 _areas_lock = threading.Lock()
 _areas: list[tuple[int, object]] | None = None
+# What this process read of the programs is read again after this long, so a program saved
+# in another process (a new area, a new name) reaches this one within a minute.
+CACHE_SECONDS = 60.0
+_read_at = 0.0
 
 
 def time_zone_validate(value: str) -> None:
@@ -62,18 +67,25 @@ _names: dict[int, str] = {}
 
 
 def areas_forget() -> None:
-    """Forget the shapes and slugs read (a program was saved)."""
-    global _areas
+    """Forget the shapes, slugs and names read (a program was saved)."""
+    global _areas, _read_at
     with _areas_lock:
         _areas = None
         _slugs.clear()
         _names.clear()
+        _read_at = time.monotonic()
+
+
+def _fresh() -> None:
+    if time.monotonic() - _read_at > CACHE_SECONDS:
+        areas_forget()
 
 
 def program_slug(program_id) -> str | None:
     """A program's slug by id, read once per process: every answer and event carries it."""
     if program_id is None:
         return None
+    _fresh()
     slug = _slugs.get(program_id)
     if slug is None:
         from dispatch.models import Program
@@ -87,6 +99,7 @@ def program_slug(program_id) -> str | None:
 def program_label(program_id) -> str:
     """A program's name for a list that mixes programs (the console): "" in a deployment of
     one program, where it would only repeat itself. Read once per process."""
+    _fresh()
     if not _names:
         from dispatch.models import Program
 
@@ -113,6 +126,7 @@ def program_id_of(slug) -> int | None:
 
 def _areas_load() -> list[tuple[int, object]]:
     global _areas
+    _fresh()
     with _areas_lock:
         if _areas is None:
             from dispatch.models import Program

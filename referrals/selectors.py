@@ -62,6 +62,7 @@ def referral_officer_view(referral: PoliceReferral) -> dict:
     status = referral_officer_status(referral)
     return {
         "id": referral.id,
+        "program": program_slug(referral.program_id),
         "external_id": referral.external_id,
         "urgency": referral.urgency,
         "call_type": referral.call_type_code,

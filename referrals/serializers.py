@@ -97,6 +97,7 @@ class PoliceReferralOut(serializers.Serializer):
     services or the follow-ups (HIPAA 45 CFR 164.512(j); 42 CFR Part 2)."""
 
     id = serializers.UUIDField()
+    program = serializers.SlugField(help_text="The slug of the program it was filed with.")
     external_id = serializers.CharField()
     urgency = serializers.ChoiceField(choices=PoliceReferral.Urgency.choices)
     call_type = serializers.CharField()

@@ -289,7 +289,7 @@ class BrokenUnitGroups:
         self.delivered = []
 
     async def group_send(self, group, message):
-        if group != dispatch_group(first_program().pk):
+        if group.startswith("unit."):
             raise ConnectionError("the channel layer is away")
         self.delivered.append((group, message))
 

@@ -133,9 +133,21 @@ def test_create_api_client_refuses_a_duplicate_name_and_an_unknown_role(db):
 
 def test_the_demo_program_without_history_is_todays_calls_and_six_staffed_units(db, capsys):
     call_command("load_demo", history_days=0)
-    assert (Unit.objects.count(), Incident.objects.count(), Shift.objects.count()) == (6, 12, 12)
+    denver = {"program__slug": "denver-star"}
+    assert (
+        Unit.objects.filter(**denver).count(),
+        Incident.objects.filter(**denver).count(),
+        Shift.objects.filter(**denver).count(),
+    ) == (6, 12, 12)
+    # Aurora ART beside it: two units with their teams, and the 988 centre's three calls.
+    aurora = {"program__slug": "aurora-art"}
+    assert (
+        Unit.objects.filter(**aurora).count(),
+        Incident.objects.filter(**aurora).count(),
+        Shift.objects.filter(**aurora).count(),
+    ) == (2, 3, 4)
     assert set(Unit.objects.values_list("status", flat=True)) == {"available"}
-    eligible = Incident.objects.filter(eligible=True).count()
+    eligible = Incident.objects.filter(eligible=True, **denver).count()
     assert 0 < eligible < 12
     out = capsys.readouterr().out
     assert "dispatcher" in out and "demo-pass-2026" in out
@@ -143,7 +155,17 @@ def test_the_demo_program_without_history_is_todays_calls_and_six_staffed_units(
 
 def test_the_demo_sign_ins_work(client, db):
     call_command("load_demo", history_days=0)
-    for username in ("dispatcher", "clinician", "responder1", "officer", "casemanager", "supervisor"):
+    for username in (
+        "dispatcher",
+        "clinician",
+        "responder1",
+        "officer",
+        "casemanager",
+        "supervisor",
+        "auroradispatcher",
+        "dispatcher988",
+        "statesupervisor",
+    ):
         assert client.login(username=username, password="demo-pass-2026"), username
         assert client.get("/").status_code == 302
 

@@ -169,6 +169,7 @@ def test_the_police_see_only_their_status_never_clinical_details(police_api, cal
     assert not set(detail.json()) & set(CLINICAL_KEYS)
     assert set(detail.json()) == {
         "id",
+        "program",
         "external_id",
         "urgency",
         "call_type",
@@ -226,6 +227,7 @@ def test_the_schema_documents_the_referral_endpoints_with_named_components(clien
     assert "PoliceReferralInRequest" in components
     assert set(components["PoliceReferralOut"]["properties"]) == {
         "id",
+        "program",
         "external_id",
         "urgency",
         "call_type",
