@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(ls -d /root/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null) $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
 
-.PHONY: run test install lint bench bench-console clean vendor
+.PHONY: run test install lint bench bench-statewide bench-console clean vendor
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is needed (Django 6). Install it, or set PYTHON=/path/to/python3.12."; exit 1; fi
@@ -39,6 +39,11 @@ lint: install
 
 bench: install
 	$(PY) bench/push_latency.py
+
+# 20 programs, 4,000 tablets over 4 Daphne processes on PostgreSQL and Redis: idle cost, a steady
+# rate and a burst, against the floor (bench/README.md). About 10 minutes.
+bench-statewide: install
+	$(PY) bench/statewide.py
 
 # The dispatcher console with 50 and 200 open calls and 30 units: render time and one live update.
 bench-console: install

@@ -9,6 +9,9 @@ itself importing Django. Prints one JSON object on the last line of stdout:
      "tablets": [{"session": "...", "unit": 0}, ...]}
 
 Tablet i is on unit i // 2: two responders per unit, each on an open Shift, like real teams.
+
+With a second argument P (bench/statewide.py), the units are shared out among P programs, each
+with its own CAD client, and the JSON has `"programs": [{"name", "api_key", "units": [index...]}]`.
 """
 
 import json
@@ -32,24 +35,37 @@ from django.db.models import Max  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from dispatch.models import CallType, Event, Shift, Unit  # noqa: E402
+from dispatch.models import CallType, Event, Membership, Program, Shift, Unit  # noqa: E402
+from dispatch.programs import first_program  # noqa: E402
 from dispatch.roles import Role  # noqa: E402
 from dispatch.services import api_client_create, roles_ensure  # noqa: E402
 
 CALL_TYPE = "BENCHWELFARE"
 
 
-def main(tablet_count: int) -> dict:
+def main(tablet_count: int, program_count: int = 0) -> dict:
     User = get_user_model()
     now = timezone.now()
     unit_count = (tablet_count + 1) // 2
     with transaction.atomic():
         roles_ensure()
+        # Without programs asked for, everything is the deployment's first program's.
+        programs = (
+            [first_program()]
+            if not program_count
+            else [
+                Program.objects.create(
+                    slug=f"bench-{p + 1}", name=f"Program {p + 1}", time_zone=settings.TIME_ZONE
+                )
+                for p in range(program_count)
+            ]
+        )
         CallType.objects.get_or_create(
             code=CALL_TYPE, defaults={"name": "Bench welfare check", "eligible": True}
         )
         units = Unit.objects.bulk_create(
             Unit(
+                program=programs[n % len(programs)],
                 callsign=f"BENCH-{n + 1}",
                 status=Unit.Status.AVAILABLE,
                 status_changed_at=now,
@@ -70,16 +86,36 @@ def main(tablet_count: int) -> dict:
         users = list(User.objects.filter(username__startswith="bench-responder-"))
         users.sort(key=lambda u: int(u.username.rsplit("-", 1)[1]))
         responder.user_set.add(*users)
-        Shift.objects.bulk_create(
-            Shift(unit=units[n // 2], user=user, started_at=now) for n, user in enumerate(users)
+        Membership.objects.bulk_create(
+            Membership(user=user, program_id=units[n // 2].program_id, role=Role.RESPONDER)
+            for n, user in enumerate(users)
         )
-    _client, key = api_client_create("bench-cad", Role.CAD)
+        Shift.objects.bulk_create(
+            Shift(unit=units[n // 2], user=user, started_at=now, program_id=units[n // 2].program_id)
+            for n, user in enumerate(users)
+        )
+    # One program: its CAD; several: a statewide client beside each program's own.
+    _client, key = api_client_create(
+        "bench-cad", Role.CAD, program=programs[0] if not program_count else None
+    )
     tablets = []
     for n, user in enumerate(users):
         client = Client()
         client.force_login(user)
         tablets.append({"session": client.cookies[settings.SESSION_COOKIE_NAME].value, "unit": n // 2})
+    shared_out = []
+    for p in range(program_count):
+        # Unit n belongs to program n mod P, so every program has its share of the tablets.
+        _client, program_key = api_client_create(f"bench-cad-program-{p + 1}", Role.CAD, program=programs[p])
+        shared_out.append(
+            {
+                "name": programs[p].name,
+                "api_key": program_key,
+                "units": [n for n in range(len(units)) if n % program_count == p],
+            }
+        )
     return {
+        "programs": shared_out,
         "api_key": key,
         "call_type": CALL_TYPE,
         "session_cookie": settings.SESSION_COOKIE_NAME,
@@ -90,4 +126,4 @@ def main(tablet_count: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]))))
+    print(json.dumps(main(*(int(arg) for arg in sys.argv[1:3]))))
