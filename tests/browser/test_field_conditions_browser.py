@@ -223,7 +223,8 @@ def test_the_outcome_forms_errors_are_in_view_and_focused(daphne, browser_page, 
     assert error.inner_text() == "Choose what happened."
     assert in_view(page, error) or error.evaluate("e => e.getBoundingClientRect().bottom <= innerHeight")
     assert page.evaluate("document.activeElement.id") == "o-disposition"
-    assert in_view(page, page.locator("#o-disposition"))
+    # In view once the page has settled (a loaded machine may still be laying out the scroll).
+    wait_for(lambda: in_view(page, page.locator("#o-disposition")), timeout=3)
 
     # A refusal from the server is shown the same way: a person named, nobody contacted.
     form.get_by_label("Disposition").select_option("resolved_on_scene")
