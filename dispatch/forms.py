@@ -11,7 +11,15 @@ from dispatch.services import IncidentFields
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]*$")
 
 
-class CallTypeForm(forms.ModelForm):
+class ServiceErrorsMixin:
+    """A service's refusal (ServiceInvalid) shown on the form: on its field when the form has one,
+    else above the form."""
+
+    def add_service_error(self, error) -> None:
+        self.add_error(error.field if error.field in self.fields else None, error.message)
+
+
+class CallTypeForm(ServiceErrorsMixin, forms.ModelForm):
     class Meta:
         model = CallType
         fields = ["code", "name", "eligible", "apco_code", "guidance"]
@@ -35,7 +43,7 @@ class CallTypeForm(forms.ModelForm):
         return code
 
 
-class ScreeningQuestionForm(forms.ModelForm):
+class ScreeningQuestionForm(ServiceErrorsMixin, forms.ModelForm):
     class Meta:
         model = ScreeningQuestion
         fields = ["prompt", "guidance"]
@@ -46,7 +54,7 @@ class ScreeningQuestionForm(forms.ModelForm):
 AS_STANDARD, ELIGIBLE, NOT_ELIGIBLE = "standard", "eligible", "not_eligible"
 
 
-class ProgramCallTypeForm(forms.Form):
+class ProgramCallTypeForm(ServiceErrorsMixin, forms.Form):
     """How one program differs from the standard on one call type."""
 
     taken = forms.TypedChoiceField(
@@ -83,11 +91,8 @@ class ProgramCallTypeForm(forms.Form):
         eligible = AS_STANDARD if change.eligible is None else ELIGIBLE if change.eligible else NOT_ELIGIBLE
         return {"taken": "1" if change.taken else "0", "eligible": eligible, "note": change.note}
 
-    def add_service_error(self, error) -> None:
-        self.add_error(error.field if error.field in self.fields else None, error.message)
 
-
-class ProgramQuestionForm(forms.Form):
+class ProgramQuestionForm(ServiceErrorsMixin, forms.Form):
     """A program's own wording of one screening question; empty: the standard's."""
 
     prompt = forms.CharField(

@@ -81,6 +81,21 @@ def _standard_editor(request) -> None:
         raise PermissionDenied
 
 
+def _edit_page(request, form, template: str, context: dict, save):
+    """One edit form: on a valid POST `save()` changes (and audits) through the service and says
+    what it did; a refusal of the service is a form error. Errors answer 400."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = save()
+        except ServiceInvalid as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, done)
+            return redirect("dispatch:supervisor_home")
+    status = 400 if request.method == "POST" else 200
+    return render(request, template, {"form": form, **context}, status=status)
+
+
 @role_required(Action.CATALOGUE_EDIT)
 @require_http_methods(["GET", "POST"])
 def call_type_edit(request, pk=None):
@@ -88,18 +103,12 @@ def call_type_edit(request, pk=None):
     _standard_editor(request)
     call_type = get_object_or_404(CallType, pk=pk) if pk else None
     form = CallTypeForm(request.POST or None, instance=call_type)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = services.call_type_save(actor=request.user, call_type_id=pk, values=form.cleaned_data)
-        except ServiceInvalid as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"Saved {saved.code} for every program.")
-            return redirect("dispatch:supervisor_home")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "dispatch/call_type_form.html", {"form": form, "call_type": call_type}, status=status
-    )
+
+    def save():
+        saved = services.call_type_save(actor=request.user, call_type_id=pk, values=form.cleaned_data)
+        return f"Saved {saved.code} for every program."
+
+    return _edit_page(request, form, "dispatch/call_type_form.html", {"call_type": call_type}, save)
 
 
 @role_required(Action.CATALOGUE_EDIT)
@@ -108,23 +117,17 @@ def screening_question_edit(request, pk):
     _standard_editor(request)
     question = get_object_or_404(ScreeningQuestion, pk=pk)
     form = ScreeningQuestionForm(request.POST or None, instance=question)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.screening_question_save(
-                actor=request.user,
-                question_id=question.pk,
-                prompt=form.cleaned_data["prompt"],
-                guidance=form.cleaned_data["guidance"],
-            )
-        except ServiceInvalid as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"Saved the question on {question.get_key_display().lower()}.")
-            return redirect("dispatch:supervisor_home")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "dispatch/screening_form.html", {"form": form, "question": question}, status=status
-    )
+
+    def save():
+        services.screening_question_save(
+            actor=request.user,
+            question_id=question.pk,
+            prompt=form.cleaned_data["prompt"],
+            guidance=form.cleaned_data["guidance"],
+        )
+        return f"Saved the question on {question.get_key_display().lower()}."
+
+    return _edit_page(request, form, "dispatch/screening_form.html", {"question": question}, save)
 
 
 @role_required(Action.CATALOGUE_EDIT)
@@ -135,28 +138,21 @@ def program_call_type_edit(request, slug, pk):
     call_type = get_object_or_404(CallType, pk=pk)
     change = ProgramCallType.objects.filter(program=program, call_type=call_type).first()
     form = ProgramCallTypeForm(request.POST or None, initial=ProgramCallTypeForm.initial_for(change))
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = services.program_call_type_set(
-                actor=request.user,
-                program=program,
-                call_type_id=call_type.pk,
-                taken=form.cleaned_data["taken"],
-                eligible=form.eligible_value(),
-                note=form.cleaned_data["note"],
-            )
-        except ServiceInvalid as exc:
-            form.add_service_error(exc)
-        else:
-            done = "follows the standard" if saved is None else "differs from the standard"
-            messages.success(request, f"Saved: {program.name} {done} on {call_type.code}.")
-            return redirect("dispatch:supervisor_home")
-    return render(
-        request,
-        "dispatch/program_call_type_form.html",
-        {"form": form, "program": program, "call_type": call_type, "change": change},
-        status=400 if request.method == "POST" else 200,
-    )
+
+    def save():
+        saved = services.program_call_type_set(
+            actor=request.user,
+            program=program,
+            call_type_id=call_type.pk,
+            taken=form.cleaned_data["taken"],
+            eligible=form.eligible_value(),
+            note=form.cleaned_data["note"],
+        )
+        done = "follows the standard" if saved is None else "differs from the standard"
+        return f"Saved: {program.name} {done} on {call_type.code}."
+
+    context = {"program": program, "call_type": call_type, "change": change}
+    return _edit_page(request, form, "dispatch/program_call_type_form.html", context, save)
 
 
 @role_required(Action.CATALOGUE_EDIT)
@@ -168,7 +164,8 @@ def program_question_edit(request, slug, pk):
     wording = ProgramScreeningQuestion.objects.filter(program=program, question=question).first()
     initial = {"prompt": wording.prompt, "guidance": wording.guidance} if wording else {}
     form = ProgramQuestionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+
+    def save():
         saved = services.program_question_set(
             actor=request.user,
             program=program,
@@ -177,11 +174,7 @@ def program_question_edit(request, slug, pk):
             guidance=form.cleaned_data["guidance"],
         )
         done = "asks the standard's question" if saved is None else "asks it in its own words"
-        messages.success(request, f"Saved: {program.name} {done} on {question.get_key_display().lower()}.")
-        return redirect("dispatch:supervisor_home")
-    return render(
-        request,
-        "dispatch/program_question_form.html",
-        {"form": form, "program": program, "question": question, "wording": wording},
-        status=400 if request.method == "POST" else 200,
-    )
+        return f"Saved: {program.name} {done} on {question.get_key_display().lower()}."
+
+    context = {"program": program, "question": question, "wording": wording}
+    return _edit_page(request, form, "dispatch/program_question_form.html", context, save)

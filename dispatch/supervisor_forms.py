@@ -8,17 +8,11 @@ from zoneinfo import available_timezones
 from django import forms
 from django.core.exceptions import ValidationError
 
+from dispatch.forms import ServiceErrorsMixin
 from dispatch.models import ProgramHours
 from dispatch.programs import service_area_validate
 from dispatch.roles import HUMAN_ROLES
-from dispatch.services import ServiceInvalid
 from dispatch.timestamps import BoundedDateField
-
-
-class ServiceErrorsMixin:
-    def add_service_error(self, error: ServiceInvalid) -> None:
-        field = error.field if error.field in self.fields else None
-        self.add_error(field, error.message)
 
 
 class UnitForm(ServiceErrorsMixin, forms.Form):
