@@ -170,7 +170,29 @@ class ScreeningQuestion(models.Model):
         return self.get_key_display()
 
 
-class Incident(models.Model):
+class Screened(models.Model):
+    """The four screening answers a call or a police referral carries: True/False as answered,
+    None when the question was not asked (or the officer was not sure)."""
+
+    screen_weapons = models.BooleanField(null=True)
+    screen_violence = models.BooleanField(null=True)
+    screen_medical_emergency = models.BooleanField(null=True)
+    screen_police_only = models.BooleanField(null=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def screening(self) -> dict:
+        return {
+            "weapons": self.screen_weapons,
+            "violence": self.screen_violence,
+            "medical_emergency": self.screen_medical_emergency,
+            "police_only": self.screen_police_only,
+        }
+
+
+class Incident(Screened):
     class Source(models.TextChoices):
         E911 = "911", "911"
         E988 = "988", "988"
@@ -219,11 +241,6 @@ class Incident(models.Model):
     caller_phone = models.CharField(max_length=40, blank=True)
     narrative = models.TextField(blank=True)
 
-    # Screening: True/False as answered, None when the question was not asked.
-    screen_weapons = models.BooleanField(null=True)
-    screen_violence = models.BooleanField(null=True)
-    screen_medical_emergency = models.BooleanField(null=True)
-    screen_police_only = models.BooleanField(null=True)
     tandem = models.JSONField(default=list, blank=True)
 
     # Decided by dispatch.screening.eligibility() whenever screening or call type changes,
@@ -271,15 +288,6 @@ class Incident(models.Model):
 
     def __str__(self):
         return f"{self.call_type_code} at {self.address}"
-
-    @property
-    def screening(self) -> dict:
-        return {
-            "weapons": self.screen_weapons,
-            "violence": self.screen_violence,
-            "medical_emergency": self.screen_medical_emergency,
-            "police_only": self.screen_police_only,
-        }
 
     @property
     def is_open(self) -> bool:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from dispatch.models import ChangeRecord, Program
+from dispatch.models import ChangeRecord, Program, Screened
 
 
 class Person(models.Model):
@@ -159,7 +159,7 @@ class ServiceCapacity(models.Model):
 
 
 # --- Police referrals ------------------------------------------------------------------------------
-class PoliceReferral(models.Model):
+class PoliceReferral(Screened):
     """A person or scene an officer hands to the community responders.
 
     `state` is the program's own working state; what the officer may see is derived from it
@@ -202,11 +202,6 @@ class PoliceReferral(models.Model):
     officer_name = models.CharField(max_length=200)
     officer_callback = models.CharField(max_length=40)
     consent_to_contact = models.BooleanField()
-    # Screening as the officer answered it: None when not sure.
-    screen_weapons = models.BooleanField(null=True)
-    screen_violence = models.BooleanField(null=True)
-    screen_medical_emergency = models.BooleanField(null=True)
-    screen_police_only = models.BooleanField(null=True)
 
     state = models.CharField(max_length=10, choices=State.choices)
     incident = models.ForeignKey(
@@ -235,15 +230,6 @@ class PoliceReferral(models.Model):
 
     def __str__(self):
         return f"Referral {self.get_urgency_display().split(':')[0].lower()} at {self.address}"
-
-    @property
-    def screening(self) -> dict:
-        return {
-            "weapons": self.screen_weapons,
-            "violence": self.screen_violence,
-            "medical_emergency": self.screen_medical_emergency,
-            "police_only": self.screen_police_only,
-        }
 
 
 class OfficerContact(models.Model):
