@@ -35,6 +35,12 @@ def _conflict_message(conflict: services.ServiceConflict) -> str:
     return CONFLICT_MESSAGES.get(conflict.code, conflict.detail)
 
 
+def _refused(request, not_done: str, conflict: services.ServiceConflict, **changed):
+    """A 409 for an action the call's state refused ("Not cancelled: ..."), with the regions
+    it concerns refreshed so the dispatcher sees the state that refused it."""
+    return answer(request, flash=f"{not_done}: {_conflict_message(conflict)}", status=CONFLICT, **changed)
+
+
 def _incident(request, incident_id) -> Incident:
     """The call, when it is of one of the dispatcher's programs (else 404, as for no call)."""
     return get_object_or_404(
@@ -75,13 +81,7 @@ def incident_assign(request, incident_id):
     except services.ServiceInvalid as invalid:
         return answer(request, flash=f"Not assigned: {invalid.message}", status=INVALID)
     except services.ServiceConflict as conflict:
-        return answer(
-            request,
-            flash=f"Not assigned: {_conflict_message(conflict)}",
-            status=CONFLICT,
-            incidents=[incident.pk],
-            units=[callsign],
-        )
+        return _refused(request, "Not assigned", conflict, incidents=[incident.pk], units=[callsign])
     return answer(
         request,
         flash=f"{assignment.unit.callsign} sent to {incident.call_type_code} at {incident.address}.",
@@ -103,12 +103,7 @@ def incident_cancel(request, incident_id):
     try:
         services.incident_cancel(incident=incident, actor=request.user, reason=form.cleaned_data["reason"])
     except services.ServiceConflict as conflict:
-        return answer(
-            request,
-            flash=f"Not cancelled: {_conflict_message(conflict)}",
-            status=CONFLICT,
-            incidents=[incident.pk],
-        )
+        return _refused(request, "Not cancelled", conflict, incidents=[incident.pk])
     return answer(
         request,
         flash=f"Cancelled {incident.call_type_code} at {incident.address}.",
@@ -134,12 +129,7 @@ def incident_link_duplicate(request, incident_id):
     except services.ServiceInvalid as invalid:
         return answer(request, flash=f"Not linked: {invalid.message}", status=INVALID)
     except services.ServiceConflict as conflict:
-        return answer(
-            request,
-            flash=f"Not linked: {_conflict_message(conflict)}",
-            status=CONFLICT,
-            incidents=[incident.pk],
-        )
+        return _refused(request, "Not linked", conflict, incidents=[incident.pk])
     original = Incident.objects.get(pk=original_id)  # linked: of the same program
     return answer(
         request,
@@ -191,12 +181,7 @@ def incident_transfer(request, incident_id):
             incident_id=incident.pk, actor=request.user, note=form.cleaned_data["note"]
         )
     except services.ServiceConflict as conflict:
-        return answer(
-            request,
-            flash=f"Not transferred: {_conflict_message(conflict)}",
-            status=CONFLICT,
-            incidents=[incident.pk],
-        )
+        return _refused(request, "Not transferred", conflict, incidents=[incident.pk])
     return answer(
         request,
         flash=f"Transferred {incident.call_type_code} at {incident.address} to a clinician.",
@@ -226,12 +211,7 @@ def phone_contact(request, incident_id):
             incident_id=incident.pk, actor=request.user, notes=form.cleaned_data["notes"], resolve=resolve
         )
     except services.ServiceConflict as conflict:
-        return answer(
-            request,
-            flash=f"Not recorded: {_conflict_message(conflict)}",
-            status=CONFLICT,
-            regions_changed=["clinician"],
-        )
+        return _refused(request, "Not recorded", conflict, regions_changed=["clinician"])
     done = "resolved by phone; no team sent" if resolve else "phone contact recorded"
     return answer(
         request,
