@@ -1,5 +1,6 @@
 from django import forms
 
+from dispatch.forms import ServiceErrorsMixin
 from dispatch.models import CallType, Program
 from dispatch.roles import Action, may_edit_statewide_services, programs_for
 from dispatch.timestamps import BoundedDateField, BoundedDateTimeField
@@ -172,7 +173,7 @@ class ProvidersOfProgramsMixin:
             field.queryset = services_in_programs(field.queryset, program_ids)
 
 
-class FollowUpCreateForm(ProvidersOfProgramsMixin, forms.Form):
+class FollowUpCreateForm(ServiceErrorsMixin, ProvidersOfProgramsMixin, forms.Form):
     person = forms.IntegerField(required=False, min_value=1, label="Person id (optional)")
     service_type = forms.ChoiceField(choices=FollowUp.ServiceType.choices)
     provider = _provider_field()
@@ -213,7 +214,7 @@ class AttemptForm(forms.Form):
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class TransitionForm(ProvidersOfProgramsMixin, forms.Form):
+class TransitionForm(ServiceErrorsMixin, ProvidersOfProgramsMixin, forms.Form):
     status = forms.ChoiceField(choices=FollowUp.Status.choices, label="New status")
     close_reason = forms.ChoiceField(
         choices=[("", "—"), *FollowUp.CloseReason.choices], required=False, label="Closing reason"
@@ -221,7 +222,7 @@ class TransitionForm(ProvidersOfProgramsMixin, forms.Form):
     provider = _provider_field(label="Provider (needed to connect)")
 
 
-class FollowUpDetailsForm(ProvidersOfProgramsMixin, forms.Form):
+class FollowUpDetailsForm(ServiceErrorsMixin, ProvidersOfProgramsMixin, forms.Form):
     provider = _provider_field()
     written_consent_to_share = forms.NullBooleanField(
         required=False, label="Written consent to share (substance use)", widget=forms.NullBooleanSelect

@@ -189,7 +189,7 @@ def follow_up_new(request):
                 provider=d["provider"],
             )
         except ServiceInvalid as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form.add_service_error(exc)
         else:
             return redirect("referrals:follow_up", follow_up_id=follow_up.pk)
     return render(request, "referrals/follow_up_new.html", {"form": form}, status=400 if form.errors else 200)
@@ -282,7 +282,7 @@ def follow_up_transition(request, follow_up_id):
     try:
         services.follow_up_transition(actor=request.user, follow_up_id=follow_up_id, **form.cleaned_data)
     except ServiceInvalid as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        form.add_service_error(exc)
         return _follow_up_page(request, follow_up_id, status=400, transition_form=form)
     except ServiceConflict as exc:
         return _follow_up_page(request, follow_up_id, status=409, error=exc, transition_form=form)
@@ -299,7 +299,7 @@ def follow_up_details(request, follow_up_id):
     try:
         services.follow_up_update(actor=request.user, follow_up_id=follow_up_id, **form.cleaned_data)
     except ServiceInvalid as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        form.add_service_error(exc)
         return _follow_up_page(request, follow_up_id, status=400, details_form=form)
     except ServiceConflict as exc:
         return _follow_up_page(request, follow_up_id, status=409, error=exc)
