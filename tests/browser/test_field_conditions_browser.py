@@ -6,6 +6,8 @@ from the call; end shift is confirmed and refused mid-call; an outreach referral
 offline end to end; alerts are turned on at shift start; every screen passes axe-core and
 has targets of at least 48 px, day and night."""
 
+import json
+
 import pytest
 
 from dispatch import services as dispatch_services
@@ -93,6 +95,51 @@ def test_steps_tapped_offline_20_s_apart_are_stored_20_s_apart(daphne, browser_p
     # Received together at the replay, kept beside the tapped times.
     assert {"en_route_at", "on_scene_at", "cleared_at"} <= set(assignment.step_receipts)
     assert Outcome.objects.get(assignment=assignment).recorded_at >= assignment.on_scene_at
+    assert page.locator("#conflicts .conflict").count() == 0
+    assert errors == []
+
+
+# The tablet's state as it keeps it (IndexedDB, static/js/field/state.js): when it was read.
+KEPT_AS_OF = """() => new Promise((resolve) => {
+  const open = indexedDB.open("cr-field-call");
+  open.onsuccess = () => {
+    const get = open.result.transaction("call").objectStore("call").get("current");
+    get.onsuccess = () => { open.result.close(); resolve(get.result ? get.result.as_of : null); };
+  };
+})"""
+
+
+def test_an_answer_held_up_in_transit_does_not_shift_the_steps_tapped_after_it(daphne, browser_page, team):
+    """The state the tablet asks for leaves before the dead zone and comes back 20 s later
+    (a weak signal): its `as_of` was read 20 s before it arrived, which must not be taken for
+    the server's clock now, or the steps tapped after it are stamped 20 s early."""
+    on_shift(team)
+    assignment = dispatch_a_call(daphne, team["cad_key"])
+    # No service worker: the page's own requests go to the network, where the test holds one.
+    page, errors = live_tablet(daphne, browser_page, team, clock=True, service_workers="block")
+    page.get_by_role("button", name="Acknowledge").click()
+    wait_for(lambda: Assignment.objects.get(pk=assignment.pk).acknowledged_at)
+
+    held = []  # the answer, fetched from the server now and handed to the page later
+    page.route("**/field/state", lambda route: held.append((route, route.fetch())))
+    # Back online, by the page's lights: it asks for its state again.
+    page.evaluate("dispatchEvent(new Event('online'))")
+    wait_for(lambda: held or page.wait_for_timeout(20))
+    page.context.set_offline(True)
+    step(page, "En route")
+    page.clock.fast_forward("00:20")
+    route, answer = held[0]
+    as_of = answer.json()["as_of"]
+    route.fulfill(response=answer)
+    page.wait_for_function(f"async () => (await ({KEPT_AS_OF})()) === {json.dumps(as_of)}")
+    step(page, "On scene")
+    page.wait_for_selector("#outbox-status:has-text('2 waiting to send')")
+
+    page.context.set_offline(False)
+    page.wait_for_selector("#outbox-status:has-text('0 waiting to send')", timeout=15_000)
+    assignment.refresh_from_db()
+    assert assignment.status == "on_scene"
+    assert (assignment.on_scene_at - assignment.en_route_at).total_seconds() == pytest.approx(20, abs=1.5)
     assert page.locator("#conflicts .conflict").count() == 0
     assert errors == []
 
