@@ -144,6 +144,17 @@ def test_an_answer_held_up_in_transit_does_not_shift_the_steps_tapped_after_it(d
     assert errors == []
 
 
+def settled_after_step(page, assignment, field):
+    """Wait until the tablet has drawn the state it asks for after a step (refreshSoon): until
+    then a redraw of the panel above the outcome form may still move the form under the test."""
+    received = wait_for(lambda: Assignment.objects.get(pk=assignment.pk).step_receipts.get(field))
+    page.wait_for_function(
+        f"async () => Date.parse(await ({KEPT_AS_OF})()) >= Date.parse({json.dumps(received)})"
+    )
+    # The draw follows the save in the same task chain; one frame later it is on screen.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))")
+
+
 # --- A reload or a restart offline still shows the call -----------------------------------------
 def test_a_reload_or_restart_offline_still_shows_the_calls_address_and_callback(daphne, browser_page, team):
     on_shift(team)
@@ -263,6 +274,7 @@ def test_the_outcome_forms_errors_are_in_view_and_focused(daphne, browser_page, 
     step(page, "Clear")
     form = page.locator("#outcome")
     form.wait_for(state="visible")
+    settled_after_step(page, assignment, "cleared_at")
     save = form.get_by_role("button", name="Save outcome")
     save.scroll_into_view_if_needed()
     save.click()  # no disposition: the tablet says so where the responder looks
@@ -270,8 +282,7 @@ def test_the_outcome_forms_errors_are_in_view_and_focused(daphne, browser_page, 
     assert error.inner_text() == "Choose what happened."
     assert in_view(page, error) or error.evaluate("e => e.getBoundingClientRect().bottom <= innerHeight")
     assert page.evaluate("document.activeElement.id") == "o-disposition"
-    # In view once the page has settled (a loaded machine may still be laying out the scroll).
-    wait_for(lambda: in_view(page, page.locator("#o-disposition")), timeout=3)
+    assert in_view(page, page.locator("#o-disposition"))
 
     # A refusal from the server is shown the same way: a person named, nobody contacted.
     form.get_by_label("Disposition").select_option("resolved_on_scene")
