@@ -159,7 +159,7 @@ def settled_after_step(page, assignment, field):
 def test_a_reload_or_restart_offline_still_shows_the_calls_address_and_callback(daphne, browser_page, team):
     on_shift(team)
     page, errors = live_tablet(daphne, browser_page, team)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     # The page was loaded before the call existed: the call reaches the tablet live.
     assignment = dispatch_a_call(daphne, team["cad_key"], narrative=LONG_NARRATIVE)
     page.get_by_role("button", name="Acknowledge").click()
@@ -400,7 +400,7 @@ def test_an_outreach_referral_is_worked_offline_end_to_end_with_one_outcome_and_
     page.wait_for_selector("#connection:has-text('Live')")
     assert "16th St Mall at Arapahoe" in page.locator("#assignment").inner_text()
     assert page.get_by_role("alertdialog", name="New assignment").is_hidden()  # the team chose it
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
     page.context.set_offline(True)
     assert page.reload().from_service_worker
