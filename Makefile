@@ -28,11 +28,10 @@ run: install
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
-# The rest on two workers (pytest-xdist), then the browser tests alone: beside the other worker's
-# load, two of them (a tablet's timing) failed now and then.
+# The whole suite on two workers (pytest-xdist); the browser tests come last on each worker
+# (tests/conftest.py), shared between the two.
 test: install
-	$(PY) -m pytest -q -n 2 -m 'not browser'
-	$(PY) -m pytest -q -m browser
+	$(PY) -m pytest -q -n 2 --dist load --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -168,14 +168,12 @@ def artifacts_dir():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests run last, one after another: Playwright's sync API keeps an event loop on
-    the main thread while Chromium is open (tests/browser/conftest.py), which async (WebSocket)
-    tests cannot run beside. Under pytest-xdist (`make test`) they are one group, so one worker
-    runs them back to back while the other takes the rest."""
+    """Browser tests run last: Playwright's sync API keeps an event loop on the main thread
+    while Chromium is open (tests/browser/conftest.py), which async (WebSocket) tests cannot run
+    beside. Under pytest-xdist (`make test`, `--dist load`) each worker takes its tests in
+    collection order, so both workers finish the rest before their first browser test, and
+    then share the browser tests, each with its own Chromium."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-    for item in items:
-        if item.get_closest_marker("browser") is not None:
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture

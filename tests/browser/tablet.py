@@ -54,10 +54,12 @@ def wait_for(predicate, timeout=10.0):
     raise AssertionError("timed out waiting for the server")
 
 
-def open_tablet(server, browser_page, user, viewport=PORTRAIT, *, clock=False, path="/field/"):
+def open_tablet(server, browser_page, user, viewport=PORTRAIT, *, clock=False, path="/field/", **options):
     """The tablet signed in as `user`; with `clock`, Playwright's clock (page.clock) runs the
     page's time, so a test can let 20 s pass in no time."""
-    page = browser_page(server, user, viewport=viewport, geolocation=POSITION, permissions=["geolocation"])
+    page = browser_page(
+        server, user, viewport=viewport, geolocation=POSITION, permissions=["geolocation"], **options
+    )
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     if clock:

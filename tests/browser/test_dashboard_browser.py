@@ -25,6 +25,6 @@ def test_a_supervisor_reads_the_dashboard_and_narrows_it_by_source(
     page.get_by_label("Source", exact=True).select_option("988")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**source=988**")
-    page.wait_for_function("document.querySelector('.tile .tile-value').textContent.trim() === '1'")
+    page.wait_for_function("() => document.querySelector('.tile .tile-value').textContent.trim() === '1'")
     assert_accessible(page, "the dashboard narrowed to 988 calls")
     page.screenshot(path=str(artifacts_dir / "dashboard-988.png"), full_page=True)

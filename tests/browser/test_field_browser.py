@@ -91,7 +91,7 @@ def test_writes_made_offline_reach_the_server_once_when_it_comes_back(daphne, br
     page.get_by_role("alertdialog", name="New assignment").wait_for()
     assert_accessible(page, "the tablet's new-assignment alert, night theme")
     page.get_by_role("button", name="Acknowledge").click()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
     page.context.set_offline(True)
     # The app shell and the current assignment open from the service worker's cache.

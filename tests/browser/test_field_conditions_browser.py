@@ -6,6 +6,8 @@ from the call; end shift is confirmed and refused mid-call; an outreach referral
 offline end to end; alerts are turned on at shift start; every screen passes axe-core and
 has targets of at least 48 px, day and night."""
 
+import json
+
 import pytest
 
 from dispatch import services as dispatch_services
@@ -97,11 +99,67 @@ def test_steps_tapped_offline_20_s_apart_are_stored_20_s_apart(daphne, browser_p
     assert errors == []
 
 
+# The tablet's state as it keeps it (IndexedDB, static/js/field/state.js): when it was read.
+KEPT_AS_OF = """() => new Promise((resolve) => {
+  const open = indexedDB.open("cr-field-call");
+  open.onsuccess = () => {
+    const get = open.result.transaction("call").objectStore("call").get("current");
+    get.onsuccess = () => { open.result.close(); resolve(get.result ? get.result.as_of : null); };
+  };
+})"""
+
+
+def test_an_answer_held_up_in_transit_does_not_shift_the_steps_tapped_after_it(daphne, browser_page, team):
+    """The state the tablet asks for leaves before the dead zone and comes back 20 s later
+    (a weak signal): its `as_of` was read 20 s before it arrived, which must not be taken for
+    the server's clock now, or the steps tapped after it are stamped 20 s early."""
+    on_shift(team)
+    assignment = dispatch_a_call(daphne, team["cad_key"])
+    # No service worker: the page's own requests go to the network, where the test holds one.
+    page, errors = live_tablet(daphne, browser_page, team, clock=True, service_workers="block")
+    page.get_by_role("button", name="Acknowledge").click()
+    wait_for(lambda: Assignment.objects.get(pk=assignment.pk).acknowledged_at)
+
+    held = []  # the answer, fetched from the server now and handed to the page later
+    page.route("**/field/state", lambda route: held.append((route, route.fetch())))
+    # Back online, by the page's lights: it asks for its state again.
+    page.evaluate("dispatchEvent(new Event('online'))")
+    wait_for(lambda: held or page.wait_for_timeout(20))
+    page.context.set_offline(True)
+    step(page, "En route")
+    page.clock.fast_forward("00:20")
+    route, answer = held[0]
+    as_of = answer.json()["as_of"]
+    route.fulfill(response=answer)
+    page.wait_for_function(f"async () => (await ({KEPT_AS_OF})()) === {json.dumps(as_of)}")
+    step(page, "On scene")
+    page.wait_for_selector("#outbox-status:has-text('2 waiting to send')")
+
+    page.context.set_offline(False)
+    page.wait_for_selector("#outbox-status:has-text('0 waiting to send')", timeout=15_000)
+    assignment.refresh_from_db()
+    assert assignment.status == "on_scene"
+    assert (assignment.on_scene_at - assignment.en_route_at).total_seconds() == pytest.approx(20, abs=1.5)
+    assert page.locator("#conflicts .conflict").count() == 0
+    assert errors == []
+
+
+def settled_after_step(page, assignment, field):
+    """Wait until the tablet has drawn the state it asks for after a step (refreshSoon): until
+    then a redraw of the panel above the outcome form may still move the form under the test."""
+    received = wait_for(lambda: Assignment.objects.get(pk=assignment.pk).step_receipts.get(field))
+    page.wait_for_function(
+        f"async () => Date.parse(await ({KEPT_AS_OF})()) >= Date.parse({json.dumps(received)})"
+    )
+    # The draw follows the save in the same task chain; one frame later it is on screen.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))")
+
+
 # --- A reload or a restart offline still shows the call -----------------------------------------
 def test_a_reload_or_restart_offline_still_shows_the_calls_address_and_callback(daphne, browser_page, team):
     on_shift(team)
     page, errors = live_tablet(daphne, browser_page, team)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     # The page was loaded before the call existed: the call reaches the tablet live.
     assignment = dispatch_a_call(daphne, team["cad_key"], narrative=LONG_NARRATIVE)
     page.get_by_role("button", name="Acknowledge").click()
@@ -216,6 +274,7 @@ def test_the_outcome_forms_errors_are_in_view_and_focused(daphne, browser_page, 
     step(page, "Clear")
     form = page.locator("#outcome")
     form.wait_for(state="visible")
+    settled_after_step(page, assignment, "cleared_at")
     save = form.get_by_role("button", name="Save outcome")
     save.scroll_into_view_if_needed()
     save.click()  # no disposition: the tablet says so where the responder looks
@@ -223,8 +282,7 @@ def test_the_outcome_forms_errors_are_in_view_and_focused(daphne, browser_page, 
     assert error.inner_text() == "Choose what happened."
     assert in_view(page, error) or error.evaluate("e => e.getBoundingClientRect().bottom <= innerHeight")
     assert page.evaluate("document.activeElement.id") == "o-disposition"
-    # In view once the page has settled (a loaded machine may still be laying out the scroll).
-    wait_for(lambda: in_view(page, page.locator("#o-disposition")), timeout=3)
+    assert in_view(page, page.locator("#o-disposition"))
 
     # A refusal from the server is shown the same way: a person named, nobody contacted.
     form.get_by_label("Disposition").select_option("resolved_on_scene")
@@ -342,7 +400,7 @@ def test_an_outreach_referral_is_worked_offline_end_to_end_with_one_outcome_and_
     page.wait_for_selector("#connection:has-text('Live')")
     assert "16th St Mall at Arapahoe" in page.locator("#assignment").inner_text()
     assert page.get_by_role("alertdialog", name="New assignment").is_hidden()  # the team chose it
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
     page.context.set_offline(True)
     assert page.reload().from_service_worker

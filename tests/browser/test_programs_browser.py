@@ -47,7 +47,7 @@ def test_the_state_supervisor_sees_both_service_areas_on_the_map(
     page = browser_page(daphne, two_programs["state_sup"], viewport={"width": 1366, "height": 900})
     page.goto(f"{daphne.url}/dispatch/supervisor/programs/")
     assert page.get_by_role("heading", name="Programs", exact=True).is_visible()
-    page.wait_for_function("document.getElementById('programs-map').dataset.drawn !== undefined")
+    page.wait_for_function("() => document.getElementById('programs-map').dataset.drawn !== undefined")
     drawn = page.locator("#programs-map").get_attribute("data-drawn").split()
     assert sorted(drawn) == sorted([two_programs["denver"].slug, "aurora-art"])
     areas = page.locator("#programs-map path.leaflet-interactive")

@@ -37,7 +37,7 @@ def live_tablet_with_a_call(daphne, browser_page, team):
     dispatch_services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
     page, errors = open_tablet(daphne, browser_page, team["responder"])
     page.wait_for_selector("#connection:has-text('Live')")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     assignment = dispatch_a_call(daphne, team["cad_key"])
     page.get_by_role("button", name="Acknowledge").click()
     wait_for(lambda: Assignment.objects.get(pk=assignment.pk).acknowledged_at)

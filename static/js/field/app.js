@@ -48,6 +48,7 @@ async function show() {
 
 async function refreshState() {
   let next;
+  const sentAt = Date.now();
   try {
     const response = await fetch(root.dataset.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json", "X-Background": "1" } });
     if (response.status === 401 || response.status === 403 || (response.redirected && new URL(response.url).pathname === "/signin/")) {
@@ -59,7 +60,7 @@ async function refreshState() {
   } catch {
     return false; // offline: keep what is on screen
   }
-  learnClock(next.as_of);
+  learnClock(next.as_of, sentAt);
   state = await saveState(next);
   fresh = true;
   await show();

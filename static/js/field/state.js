@@ -60,13 +60,37 @@ export function clearCachedCall() {
 // --- the server's clock ------------------------------------------------------------------------
 // A step's `at` is the moment it was tapped, on the server's clock: a tablet whose clock is off
 // by a minute would otherwise move every step by a minute, or be refused for `at` ahead.
-export function learnClock(serverIso) {
-  const offset = Date.parse(serverIso) - Date.now();
-  if (Number.isFinite(offset)) localStorage.setItem(OFFSET_KEY, String(offset));
+// The server read its `as_of` somewhere between the request leaving and the answer arriving, so
+// the offset is taken at the midpoint, good to half the round trip. An answer held up on the way
+// (a weak signal; a request that left before a dead zone and came back long after) says little
+// about the clock: it never replaces a closer estimate, or every step tapped after it would be
+// stamped early by the time the answer spent on the way. A kept estimate loosens as it ages
+// (CLOCK_LOOSENS: the tablet's clock may have been set since), so a later answer can correct it.
+const CLOSE_ENOUGH_MS = 1_000;
+const CLOCK_LOOSENS = 0.01; // ms of doubt per ms since the estimate was taken
+
+function keptClock() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(OFFSET_KEY));
+    if (Number.isFinite(kept)) return { offset: kept, error: Infinity, at: 0 }; // kept before errors were
+    return kept && Number.isFinite(kept.offset) ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+export function learnClock(serverIso, sentAt, receivedAt = Date.now()) {
+  const server = Date.parse(serverIso);
+  const error = (receivedAt - sentAt) / 2;
+  if (!Number.isFinite(server) || !(error >= 0)) return;
+  const kept = keptClock();
+  const keptError = kept ? kept.error + Math.abs(receivedAt - kept.at) * CLOCK_LOOSENS : Infinity;
+  if (error > Math.max(keptError, CLOSE_ENOUGH_MS)) return;
+  localStorage.setItem(OFFSET_KEY, JSON.stringify({ offset: server - (sentAt + error), error, at: receivedAt }));
 }
 
 export function serverNow() {
-  return new Date(Date.now() + Number(localStorage.getItem(OFFSET_KEY) || 0));
+  return new Date(Date.now() + (keptClock()?.offset || 0));
 }
 
 // Not before `earliest` (an ISO moment: the assignment's previous step), which the server
