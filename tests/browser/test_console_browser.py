@@ -132,3 +132,49 @@ def test_a_clinician_takes_a_988_call_transfers_it_and_resolves_it_by_phone(
     incident.refresh_from_db()
     assert incident.status == Incident.Status.CLOSED
     assert incident.clinician_transfer.outcome == ClinicianTransfer.Outcome.RESOLVED_BY_PHONE
+
+
+def test_a_row_update_fetched_before_the_dispatcher_opened_the_call_keeps_it_open(
+    daphne, browser_page, personas, call_types
+):
+    """A live update of a call whose row was asked for just before the dispatcher opened it
+    arrives without its details: the call stays open and its details come again, rather than
+    the panel closing under the dispatcher's click."""
+    factories.UnitFactory(callsign="CR-1", latitude=39.741, longitude=-104.99)
+    factories.UnitFactory(callsign="CR-2", latitude=39.80, longitude=-105.05)
+    _client, key = factories.api_client("cad-race", "cad")
+    page = browser_page(daphne, personas["dispatcher"])
+    page.goto(f"{daphne.url}/dispatch/")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    _, created = api_post(
+        daphne, key, "/api/v1/incidents/", incident_body("CAD-2001", "1500 Larimer St", 39.74, -104.99)
+    )
+    row = page.locator(f'tbody.incident[data-incident="{created["id"]}"]')
+    expect(row).to_contain_text("1500 Larimer St")
+
+    # The row the assign's live event asks for is held on the way, asked without its details.
+    held = []
+    page.route(f"**/console/incidents/{created['id']}/row/**", lambda route: held.append(route))
+    api_post(daphne, key, f"/api/v1/incidents/{created['id']}/assign", {"unit": "CR-2"})
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the console did not ask for the call's row after its assignment"
+    assert "details=1" not in held[0].request.url
+
+    row.get_by_role("button", name="Details of WELFARE at 1500 Larimer St").click()
+    details = row.locator("tr.details")
+    expect(details).to_be_visible()
+    expect(details).not_to_contain_text("Loading")
+
+    for route in held:
+        route.continue_()
+    page.unroute(f"**/console/incidents/{created['id']}/row/**")
+    expect(row).to_contain_text("CR-2")  # the held row, drawn
+    expect(row.get_by_role("button", name="Details of WELFARE at 1500 Larimer St")).to_have_attribute(
+        "aria-expanded", "true"
+    )
+    expect(details).to_be_visible()
+    expect(details).to_contain_text("Assigned to CR-2")
+    assert_accessible(page, "a call kept open across a live update of its row")

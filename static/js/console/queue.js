@@ -77,7 +77,11 @@ export class Queue {
       return;
     }
     const before = current?.dataset.duplicates || "";
-    this.setExpanded(incoming, this.expanded.has(id) && Boolean(incoming.querySelector(".details-body").children.length));
+    // A row fetched before the dispatcher opened it comes without its details: it stays open
+    // and its details are fetched again, rather than closing under the dispatcher's click.
+    const keepOpen = this.expanded.has(id);
+    const withDetails = Boolean(incoming.querySelector(".details-body").children.length);
+    this.setExpanded(incoming, keepOpen);
     const restoreFocus = focusKeeper(current, "[data-expand]");
     if (current && current.dataset.sort === incoming.dataset.sort) {
       current.replaceWith(incoming);
@@ -88,6 +92,7 @@ export class Queue {
     }
     restoreFocus(incoming);
     activate(incoming);
+    if (keepOpen && !withDetails) this.open(id, { scroll: false });
     this.onRowChanged(incoming);
     const after = incoming.dataset.duplicates || "";
     if (after !== before) this.onDuplicatesChanged([...before.split(" "), ...after.split(" ")].filter(Boolean));
