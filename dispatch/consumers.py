@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -31,6 +32,7 @@ from dispatch.session_guard import (
     Verdict,
     session_group,
     session_verdict,
+    session_verdicts,
     user_access_group,
 )
 
@@ -94,6 +96,70 @@ class LogWatch:
 LOG_WATCH = LogWatch()
 
 
+class SessionRecheck:
+    """The open session-bound sockets of one event loop, and the one task that checks them all
+    again every SESSION_RECHECK_SECONDS (for what no signal announces: an expiry, a session
+    deleted straight from the store).
+
+    One visit to a thread reads every socket's session and user together
+    (dispatch.session_guard.session_verdicts: a few queries whatever their number) and only the
+    sockets that no longer serve are closed. Checked one by one, 500 sockets made 50 re-checks
+    a second, each several queries, beside the assignments on the same threads and database.
+    """
+
+    def __init__(self):
+        self.sockets: set[SessionBoundConsumer] = set()
+        self.task: asyncio.Task | None = None
+
+    def add(self, consumer: "SessionBoundConsumer") -> None:
+        self.sockets.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._watch())
+
+    def discard(self, consumer: "SessionBoundConsumer") -> None:
+        self.sockets.discard(consumer)
+        if not self.sockets and self.task is not None:
+            self.task.cancel()  # the next socket starts another
+            self.task = None
+
+    async def _watch(self):
+        while self.sockets:
+            # Jittered, so the processes of a deployment (started together) do not all read at once.
+            await asyncio.sleep(settings.SESSION_RECHECK_SECONDS * random.uniform(0.8, 1.0))
+            try:
+                await self.check_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("session re-check failed; will try again")
+
+    async def check_all(self) -> None:
+        """Check every open socket once, and close those that no longer serve."""
+        sockets = [socket for socket in self.sockets if socket.verdict is None]
+        if not sockets:
+            return
+        checks = [(socket.session_key, socket.user.pk, socket.action) for socket in sockets]
+        verdicts = await database_sync_to_async(session_verdicts)(checks)
+        for socket, verdict in zip(sockets, verdicts, strict=True):
+            if verdict is not None and socket in self.sockets:
+                async with socket.send_lock:
+                    await socket.session_close(verdict)
+
+
+_RECHECKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionRecheck]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def session_recheck() -> SessionRecheck:
+    """This event loop's re-check (a process normally runs one loop; tests run one per test)."""
+    loop = asyncio.get_running_loop()
+    recheck = _RECHECKS.get(loop)
+    if recheck is None:
+        recheck = _RECHECKS[loop] = SessionRecheck()
+    return recheck
+
+
 class SessionBoundConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
     """A socket that serves one signed-in session, and only while it lasts.
 
@@ -101,8 +167,9 @@ class SessionBoundConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
     (dispatch.session_guard.session_verdict), and closed the same way later: at once when its
     session is signed out or locked idle, or its user is deactivated or changes role (the
     session and user groups are told), and within SESSION_RECHECK_SECONDS for anything no
-    signal announces (an expiry). From the moment a socket knows it no longer serves, it sends
-    nothing more: every send is dropped, whatever message or timer asks for one.
+    signal announces (an expiry: the loop's SessionRecheck checks every socket at once). From
+    the moment a socket knows it no longer serves, it sends nothing more: every send is
+    dropped, whatever message or timer asks for one.
     """
 
     action: str = ""
@@ -113,7 +180,6 @@ class SessionBoundConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
         admitted (the socket is not accepted yet)."""
         self.verdict: Verdict | None = None
         self.session_groups: list[str] = []
-        self.session_task: asyncio.Task | None = None
         if not hasattr(self, "send_lock"):
             self.send_lock = asyncio.Lock()
         user = self.scope.get("user")
@@ -132,25 +198,13 @@ class SessionBoundConsumer(BoundedJSONDecoding, AsyncJsonWebsocketConsumer):
         self.session_groups = [session_group(self.session_key), user_access_group(user.pk)]
         for group in self.session_groups:
             await self.channel_layer.group_add(group, self.channel_name)
-        self.session_task = asyncio.create_task(self._session_watch())
+        session_recheck().add(self)
         return True
 
     async def session_release(self) -> None:
-        if getattr(self, "session_task", None) is not None:
-            self.session_task.cancel()
+        session_recheck().discard(self)
         for group in getattr(self, "session_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def _session_watch(self):
-        while self.verdict is None:
-            # Spread out: sockets opened together (a proxy restart) do not all read at once.
-            await asyncio.sleep(settings.SESSION_RECHECK_SECONDS * random.uniform(0.8, 1.0))
-            try:
-                await self.session_check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("session re-check failed; will try again")
 
     async def session_check(self) -> None:
         """Read again whether this socket still serves, and close it if not. Under the send

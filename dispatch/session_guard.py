@@ -83,21 +83,58 @@ def session_verdict(session_key: str | None, user_id, action: str | None = None)
     """None while the session `session_key` is still `user_id`'s, awake, and (with `action`)
     its user may still do `action`; else why not. An idle session found here is ended (deleted
     from the store), as the pages would end it."""
+    if not session_key:
+        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)
+    store = _session_store(session_key)
+    data = store.load()  # empty for a session that is gone or expired
+    verdict = _session_rules(data, user_id)
+    if verdict is not None:
+        if verdict.reason == Ended.IDLE:
+            store.delete()
+        return verdict
+    user = _users_for_rules([user_id]).get(_as_pk(user_id))
+    return _user_rules(data, user, action)
+
+
+def session_verdicts(checks: list[tuple[str | None, object, str | None]]) -> list[Verdict | None]:
+    """`session_verdict` for many sockets at once, (session key, user id, action) each, by the
+    same rules, in a bounded number of queries whatever their number: one read of the session
+    store, one of the users (with their roles). Idle sessions are ended as there."""
+    keys = {key for key, _user_id, _action in checks if key}
+    sessions = _sessions_load(keys)
+    verdicts: list[Verdict | None] = []
+    awake: list[int] = []
+    for index, (key, user_id, _action) in enumerate(checks):
+        verdict = Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT) if not key else None
+        verdict = verdict or _session_rules(sessions.get(key, {}), user_id)
+        verdicts.append(verdict)
+        if verdict is None:
+            awake.append(index)
+    for key in {checks[i][0] for i, v in enumerate(verdicts) if v is not None and v.reason == Ended.IDLE}:
+        _session_store(key).delete()
+    users = _users_for_rules({checks[i][1] for i in awake})
+    for index in awake:
+        key, user_id, action = checks[index]
+        verdicts[index] = _user_rules(sessions[key], users.get(_as_pk(user_id)), action)
+    return verdicts
+
+
+def _session_rules(data, user_id) -> Verdict | None:
+    """What the session's own data decides: signed out, expired, deleted, someone else's, idle."""
+    if str(data.get(SESSION_KEY, "")) != str(user_id):
+        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)
+    if is_idle(data):
+        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.IDLE)
+    return None
+
+
+def _user_rules(data, user, action: str | None) -> Verdict | None:
+    """What the user decides, for a session that is theirs and awake."""
     from django_otp import DEVICE_ID_SESSION_KEY
 
     from dispatch.roles import may
     from dispatch.services.second_factor import second_factor_required
 
-    if not session_key:
-        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)
-    store = _session_store(session_key)
-    data = store.load()  # empty for a session that is gone or expired
-    if str(data.get(SESSION_KEY, "")) != str(user_id):
-        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.SIGNED_OUT)
-    if is_idle(data):
-        store.delete()
-        return Verdict(CLOSE_NOT_SIGNED_IN, Ended.IDLE)
-    user = get_user_model().objects.filter(pk=user_id).first()
     if user is None or not user.is_active:
         return Verdict(CLOSE_NOT_SIGNED_IN, Ended.DEACTIVATED)
     # A password changed elsewhere signs out every other session, as Django's own middleware does.
@@ -110,6 +147,46 @@ def session_verdict(session_key: str | None, user_id, action: str | None = None)
     if action is not None and not may(user, action):
         return Verdict(CLOSE_ROLE_NOT_ALLOWED, Ended.ROLE)
     return None
+
+
+def _as_pk(user_id):
+    return get_user_model()._meta.pk.to_python(user_id)
+
+
+def _users_for_rules(user_ids) -> dict:
+    """The users by pk, with what the rules read of them (their API client, their memberships)
+    in the same two queries however many there are."""
+    pks = {_as_pk(user_id) for user_id in user_ids}
+    if not pks:
+        return {}
+    # The relations dispatch.roles reads for a user's grants (it prefetches them only when not
+    # already there): an API client's, a person's memberships.
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=pks)
+        .select_related("api_client")
+        .prefetch_related("memberships")
+    )
+    return {user.pk: user for user in users}
+
+
+def _sessions_load(keys) -> dict[str, dict]:
+    """The data of the sessions `keys` that are still current (a gone or expired one is left
+    out): one query for the database store, else one read per session through its store."""
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+
+    if not keys:
+        return {}
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if issubclass(store_class, DatabaseStore) and "load" not in vars(store_class):
+        # The database store (or a subclass that loads as it does): the rows, decoded as load() does.
+        rows = store_class.get_model_class().objects.filter(
+            session_key__in=keys, expire_date__gt=timezone.now()
+        )
+        decoder = store_class()
+        return {row.session_key: decoder.decode(row.session_data) for row in rows}
+    loaded = {key: store_class(key).load() for key in keys}
+    return {key: data for key, data in loaded.items() if data}
 
 
 def session_touch(session_key: str | None) -> None:
