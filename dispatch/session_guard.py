@@ -178,7 +178,7 @@ def _sessions_load(keys) -> dict[str, dict]:
     if not keys:
         return {}
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    if issubclass(store_class, DatabaseStore) and "load" not in vars(store_class):
+    if issubclass(store_class, DatabaseStore) and store_class.load is DatabaseStore.load:
         # The database store (or a subclass that loads as it does): the rows, decoded as load() does.
         rows = store_class.get_model_class().objects.filter(
             session_key__in=keys, expire_date__gt=timezone.now()

@@ -304,3 +304,67 @@ async def test_acknowledging_over_the_socket_counts_as_use_of_the_session(call_t
             while not await ws.receive_nothing(timeout=0.3):
                 output = await ws.receive_output()
                 assert output["type"] != "websocket.close", output
+
+
+# --- one re-check for all the sockets of a process ---------------------------------------------------
+def _signed_in_dispatchers(n: int) -> list[tuple[str, int, str]]:
+    from dispatch.roles import Action
+
+    checks = []
+    for _ in range(n):
+        user = factories.UserFactory(roles=["dispatcher"])
+        client = signed_in(user)
+        checks.append(
+            (client.cookies[django_settings.SESSION_COOKIE_NAME].value, user.pk, Action.DISPATCH_CONSOLE)
+        )
+    return checks
+
+
+def _queries_for_verdicts(checks) -> tuple[int, list]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dispatch.session_guard import session_verdicts
+
+    with CaptureQueriesContext(connection) as queries:
+        verdicts = session_verdicts(checks)
+    return len(queries), verdicts
+
+
+async def test_the_batched_recheck_reads_as_many_queries_for_20_sockets_as_for_1():
+    one = await db(_signed_in_dispatchers)(1)
+    twenty = await db(_signed_in_dispatchers)(20)
+    count_one, verdicts_one = await db(_queries_for_verdicts)(one)
+    count_twenty, verdicts_twenty = await db(_queries_for_verdicts)(twenty)
+    assert verdicts_one == [None] and verdicts_twenty == [None] * 20
+    assert count_twenty == count_one <= 3
+
+
+@pytest.mark.usefixtures("fast_recheck")
+async def test_the_recheck_closes_exactly_the_sockets_that_no_longer_serve(personas):
+    """No signal is sent (a session deleted from the store, a role taken away by a bare
+    update): the one re-check of the process finds both, and leaves the third socket open."""
+    from django.contrib.sessions.models import Session
+
+    from dispatch.models import Membership
+
+    gone, demoted, kept = (await db(_signed_in_dispatchers)(3))[:3]
+    clients = []
+    for key, _user_id, _action in (gone, demoted, kept):
+        client = Client()
+        client.cookies[django_settings.SESSION_COOKIE_NAME] = key
+        clients.append(client)
+    async with (
+        socket_for(clients[0], "/ws/dispatch/") as ws_gone,
+        socket_for(clients[1], "/ws/dispatch/") as ws_demoted,
+        socket_for(clients[2], "/ws/dispatch/") as ws_kept,
+    ):
+        for ws in (ws_gone, ws_demoted, ws_kept):
+            await opened(ws, "/ws/dispatch/")
+        await db(lambda: Session.objects.filter(session_key=gone[0]).delete())()
+        await db(lambda: Membership.objects.filter(user_id=demoted[1]).update(role="responder"))()
+        assert await closed_with(ws_gone) == 4401
+        assert await closed_with(ws_demoted) == 4403
+        assert await ws_kept.receive_nothing(timeout=1.0)  # five re-checks later, still served
+        await db(record)({"n": 1})
+        assert (await receive(ws_kept))["data"] == {"n": 1}
