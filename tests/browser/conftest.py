@@ -67,6 +67,11 @@ def browser_page(chromium):
     open_page.csp_violations = violations  # a test that provokes one on purpose reads and clears it
     yield open_page
     for context in contexts:
+        # A route a test left behind may be answering a request in flight: let it go quietly,
+        # or its error surfaces in whichever test the browser serves next.
+        for page in context.pages:
+            page.unroute_all(behavior="ignoreErrors")
+        context.unroute_all(behavior="ignoreErrors")
         context.close()
     if violations:
         pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
