@@ -31,13 +31,13 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from tablets import Fleet, cause_details, cause_rows, now
+from tablets import Counts, Fleet, cause_details, cause_rows, now
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -148,14 +148,8 @@ class Result:
     answer_ms: list[float] = field(default_factory=list)
     expected: int = 0
     lost: int = 0
-    duplicated_assignments: int = 0
-    duplicated_events: int = 0
     errors: list[str] = field(default_factory=list)
-    planned_drops: int = 0
-    unplanned_drops: int = 0
-    connect_failures: int = 0
-    resyncs: int = 0
-    drop_causes: Counter = field(default_factory=Counter)  # tablets.Tablet.ends while measuring
+    tablets: Counts = field(default_factory=Counts)  # duplicates, drops and their causes, resyncs
     unit_waits: int = 0
     connect_seconds: float = 0.0
     cleared: bool = False
@@ -398,22 +392,10 @@ class Measure:
 
     def _tally(self) -> None:
         r = self.result
-        for made in r.made:
-            r.answer_ms.append((made.answered - made.started) * 1000)
-            for kind, ms in self.fleet.deliveries(made.unit, made.assignment_id, made.started):
-                r.expected += 1
-                if kind == "lost":
-                    r.lost += 1
-                else:
-                    (r.reconnect_ms if kind == "replay" else r.live_ms).append(ms)
-        counts = self.fleet.counts()
-        r.duplicated_assignments = counts.duplicated_assignments
-        r.duplicated_events = counts.duplicated_events
-        r.planned_drops = counts.planned_drops
-        r.unplanned_drops = counts.unplanned_drops
-        r.connect_failures = counts.connect_failures
-        r.resyncs = counts.resyncs
-        r.drop_causes = counts.causes
+        r.answer_ms = [(made.answered - made.started) * 1000 for made in r.made]
+        d = self.fleet.tally(r.made)
+        r.expected, r.lost, r.live_ms, r.reconnect_ms = d.expected, d.lost, d.live_ms, d.replay_ms
+        r.tablets = self.fleet.counts()
 
 
 # What the breakdown shows: a label, and the span times (config/spans.py, and the benchmark's
@@ -667,23 +649,23 @@ def table(results: list[Result], floor: Result | None, args) -> str:
             True,
         ),
         ("lost", [r.lost for r in columns], False),
-        ("duplicated assignment.created", [r.duplicated_assignments for r in columns], False),
-        ("duplicated events (any type)", [r.duplicated_events for r in columns], False),
+        ("duplicated assignment.created", [r.tablets.duplicated_assignments for r in columns], False),
+        ("duplicated events (any type)", [r.tablets.duplicated_events for r in columns], False),
         ("assign HTTP answer p50 ms", [percentile(r.answer_ms, 50) for r in columns], True),
         ("assign HTTP answer p99 ms", [percentile(r.answer_ms, 99) for r in columns], True),
         ("request errors", [len(r.errors) for r in columns], False),
         (
             "planned drops / unplanned drops",
-            [f"{r.planned_drops}/{r.unplanned_drops}" for r in columns],
+            [f"{r.tablets.planned_drops}/{r.tablets.unplanned_drops}" for r in columns],
             False,
         ),
         *(
             (f"  unplanned: {label}", values, False)
-            for label, values in cause_rows([r.drop_causes for r in columns])
+            for label, values in cause_rows([r.tablets.causes for r in columns])
         ),
-        ("resyncs", [r.resyncs for r in columns], False),
+        ("resyncs", [r.tablets.resyncs for r in columns], False),
         ("seconds to connect all tablets", [r.connect_seconds for r in columns], False),
-        ("  failed or timed-out handshakes meanwhile", [r.connect_failures for r in columns], False),
+        ("  failed or timed-out handshakes meanwhile", [r.tablets.connect_failures for r in columns], False),
         (
             "server CPU ms per incident (post + assign)",
             [1000 * r.server_cpu_s / len(r.made) if r.made else None for r in columns],
@@ -724,8 +706,8 @@ def table(results: list[Result], floor: Result | None, args) -> str:
             misses.append(f"ran {args.tablets} tablets, not 500")
         if r.lost:
             misses.append(f"{r.lost} lost")
-        if r.duplicated_assignments or r.duplicated_events:
-            misses.append(f"{r.duplicated_events} duplicated")
+        if r.tablets.duplicated_assignments or r.tablets.duplicated_events:
+            misses.append(f"{r.tablets.duplicated_events} duplicated")
         p50, p99 = percentile(r.live_ms, 50), percentile(r.live_ms, 99)
         want_p50, want_p99 = TARGETS[r.name]
         if p50 is None or p50 > want_p50:
@@ -738,8 +720,8 @@ def table(results: list[Result], floor: Result | None, args) -> str:
     for r in columns:
         for error in r.errors[:5]:
             lines.append(f"  {r.name} error: {error}")
-        if r.unplanned_drops:
-            lines.append(f"  {r.name} unplanned drops: {cause_details(r.drop_causes)}")
+        if r.tablets.unplanned_drops:
+            lines.append(f"  {r.name} unplanned drops: {cause_details(r.tablets.causes)}")
     return "\n".join(lines)
 
 

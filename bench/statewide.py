@@ -50,7 +50,7 @@ from push_latency import (
     start_daphnes,
     wait_healthy,
 )
-from tablets import PLANNED, Fleet, cause_details, cause_rows, now
+from tablets import PLANNED, Counts, Fleet, cause_details, cause_rows, now
 
 # Targets on 2 cores (issue 17).
 TARGET_P99_BURST_MS = 250.0
@@ -116,11 +116,7 @@ class Outcome:
     rss_idle: list[float] = field(default_factory=list)
     sockets_per_process: list[int] = field(default_factory=list)
     idle_cpu: list[float] = field(default_factory=list)  # share of one core
-    duplicated: int = 0
-    planned_drops: int = 0
-    unplanned_drops: int = 0
-    resyncs: int = 0
-    drop_causes: Counter = field(default_factory=Counter)
+    tablets: Counts = field(default_factory=Counts)  # duplicates, drops and their causes, resyncs
     load_average: float = 0.0
     note: str = ""
 
@@ -347,25 +343,14 @@ class Run:
 
     def _tally(self) -> None:
         out = self.outcome
-        phases = {p.name: p for p in out.phases}
-        for m in self.made:
-            phase = phases[m.phase]
-            phase.made += 1
-            for kind, ms in self.fleet.deliveries(m.unit, m.assignment_id, m.started):
-                phase.expected += 1
-                if kind == "lost":
-                    phase.lost += 1
-                else:
-                    (phase.replay_ms if kind == "replay" else phase.live_ms).append(ms)
-        counts = self.fleet.counts()
-        out.duplicated = counts.duplicated_events
-        out.planned_drops = counts.planned_drops
-        out.unplanned_drops = counts.unplanned_drops
-        out.resyncs = counts.resyncs
-        out.drop_causes = counts.causes
         for n, phase in enumerate(out.phases):
+            made = [m for m in self.made if m.phase == phase.name]
+            d = self.fleet.tally(made)
+            phase.made, phase.expected, phase.lost = len(made), d.expected, d.lost
+            phase.live_ms, phase.replay_ms = d.live_ms, d.replay_ms
             last = n + 1 == len(out.phases)
             phase.drop_causes = self.fleet.causes(phase.began, float("inf") if last else phase.ended)
+        out.tablets = self.fleet.counts()
 
 
 # --- the servers ---------------------------------------------------------------------------------------
@@ -522,13 +507,13 @@ def report(ours: Outcome, floor: Outcome | None, args) -> str:
         )
         for label, values in cause_rows([p.drop_causes for p in both]):
             row(f"    {label}", values)
-    row("duplicated events (any type)", [c.duplicated for c in cols])
-    row("planned / unplanned drops", [f"{c.planned_drops}/{c.unplanned_drops}" for c in cols])
-    row("resyncs", [c.resyncs for c in cols])
+    row("duplicated events (any type)", [c.tablets.duplicated_events for c in cols])
+    row("planned / unplanned drops", [f"{c.tablets.planned_drops}/{c.tablets.unplanned_drops}" for c in cols])
+    row("resyncs", [c.tablets.resyncs for c in cols])
     row("1-min load average before assigning", [c.load_average for c in cols])
     for c in cols:
-        if c.unplanned_drops:
-            lines.append(f"  {c.name} unplanned drops: {cause_details(c.drop_causes)}")
+        if c.tablets.unplanned_drops:
+            lines.append(f"  {c.name} unplanned drops: {cause_details(c.tablets.causes)}")
     lines.append("")
     lines.append(
         "per process (ours)      sockets   RSS before MB   RSS idle MB   MB per 1,000 sockets"
@@ -608,7 +593,9 @@ def report(ours: Outcome, floor: Outcome | None, args) -> str:
         )
         lost = sum(p.lost for p in ours.phases)
         checks.append(("lost", lost == 0, str(lost)))
-        checks.append(("duplicated", ours.duplicated == 0, str(ours.duplicated)))
+        checks.append(
+            ("duplicated", ours.tablets.duplicated_events == 0, str(ours.tablets.duplicated_events))
+        )
         errors = sum(len(p.errors) for p in ours.phases)
         checks.append(("request errors", errors == 0, str(errors)))
     for name, ok, detail in checks:

@@ -225,6 +225,16 @@ class Counts:
     causes: Counter = field(default_factory=Counter)  # ends while measuring by cause, PLANNED too
 
 
+@dataclass
+class Deliveries:
+    """Where each expected `assignment.created` went: two per assignment, one per tablet."""
+
+    expected: int = 0
+    lost: int = 0  # never received
+    live_ms: list[float] = field(default_factory=list)  # from the assign's start to the receipt
+    replay_ms: list[float] = field(default_factory=list)  # the same, the tablet away meanwhile
+
+
 class Fleet:
     """The tablets of one run. Tablet i connects to ws_urls[i mod N]; `async with` it so that
     every tablet is closed and its task ended on the way out, whatever happens."""
@@ -304,18 +314,21 @@ class Fleet:
         """Whether every tablet of each made assignment's unit has it (`.unit`, `.assignment_id`)."""
         return all(m.assignment_id in t.received for m in made for t in self.by_unit[m.unit])
 
-    def deliveries(self, unit: int, assignment_id: str, started: float) -> list[tuple[str, float | None]]:
-        """Each of the unit's tablets: ("lost", None), or ("live" | "replay", ms from `started`):
-        replay when the tablet was away at any moment between `started` and its receipt."""
-        out = []
-        for tablet in self.by_unit[unit]:
-            at = tablet.received.get(assignment_id)
-            if at is None:
-                out.append(("lost", None))
-            elif tablet.away_between(started, at):
-                out.append(("replay", (at - started) * 1000))
-            else:
-                out.append(("live", (at - started) * 1000))
+    def tally(self, made) -> Deliveries:
+        """Each made assignment (`.unit`, `.assignment_id`, `.started`) against its unit's tablets:
+        lost, live, or across a reconnect when the tablet was away at any moment between the
+        assign's start and its receipt (that latency includes the outage)."""
+        out = Deliveries()
+        for m in made:
+            for tablet in self.by_unit[m.unit]:
+                out.expected += 1
+                at = tablet.received.get(m.assignment_id)
+                if at is None:
+                    out.lost += 1
+                elif tablet.away_between(m.started, at):
+                    out.replay_ms.append((at - m.started) * 1000)
+                else:
+                    out.live_ms.append((at - m.started) * 1000)
         return out
 
     def counts(self) -> Counts:
