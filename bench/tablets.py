@@ -41,6 +41,9 @@ PLANNED = "planned"
 CAUSE_GROUPS = {
     "server closed": "server sent a close frame",  # its code in the detail: "server closed: 1011"
     "server aborted": "aborted by server (no close)",  # how Daphne's ping timeout ends a socket
+    # The server closed the TCP connection before answering the upgrade: how Daphne (autobahn's
+    # openHandshakeTimeout) ends a handshake its application has not accepted within 5 s.
+    "handshake aborted": "handshake aborted by server",
     "handshake timed out": "handshake timed out",  # over HANDSHAKE_TIMEOUT
     "handshake refused": "handshake refused",  # an HTTP status, or the TCP connect failed
 }
@@ -141,6 +144,8 @@ class Tablet:
             return f"handshake refused: HTTP {exc.response.status_code}"
         except InvalidHandshake as exc:
             self.refusals.append(type(exc).__name__)
+            if isinstance(exc.__cause__, EOFError):  # no HTTP answer at all: the TCP connection ended
+                return "handshake aborted"
             return f"handshake refused: {type(exc).__name__}"
         return _closed(self.ws.protocol.close_rcvd)
 
