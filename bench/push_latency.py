@@ -37,15 +37,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from tablets import Counts, Fleet, cause_details, cause_rows, now
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # Fixed so a kept work directory (--keep) can be served again by hand; its databases are throwaway.
 BENCH_SECRET_KEY = "bench-only-secret-key-for-throwaway-databases-0123456789"
-now = time.perf_counter
 
 
 # --- processes -------------------------------------------------------------------------------------
@@ -121,131 +119,6 @@ def require_local(url: str, what: str) -> None:
         )
 
 
-# --- the tablets ------------------------------------------------------------------------------------
-class Tablet:
-    """One signed-in tablet: connects, resumes from the last id it saw on every (re)connect,
-    and records when each assignment.created arrives and every id it has seen."""
-
-    def __init__(self, index: int, unit: int, ws_url: str, cookie: str, origin: str, start_id: int):
-        self.index = index
-        self.unit = unit
-        self.ws_url = ws_url
-        self.cookie = cookie
-        self.origin = origin
-        self.last_event_id = start_id
-        self.seen: set[int] = set()
-        self.duplicates = 0
-        self.duplicate_assignments = 0
-        self.received: dict[str, float] = {}  # assignment id -> perf_counter at receipt
-        self.down: list[list[float | None]] = []  # [lost at, back at] per outage
-        self.ws = None
-        self.live = False  # connected, and the server has said which unit it is on
-        self.first_ready = asyncio.Event()
-        self.finished = False
-        self.outage = 0.0
-        self.planned_drops = 0
-        self.unplanned_drops = 0
-        self.connect_failures = 0
-        self.measuring = False
-        self.resyncs = 0
-        self.refusals: list[str] = []
-        self.gate: asyncio.Semaphore | None = None
-
-    async def run(self, gate: asyncio.Semaphore) -> None:
-        # The gate limits how many tablets are in their first handshake at once; it is let go
-        # as soon as the server has accepted the tablet, not when the session ends.
-        await gate.acquire()
-        self.gate = gate
-        while not self.finished:
-            try:
-                await self._session()
-            except (OSError, ConnectionClosed, TimeoutError) as exc:
-                self.refusals.append(type(exc).__name__)
-            except InvalidStatus as exc:
-                self.refusals.append(f"HTTP {exc.response.status_code}")
-            except InvalidHandshake as exc:
-                self.refusals.append(type(exc).__name__)
-            self._let_go()
-            if not self.finished and not self.outage:
-                if self.measuring:
-                    self.unplanned_drops += 1
-                else:
-                    self.connect_failures += 1
-            self.ws = None
-            self.live = False
-            if not self.down or self.down[-1][1] is not None:
-                self.down.append([now(), None])
-            if self.finished:
-                return
-            pause, self.outage = (self.outage or 0.2), 0.0
-            await asyncio.sleep(pause)
-
-    async def _session(self) -> None:
-        async with connect(
-            self.ws_url,
-            origin=self.origin,
-            additional_headers={"Cookie": self.cookie},
-            compression=None,
-            open_timeout=60,
-            ping_interval=None,
-            max_size=None,
-            max_queue=None,
-        ) as ws:
-            self.ws = ws
-            if self.down and self.down[-1][1] is None:
-                self.down[-1][1] = now()
-            await ws.send(json.dumps({"type": "resume", "last_event_id": self.last_event_id}))
-            async for raw in ws:
-                self._receive(now(), raw)
-            if ws.close_code and ws.close_code >= 4000:
-                self.refusals.append(f"close {ws.close_code}")
-
-    def _receive(self, at: float, raw) -> None:
-        message = json.loads(raw)
-        kind = message.get("type")
-        event_id = message.get("id")
-        if isinstance(event_id, int):
-            if event_id in self.seen:
-                self.duplicates += 1
-                if kind == "assignment.created":
-                    self.duplicate_assignments += 1
-            else:
-                self.seen.add(event_id)
-            self.last_event_id = max(self.last_event_id, event_id)
-            if kind == "assignment.created":
-                self.received.setdefault(message["data"]["id"], at)
-        elif kind == "shift":
-            self.live = True
-            self.first_ready.set()
-            self._let_go()
-        elif kind == "resync":
-            self.resyncs += 1
-
-    def _let_go(self) -> None:
-        if self.gate is not None:
-            self.gate.release()
-            self.gate = None
-
-    def drop(self, outage: float) -> bool:
-        """Lose the connection abruptly (no close handshake), stay away `outage` seconds."""
-        if self.ws is None or not self.live:
-            return False
-        self.outage = outage
-        self.planned_drops += 1
-        self.live = False
-        self.down.append([now(), None])
-        self.ws.transport.abort()
-        return True
-
-    def away_between(self, start: float, end: float) -> bool:
-        return any(lost < end and (back is None or back > start) for lost, back in self.down)
-
-    async def finish(self) -> None:
-        self.finished = True
-        if self.ws is not None:
-            await self.ws.close()
-
-
 # --- one measured run --------------------------------------------------------------------------------
 @dataclass
 class Target:
@@ -275,13 +148,8 @@ class Result:
     answer_ms: list[float] = field(default_factory=list)
     expected: int = 0
     lost: int = 0
-    duplicated_assignments: int = 0
-    duplicated_events: int = 0
     errors: list[str] = field(default_factory=list)
-    planned_drops: int = 0
-    unplanned_drops: int = 0
-    connect_failures: int = 0
-    resyncs: int = 0
+    tablets: Counts = field(default_factory=Counts)  # duplicates, drops and their causes, resyncs
     unit_waits: int = 0
     connect_seconds: float = 0.0
     cleared: bool = False
@@ -300,24 +168,9 @@ class Measure:
         self.t = target
         self.args = args
         self.rng = random.Random(rng_seed)
-        spec = target.spec
-        cookie_name = spec["session_cookie"]
-        self.units = spec["units"]
-        self.tablets: list[Tablet] = []
-        self.by_unit: dict[int, list[Tablet]] = {}
-        for i, tab in enumerate(spec["tablets"]):
-            ws_url = target.ws_urls[i % len(target.ws_urls)]
-            http_origin = ws_url.replace("ws://", "http://").split("/ws/")[0]
-            tablet = Tablet(
-                i,
-                tab["unit"],
-                ws_url,
-                f"{cookie_name}={tab['session']}",
-                http_origin,
-                spec["latest_event_id"],
-            )
-            self.tablets.append(tablet)
-            self.by_unit.setdefault(tab["unit"], []).append(tablet)
+        self.units = target.spec["units"]
+        self.fleet = Fleet(target.spec, target.ws_urls, rng_seed)
+        self.by_unit = self.fleet.by_unit
         self.free: deque[int] = deque(sorted(self.by_unit))
         self.want_replay: deque[int] = deque()
         clear = args.clear
@@ -336,7 +189,7 @@ class Measure:
                 return unit
         for _ in range(len(self.free)):
             unit = self.free.popleft()
-            if all(t.live for t in self.by_unit[unit]):
+            if self.fleet.unit_live(unit):
                 return unit
             self.free.append(unit)
         return None
@@ -416,18 +269,13 @@ class Measure:
         self.free.append(made.unit)
 
     async def _drops(self, duration: float) -> None:
-        count = round(len(self.tablets) * self.args.drop_fraction)
-        chosen = self.rng.sample(self.tablets, count)
-        plan = sorted(
-            (self.rng.uniform(0.1 * duration, 0.8 * duration), self.rng.uniform(*self.args.outage), t)
-            for t in chosen
+        def replay_next(tablet) -> None:
+            # The next assign goes to this unit while one of its tablets is away.
+            self.want_replay.append(tablet.unit)
+
+        await self.fleet.drop_some(
+            self.rng, self.args.drop_fraction, duration, (0.1, 0.8), tuple(self.args.outage), replay_next
         )
-        start = now()
-        for at, outage, tablet in plan:
-            await asyncio.sleep(max(0.0, start + at - now()))
-            if tablet.drop(outage):
-                # The next assign goes to this unit while one of its tablets is away.
-                self.want_replay.append(tablet.unit)
 
     def _profile(self, duration: float) -> list[subprocess.Popen]:
         """With --py-spy, sample each server process for the measured phase (for analysis only)."""
@@ -441,34 +289,24 @@ class Measure:
             profilers.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         return profilers
 
-    def _all_delivered(self) -> bool:
-        return all(m.assignment_id in t.received for m in self.result.made for t in self.by_unit[m.unit])
-
     async def run(self) -> Result:
         args = self.args
-        gate = asyncio.Semaphore(args.connect_concurrency)
-        began = now()
-        tasks = [asyncio.create_task(t.run(gate)) for t in self.tablets]
-        try:
-            waiting = [asyncio.create_task(t.first_ready.wait()) for t in self.tablets]
-            _done, pending = await asyncio.wait(waiting, timeout=args.connect_timeout)
-            for p in pending:
-                p.cancel()
-            self.result.connect_seconds = now() - began
-            ready = sum(t.first_ready.is_set() for t in self.tablets)
-            if ready < len(self.tablets):
-                refusals = sorted({r for t in self.tablets for r in t.refusals})
+        async with self.fleet:
+            self.result.connect_seconds, ready = await self.fleet.connect(
+                args.connect_concurrency, args.connect_timeout
+            )
+            tablets = len(self.fleet.tablets)
+            if ready < tablets:
                 self.result.note = (
-                    f"only {ready} of {len(self.tablets)} tablets connected "
+                    f"only {ready} of {tablets} tablets connected "
                     f"within {args.connect_timeout:.0f} s "
-                    f"({', '.join(refusals) or 'no error seen'}); not measured"
+                    f"({', '.join(self.fleet.refusals()) or 'no error seen'}); not measured"
                 )
                 return self.result
             await asyncio.sleep(args.settle)
             # Other work on the machine skews every figure; the table shows how busy it was.
             self.result.load_average = os.getloadavg()[0]
-            for t in self.tablets:
-                t.measuring = True
+            self.fleet.measure()
             duration = args.incidents / args.rate
             profilers = self._profile(duration)
             cpu_before = cpu_seconds(self.t.pids)
@@ -495,16 +333,11 @@ class Measure:
                 for p in profilers:
                     await asyncio.to_thread(p.wait, 60)
                 deadline = now() + args.grace
-                while now() < deadline and not self._all_delivered():
+                while now() < deadline and not self.fleet.has_all(self.result.made):
                     await asyncio.sleep(0.1)
             finally:
                 for c in clients:
                     await c.aclose()
-        finally:
-            await asyncio.gather(*(t.finish() for t in self.tablets), return_exceptions=True)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
         self._tally()
         self._stages()
         return self.result
@@ -559,24 +392,10 @@ class Measure:
 
     def _tally(self) -> None:
         r = self.result
-        for made in r.made:
-            r.answer_ms.append((made.answered - made.started) * 1000)
-            for tablet in self.by_unit[made.unit]:
-                r.expected += 1
-                at = tablet.received.get(made.assignment_id)
-                if at is None:
-                    r.lost += 1
-                elif tablet.away_between(made.started, at):
-                    r.reconnect_ms.append((at - made.started) * 1000)
-                else:
-                    r.live_ms.append((at - made.started) * 1000)
-        for t in self.tablets:
-            r.duplicated_assignments += t.duplicate_assignments
-            r.duplicated_events += t.duplicates
-            r.planned_drops += t.planned_drops
-            r.unplanned_drops += t.unplanned_drops
-            r.connect_failures += t.connect_failures
-            r.resyncs += t.resyncs
+        r.answer_ms = [(made.answered - made.started) * 1000 for made in r.made]
+        d = self.fleet.tally(r.made)
+        r.expected, r.lost, r.live_ms, r.reconnect_ms = d.expected, d.lost, d.live_ms, d.replay_ms
+        r.tablets = self.fleet.counts()
 
 
 # What the breakdown shows: a label, and the span times (config/spans.py, and the benchmark's
@@ -830,19 +649,23 @@ def table(results: list[Result], floor: Result | None, args) -> str:
             True,
         ),
         ("lost", [r.lost for r in columns], False),
-        ("duplicated assignment.created", [r.duplicated_assignments for r in columns], False),
-        ("duplicated events (any type)", [r.duplicated_events for r in columns], False),
+        ("duplicated assignment.created", [r.tablets.duplicated_assignments for r in columns], False),
+        ("duplicated events (any type)", [r.tablets.duplicated_events for r in columns], False),
         ("assign HTTP answer p50 ms", [percentile(r.answer_ms, 50) for r in columns], True),
         ("assign HTTP answer p99 ms", [percentile(r.answer_ms, 99) for r in columns], True),
         ("request errors", [len(r.errors) for r in columns], False),
         (
             "planned drops / unplanned drops",
-            [f"{r.planned_drops}/{r.unplanned_drops}" for r in columns],
+            [f"{r.tablets.planned_drops}/{r.tablets.unplanned_drops}" for r in columns],
             False,
         ),
-        ("resyncs", [r.resyncs for r in columns], False),
+        *(
+            (f"  unplanned: {label}", values, False)
+            for label, values in cause_rows([r.tablets.causes for r in columns])
+        ),
+        ("resyncs", [r.tablets.resyncs for r in columns], False),
         ("seconds to connect all tablets", [r.connect_seconds for r in columns], False),
-        ("  failed or timed-out handshakes meanwhile", [r.connect_failures for r in columns], False),
+        ("  failed or timed-out handshakes meanwhile", [r.tablets.connect_failures for r in columns], False),
         (
             "server CPU ms per incident (post + assign)",
             [1000 * r.server_cpu_s / len(r.made) if r.made else None for r in columns],
@@ -883,8 +706,8 @@ def table(results: list[Result], floor: Result | None, args) -> str:
             misses.append(f"ran {args.tablets} tablets, not 500")
         if r.lost:
             misses.append(f"{r.lost} lost")
-        if r.duplicated_assignments or r.duplicated_events:
-            misses.append(f"{r.duplicated_events} duplicated")
+        if r.tablets.duplicated_assignments or r.tablets.duplicated_events:
+            misses.append(f"{r.tablets.duplicated_events} duplicated")
         p50, p99 = percentile(r.live_ms, 50), percentile(r.live_ms, 99)
         want_p50, want_p99 = TARGETS[r.name]
         if p50 is None or p50 > want_p50:
@@ -897,6 +720,8 @@ def table(results: list[Result], floor: Result | None, args) -> str:
     for r in columns:
         for error in r.errors[:5]:
             lines.append(f"  {r.name} error: {error}")
+        if r.tablets.unplanned_drops:
+            lines.append(f"  {r.name} unplanned drops: {cause_details(r.tablets.causes)}")
     return "\n".join(lines)
 
 

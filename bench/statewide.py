@@ -28,7 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
+import urllib.parse
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +39,9 @@ from push_latency import (
     BASE_DIR,
     PYTHON,
     Processes,
-    Tablet,
     cpu_seconds,
     fmt,
     free_port,
-    now,
     percentile,
     postgres_reset,
     redis_clear,
@@ -51,6 +50,7 @@ from push_latency import (
     start_daphnes,
     wait_healthy,
 )
+from tablets import PLANNED, Counts, Fleet, cause_details, cause_rows, now
 
 # Targets on 2 cores (issue 17).
 TARGET_P99_BURST_MS = 250.0
@@ -96,6 +96,12 @@ class Phase:
     expected: int = 0
     lost: int = 0
     errors: list[str] = field(default_factory=list)
+    # Its window: from its first call to the next phase's first call; the last phase's CPU
+    # window ends once every call is answered, its drops window at the end of the run.
+    began: float = 0.0
+    ended: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # process label -> CPU seconds
+    drop_causes: Counter = field(default_factory=Counter)
 
 
 @dataclass
@@ -110,29 +116,98 @@ class Outcome:
     rss_idle: list[float] = field(default_factory=list)
     sockets_per_process: list[int] = field(default_factory=list)
     idle_cpu: list[float] = field(default_factory=list)  # share of one core
-    duplicated: int = 0
-    planned_drops: int = 0
-    unplanned_drops: int = 0
-    resyncs: int = 0
+    tablets: Counts = field(default_factory=Counts)  # duplicates, drops and their causes, resyncs
     load_average: float = 0.0
     note: str = ""
 
 
+MACHINE = "the machine, all of it"
+OTHERS = "everything else on the machine"
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (Linux /proc/stat)."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_backends(url: str) -> list[int]:
+    """The server processes of the connections to the benchmark's database (not this one)."""
+    import psycopg
+
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def redis_pid(url: str) -> int | None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("server")["process_id"])
+    except (redis.RedisError, KeyError, ValueError):
+        return None
+    finally:
+        client.close()
+
+
+class CpuMeter:
+    """Where the CPU goes: each server process, the benchmark database's PostgreSQL backends,
+    the Redis server, this benchmark, and the rest of the machine, read from /proc."""
+
+    def __init__(self, servers: dict[str, int], postgres_url: str = "", redis_url: str = ""):
+        self.servers = servers
+        self.postgres_url = postgres_url
+        self.redis = redis_pid(redis_url) if redis_url else None
+        self.labels = [*servers]
+        if postgres_url:
+            self.labels.append("PostgreSQL backends (its database)")
+        if self.redis:
+            self.labels.append("Redis server (whole; shared)")
+        self.labels += ["this benchmark (tablets, HTTP)", OTHERS, MACHINE]
+
+    def _read(self) -> tuple[dict[str, float], dict[int, float]]:
+        """CPU seconds so far per label, and per PostgreSQL backend (they come and go)."""
+        seen = {label: cpu_seconds([pid]) for label, pid in self.servers.items()}
+        backends = {}
+        if self.postgres_url:
+            backends = {pid: cpu_seconds([pid]) for pid in postgres_backends(self.postgres_url)}
+        if self.redis:
+            seen["Redis server (whole; shared)"] = cpu_seconds([self.redis])
+        seen["this benchmark (tablets, HTTP)"] = cpu_seconds([os.getpid()])
+        seen[MACHINE] = machine_busy_seconds()
+        return seen, backends
+
+    async def read(self):
+        return await asyncio.to_thread(self._read)
+
+    def used(self, before, after) -> dict[str, float]:
+        (seen0, backends0), (seen1, backends1) = before, after
+        used = {label: seen1[label] - seen0[label] for label in seen1}
+        if self.postgres_url:
+            # A backend that started within the window counts whole; one that ended is missed.
+            used["PostgreSQL backends (its database)"] = sum(
+                cpu - backends0.get(pid, 0.0) for pid, cpu in backends1.items()
+            )
+        used[OTHERS] = used[MACHINE] - sum(v for k, v in used.items() if k != MACHINE)
+        return {label: used[label] for label in self.labels}
+
+
 class Run:
-    def __init__(self, name: str, http_urls, ws_urls, pids, spec, args):
+    def __init__(self, name: str, http_urls, ws_urls, pids, spec, args, meter: CpuMeter):
         self.args = args
         self.http_urls, self.pids = http_urls, pids
         self.spec = spec
+        self.meter = meter
         self.rng = random.Random(args.seed)
-        cookie = spec["session_cookie"]
-        self.tablets: list[Tablet] = []
-        self.by_unit: dict[int, list[Tablet]] = {}
-        for i, tab in enumerate(spec["tablets"]):
-            ws_url = ws_urls[i % len(ws_urls)]
-            origin = ws_url.replace("ws://", "http://").split("/ws/")[0]
-            t = Tablet(i, tab["unit"], ws_url, f"{cookie}={tab['session']}", origin, spec["latest_event_id"])
-            self.tablets.append(t)
-            self.by_unit.setdefault(tab["unit"], []).append(t)
+        self.fleet = Fleet(spec, ws_urls, args.seed)
+        self.by_unit = self.fleet.by_unit
         programs = spec.get("programs") or [
             {"name": "all", "api_key": spec["api_key"], "units": list(self.by_unit)}
         ]
@@ -140,14 +215,15 @@ class Run:
         self.made: list[Made] = []
         phases = [("steady", *args.steady), ("burst", *args.burst)]
         self.outcome = Outcome(name, [Phase(n, r, s) for n, r, s in phases], processes=len(pids))
+        tablets = len(self.fleet.tablets)
         self.outcome.sockets_per_process = [
-            sum(1 for i in range(len(self.tablets)) if i % len(ws_urls) == n) for n in range(len(ws_urls))
+            sum(1 for i in range(tablets) if i % len(ws_urls) == n) for n in range(len(ws_urls))
         ]
 
     def _pick(self, units: deque) -> int | None:
         for _ in range(len(units)):
             unit = units.popleft()
-            if all(t.live for t in self.by_unit[unit]):
+            if self.fleet.unit_live(unit):
                 return unit
             units.append(unit)
         return None
@@ -199,33 +275,19 @@ class Run:
         self.made.append(Made(phase.name, unit, answer.json()["id"], started))
 
     async def _drops(self, duration: float) -> None:
-        count = round(len(self.tablets) * self.args.drop_fraction)
-        plan = sorted(
-            (self.rng.uniform(0.05 * duration, 0.9 * duration), self.rng.uniform(1.0, 3.0), t)
-            for t in self.rng.sample(self.tablets, count)
-        )
-        start = now()
-        for at, outage, tablet in plan:
-            await asyncio.sleep(max(0.0, start + at - now()))
-            tablet.drop(outage)
+        await self.fleet.drop_some(self.rng, self.args.drop_fraction, duration, (0.05, 0.9), (1.0, 3.0))
 
     async def run(self) -> Outcome:
         args, out = self.args, self.outcome
         out.rss_before = [rss_mb(pid) or 0.0 for pid in self.pids]
-        gate = asyncio.Semaphore(args.connect_concurrency)
-        began = now()
-        tasks = [asyncio.create_task(t.run(gate)) for t in self.tablets]
-        try:
-            waits = [asyncio.create_task(t.first_ready.wait()) for t in self.tablets]
-            _done, pending = await asyncio.wait(waits, timeout=args.connect_timeout)
-            for p in pending:
-                p.cancel()
-            out.connect_seconds = now() - began
-            out.connected = sum(t.first_ready.is_set() for t in self.tablets)
-            if out.connected < len(self.tablets):
-                refusals = sorted({r for t in self.tablets for r in t.refusals})
+        async with self.fleet:
+            out.connect_seconds, out.connected = await self.fleet.connect(
+                args.connect_concurrency, args.connect_timeout
+            )
+            if out.connected < len(self.fleet.tablets):
                 out.note = (
-                    f"only {out.connected} of {len(self.tablets)} tablets connected ({', '.join(refusals)})"
+                    f"only {out.connected} of {len(self.fleet.tablets)} tablets connected "
+                    f"({', '.join(self.fleet.refusals())})"
                 )
                 return out
             # Idle: every socket open, nothing happening but their catch-up timers.
@@ -240,8 +302,7 @@ class Run:
                 for pid, before in zip(self.pids, cpu_before, strict=True)
             ]
             out.load_average = os.getloadavg()[0]
-            for t in self.tablets:
-                t.measuring = True
+            self.fleet.measure()
             clients = [
                 httpx.AsyncClient(
                     base_url=url,
@@ -254,8 +315,10 @@ class Run:
                 total = sum(p.seconds for p in out.phases)
                 drops = asyncio.create_task(self._drops(total))
                 calls, number = [], 0
+                readings = []
                 for phase in out.phases:
-                    start = now()
+                    readings.append(await self.meter.read())
+                    phase.began = start = now()
                     for n in range(round(phase.rate * phase.seconds)):
                         await asyncio.sleep(max(0.0, start + n / phase.rate - now()))
                         key, units = self.programs[number % len(self.programs)]
@@ -263,44 +326,31 @@ class Run:
                         calls.append(asyncio.create_task(self._call(number, phase, http, key, units)))
                         number += 1
                 await asyncio.gather(*calls)
+                readings.append(await self.meter.read())
+                for n, phase in enumerate(out.phases):
+                    phase.ended = out.phases[n + 1].began if n + 1 < len(out.phases) else now()
+                    phase.cpu_s = self.meter.used(readings[n], readings[n + 1])
                 await drops
                 deadline = now() + args.grace
-                while now() < deadline and not all(
-                    m.assignment_id in t.received for m in self.made for t in self.by_unit[m.unit]
-                ):
+                while now() < deadline and not self.fleet.has_all(self.made):
                     await asyncio.sleep(0.1)
             finally:
                 for c in clients:
                     await c.aclose()
-            out.live_at_end = sum(t.live for t in self.tablets)
-        finally:
-            await asyncio.gather(*(t.finish() for t in self.tablets), return_exceptions=True)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            out.live_at_end = sum(t.live for t in self.fleet.tablets)
         self._tally()
         return out
 
     def _tally(self) -> None:
         out = self.outcome
-        phases = {p.name: p for p in out.phases}
-        for m in self.made:
-            phase = phases[m.phase]
-            phase.made += 1
-            for t in self.by_unit[m.unit]:
-                phase.expected += 1
-                at = t.received.get(m.assignment_id)
-                if at is None:
-                    phase.lost += 1
-                elif t.away_between(m.started, at):
-                    phase.replay_ms.append((at - m.started) * 1000)
-                else:
-                    phase.live_ms.append((at - m.started) * 1000)
-        for t in self.tablets:
-            out.duplicated += t.duplicates
-            out.planned_drops += t.planned_drops
-            out.unplanned_drops += t.unplanned_drops
-            out.resyncs += t.resyncs
+        for n, phase in enumerate(out.phases):
+            made = [m for m in self.made if m.phase == phase.name]
+            d = self.fleet.tally(made)
+            phase.made, phase.expected, phase.lost = len(made), d.expected, d.lost
+            phase.live_ms, phase.replay_ms = d.live_ms, d.replay_ms
+            last = n + 1 == len(out.phases)
+            phase.drop_causes = self.fleet.causes(phase.began, float("inf") if last else phase.ended)
+        out.tablets = self.fleet.counts()
 
 
 # --- the servers ---------------------------------------------------------------------------------------
@@ -338,7 +388,11 @@ def run_ours(args, procs: Processes, workdir: Path) -> Outcome:
             f"[statewide] connecting {args.tablets} tablets, idle, then the steady rate and the burst ...",
             flush=True,
         )
-        return asyncio.run(Run("ours", urls, ws_urls, [pid for _u, pid in started], spec, args).run())
+        pids = [pid for _u, pid in started]
+        meter = CpuMeter(
+            {f"daphne {n + 1}": pid for n, pid in enumerate(pids)}, args.postgres_url, args.redis_url
+        )
+        return asyncio.run(Run("ours", urls, ws_urls, pids, spec, args, meter).run())
     finally:
         procs.stop()
         if not args.keep:
@@ -364,6 +418,7 @@ def run_floor(args, procs: Processes, workdir: Path, spec: dict) -> Outcome:
             [proc.pid],
             floor_spec,
             args,
+            CpuMeter({"floor server": proc.pid}),
         )
         return asyncio.run(run.run())
     finally:
@@ -371,6 +426,42 @@ def run_floor(args, procs: Processes, workdir: Path, spec: dict) -> Outcome:
 
 
 # --- the table -------------------------------------------------------------------------------------------
+def burst_context(burst: Phase) -> str:
+    """How busy the machine was during the burst, and what dropped: what a missed p99 is read with."""
+    unplanned = burst.drop_causes.total() - burst.drop_causes[PLANNED]
+    if not burst.cpu_s:
+        return f"{unplanned} unplanned drops"
+    wall = burst.ended - burst.began
+    ours = sum(v for k, v in burst.cpu_s.items() if k not in (OTHERS, MACHINE))
+    return (
+        f"in the burst the machine was busy {100 * burst.cpu_s[MACHINE] / wall:.0f}% of one core "
+        f"(of {100 * (os.cpu_count() or 1)}%): this run {100 * ours / wall:.0f}%, "
+        f"other work {100 * burst.cpu_s[OTHERS] / wall:.0f}%; {unplanned} unplanned drops"
+    )
+
+
+def cpu_table(outcome: Outcome) -> list[str]:
+    """CPU seconds per assign made, and the share of one core, per process and phase."""
+    phases = [p for p in outcome.phases if p.cpu_s]
+    if not phases:
+        return []
+    lines = [
+        "",
+        f"CPU per assign ({outcome.name}): user + system seconds (/proc) in each phase's window, "
+        "divided by the assigns it made, and as % of one core over the window",
+        "".ljust(40) + "".join(f"{p.name}: {p.made} in {p.ended - p.began:.1f} s".rjust(30) for p in phases),
+        "".ljust(40) + "".join(f"{'s/assign':>18}{'% of a core':>12}" for _p in phases),
+    ]
+    for label in phases[0].cpu_s:
+        cells = ""
+        for p in phases:
+            used, wall = p.cpu_s[label], p.ended - p.began
+            per = f"{used / p.made:.3f}" if p.made else "-"
+            cells += per.rjust(18) + fmt(100 * used / wall).rjust(12)
+        lines.append(f"  {label}".ljust(40) + cells)
+    return lines
+
+
 def report(ours: Outcome, floor: Outcome | None, args) -> str:
     cols = [ours] + ([floor] if floor else [])
     lines = [
@@ -410,10 +501,19 @@ def report(ours: Outcome, floor: Outcome | None, args) -> str:
         row("    max ms (includes the outage)", [max(p.replay_ms) if p.replay_ms else None for p in both])
         row("  lost", [p.lost for p in both])
         row("  request errors", [len(p.errors) for p in both])
-    row("duplicated events (any type)", [c.duplicated for c in cols])
-    row("planned / unplanned drops", [f"{c.planned_drops}/{c.unplanned_drops}" for c in cols])
-    row("resyncs", [c.resyncs for c in cols])
+        row(
+            "  drops planned / unplanned" + (" (to the end)" if n + 1 == len(ours.phases) else ""),
+            [f"{p.drop_causes[PLANNED]}/{p.drop_causes.total() - p.drop_causes[PLANNED]}" for p in both],
+        )
+        for label, values in cause_rows([p.drop_causes for p in both]):
+            row(f"    {label}", values)
+    row("duplicated events (any type)", [c.tablets.duplicated_events for c in cols])
+    row("planned / unplanned drops", [f"{c.tablets.planned_drops}/{c.tablets.unplanned_drops}" for c in cols])
+    row("resyncs", [c.tablets.resyncs for c in cols])
     row("1-min load average before assigning", [c.load_average for c in cols])
+    for c in cols:
+        if c.tablets.unplanned_drops:
+            lines.append(f"  {c.name} unplanned drops: {cause_details(c.tablets.causes)}")
     lines.append("")
     lines.append(
         "per process (ours)      sockets   RSS before MB   RSS idle MB   MB per 1,000 sockets"
@@ -446,6 +546,8 @@ def report(ours: Outcome, floor: Outcome | None, args) -> str:
             + fmt(per).rjust(23)
             + fmt(100 * floor.idle_cpu[0]).rjust(23)
         )
+    for c in cols:
+        lines.extend(cpu_table(c))
     lines.append("")
     lines.append(
         f"Targets (2 cores): {args.tablets} sockets held; idle < {TARGET_IDLE_CPU:.0%} of a core and "
@@ -482,10 +584,18 @@ def report(ours: Outcome, floor: Outcome | None, args) -> str:
         )
         burst = ours.phases[-1]
         p99 = percentile(burst.live_ms, 99)
-        checks.append(("burst p99", p99 is not None and p99 <= TARGET_P99_BURST_MS, f"{fmt(p99)} ms"))
+        checks.append(
+            (
+                "burst p99",
+                p99 is not None and p99 <= TARGET_P99_BURST_MS,
+                f"{fmt(p99)} ms; {burst_context(burst)}",
+            )
+        )
         lost = sum(p.lost for p in ours.phases)
         checks.append(("lost", lost == 0, str(lost)))
-        checks.append(("duplicated", ours.duplicated == 0, str(ours.duplicated)))
+        checks.append(
+            ("duplicated", ours.tablets.duplicated_events == 0, str(ours.tablets.duplicated_events))
+        )
         errors = sum(len(p.errors) for p in ours.phases)
         checks.append(("request errors", errors == 0, str(errors)))
     for name, ok, detail in checks:
