@@ -489,21 +489,11 @@ def _cells_refresh(program_id: int, zone_name: str, first: date, last: date) -> 
     what was written on them while they were today was not). Locks the clock, then the marks,
     so two readers do not compute the same day, and a writer marking one of these days waits
     for the end and marks it again. How many days it computed."""
-    zone = ZoneInfo(zone_name)
     with transaction.atomic():
         clock = ReportClock.objects.select_for_update().filter(program_id=program_id, zone=zone_name).first()
         if clock is None:
             return 0
-        settled = _settled_until(zone)
-        if clock.until < settled:
-            passed = [clock.until + timedelta(days=i + 1) for i in range((settled - clock.until).days)]
-            ReportMark.objects.bulk_create(
-                [ReportMark(program_id=program_id, zone=zone_name, day=day) for day in passed],
-                batch_size=300,
-                ignore_conflicts=True,
-            )
-            clock.until = settled
-            clock.save(update_fields=["until"])
+        settled = _clock_pass(clock)
         last = min(last, settled)
         if first > last:
             return 0
@@ -518,6 +508,22 @@ def _cells_refresh(program_id: int, zone_name: str, first: date, last: date) -> 
         ReportCell.objects.bulk_create(cells, batch_size=500)
         marks.filter(day__in=days).delete()
     return len(days)
+
+
+def _clock_pass(clock: ReportClock) -> date:
+    """Move a (locked) clock over the days settled since it last moved, marking them: what was
+    written on them while they were today marked nothing. The last settled day."""
+    settled = _settled_until(ZoneInfo(clock.zone))
+    if clock.until < settled:
+        passed = [clock.until + timedelta(days=i + 1) for i in range((settled - clock.until).days)]
+        ReportMark.objects.bulk_create(
+            [ReportMark(program_id=clock.program_id, zone=clock.zone, day=day) for day in passed],
+            batch_size=300,
+            ignore_conflicts=True,
+        )
+        clock.until = settled
+        clock.save(update_fields=["until"])
+    return settled
 
 
 def _cells_refresh_for(filters: ReportFilters) -> None:
@@ -584,7 +590,8 @@ def cells_build(*, log=None) -> tuple[int, int]:
         for zone in wanted:
             clock_start(program.pk, zone)
             clocks += 1
-            settled = _settled_until(ZoneInfo(zone))
+            with transaction.atomic():
+                settled = _clock_pass(ReportClock.objects.select_for_update().get(program=program, zone=zone))
             first = (
                 ReportMark.objects.filter(program=program, zone=zone)
                 .order_by("day")
