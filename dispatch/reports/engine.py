@@ -26,6 +26,17 @@ records. Kept sums are used only while nothing their days' numbers depend on has
 every save or delete of an incident, assignment, outcome, backup request, follow-up, contact
 attempt or police referral raises the version of the day it counts on (`days_changed`, wired
 in dispatch.reports.signals), in the same transaction as the change.
+
+How a facet is never cold: under the kept sums, each settled day of each program is kept ahead
+of time as day cells (`ReportCell`, dispatch.reports.sums), one whole Totals per source (or
+any), call type (or any) and unit (or every unit), so the days a facet has not kept yet are
+added up from one cell a day. A cell holds what the filters above count, exactly: a unit's cell
+its calls and its own assignments; a filtered cell only the follow-ups of the program's own
+calls (those of no call count only in the unfiltered cell), and no police referrals but in the
+call-type cells of any source and unit (referrals follow the call-type filter only). The same
+write that raises a day's version marks that day of its program (`ReportMark`); a reader
+computes the marked days of its range before its snapshot, and reads a day marked after that
+from the records, within the snapshot.
 """
 
 import json
