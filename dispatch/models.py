@@ -746,6 +746,69 @@ class ReportSums(models.Model):
         return f"{self.facet or 'all'} {self.first_day}–{self.last_day}"
 
 
+class ReportClock(models.Model):
+    """A program's report cells (ReportCell) on one clock: the deployment's zone, or the
+    program's own. While it exists, every settled day up to `until` has its cells, but the days
+    marked (ReportMark): those are read from the records until a reader computes them again
+    (dispatch.reports.sums). Days after `until` are marked when a reader passes them."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    zone = models.CharField(max_length=64, help_text="The IANA zone the days are drawn in.")
+    until = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "zone"], name="report_clock_program_zone")]
+
+    def __str__(self):
+        return f"{self.program_id} {self.zone} until {self.until}"
+
+
+class ReportMark(models.Model):
+    """A day of a program's clock whose cells may be out of date: a record it counts changed
+    (dispatch.reports.signals), in the writer's transaction."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    zone = models.CharField(max_length=64)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "zone", "day"], name="report_mark_program_zone_day")
+        ]
+
+    def __str__(self):
+        return f"{self.program_id} {self.zone} {self.day}"
+
+
+class ReportCell(models.Model):
+    """One settled day's sums of a program, on one clock, for one combination of the filters the
+    dashboard offers: `source` and `call_type` ("*" for any), `unit_id` (0 for every unit).
+    A filtered cell holds no police referrals but a call-type cell's (`source` "*", `unit_id`
+    0): referrals follow the call-type filter only (dispatch.reports.engine)."""
+
+    ANY = "*"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    zone = models.CharField(max_length=64)
+    day = models.DateField()
+    source = models.CharField(max_length=20)
+    call_type = models.CharField(max_length=32)
+    unit_id = models.BigIntegerField(help_text="Not a foreign key: 0 stands for every unit.")
+    data = models.TextField(help_text="dispatch.reports.Totals, as compact JSON.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "zone", "source", "call_type", "unit_id", "day"], name="report_cell_key"
+            ),
+        ]
+        # A day's cells are replaced together.
+        indexes = [models.Index(fields=["program", "zone", "day"], name="report_cell_day")]
+
+    def __str__(self):
+        return f"{self.program_id} {self.zone} {self.day} {self.source}/{self.call_type}/{self.unit_id}"
+
+
 class AddressPoint(models.Model):
     """One address of the local gazetteer (dispatch.geocoding), as a city's open-data address
     points give it; loaded by `manage.py import_addresses`.

@@ -6,7 +6,8 @@ pyproject.toml). It is an app of its own (ReportsConfig, no models: its tables a
 so that wiring its signals does not make dispatch import the apps built on it.
 
 - engine: the range and filters, durations on a grid, a range's Totals read from the records;
-- sums: the kept sums of settled days and whole months, and the day versions that keep them true;
+- sums: the kept sums of settled days and whole months, the day versions that keep them true,
+  and the day cells under them (marked by writers, computed ahead of time);
 - sections: the dashboard's sections and the call-type analysis;
 - forms, views, exports, urls: the pages and the CSV exports;
 - signals: every write the numbers read raises its day's version.

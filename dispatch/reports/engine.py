@@ -26,6 +26,17 @@ records. Kept sums are used only while nothing their days' numbers depend on has
 every save or delete of an incident, assignment, outcome, backup request, follow-up, contact
 attempt or police referral raises the version of the day it counts on (`days_changed`, wired
 in dispatch.reports.signals), in the same transaction as the change.
+
+How a facet is never cold: under the kept sums, each settled day of each program is kept ahead
+of time as day cells (`ReportCell`, dispatch.reports.sums), one whole Totals per source (or
+any), call type (or any) and unit (or every unit), so the days a facet has not kept yet are
+added up from one cell a day. A cell holds what the filters above count, exactly: a unit's cell
+its calls and its own assignments; a filtered cell only the follow-ups of the program's own
+calls (those of no call count only in the unfiltered cell), and no police referrals but in the
+call-type cells of any source and unit (referrals follow the call-type filter only). The same
+write that raises a day's version marks that day of its program (`ReportMark`); a reader
+computes the marked days of its range before its snapshot, and reads a day marked after that
+from the records, within the snapshot.
 """
 
 import json
@@ -371,20 +382,44 @@ CLOCK_SLACK = timedelta(days=1)
 SMALL_READ_DAYS = 7
 
 
+# What a reader may group its sums by, besides the day (dispatch.reports.sums builds the day
+# cells from them): the incident's source and call type, and the unit of each assignment.
+BY_TYPE = ("source", "call_type")
+BY_UNIT = ("source", "call_type", "unit")
+
+
 class _Reader:
     """The records' sums over `spans` (a list of [low, high) datetimes), narrowed by `filters`,
     per day of the program's zone. A fixed number of grouped queries, whatever the spans and
-    the data."""
+    the data.
 
-    def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]]):
-        self.filters, self.spans = filters, spans
+    `by` (BY_TYPE or BY_UNIT) also groups them by the incident's source and call type, and by
+    the unit: each group's sums are those the filters source=, call_type= (and unit=) would
+    give, keyed (day, source, call_type[, unit]). Grouped so, they count only what a filter
+    counts: follow-ups of the program's own calls (not those without a call), and no police
+    referrals, which follow the call-type filter alone: those are in `referral_types`, keyed
+    (day, call type)."""
+
+    def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]], by: tuple = ()):
+        self.filters, self.spans, self.by = filters, spans, by
         self.low = min(low for low, _high in spans)
-        self.totals: dict[date, Totals] = {}
+        self.totals: dict = {}
+        self.referral_types: dict[tuple[date, str], Counter] = {}
 
-    def at(self, day) -> Totals:
-        if day not in self.totals:
-            self.totals[day] = Totals()
-        return self.totals[day]
+    def at(self, day, row=None, dims: tuple = ()) -> Totals:
+        key = (day, *(row[path] for path in dims)) if dims else day
+        if "unit" in self.by and key[-1] is None:
+            # A call no unit went to, met through the join to its assignments: no unit's.
+            return Totals()
+        if key not in self.totals:
+            self.totals[key] = Totals()
+        return self.totals[key]
+
+    def dims(self, incident: str, unit: str) -> tuple:
+        """The paths of what `by` groups on, from a row whose incident is at `incident` (a
+        prefix, e.g. "assignment__incident__") and whose unit is at `unit`."""
+        paths = {"source": f"{incident}source", "call_type": f"{incident}call_type_code", "unit": unit}
+        return tuple(paths[name] for name in self.by)
 
     def within(self, path: str) -> Q:
         q = Q()
@@ -392,10 +427,10 @@ class _Reader:
             q |= Q(**{f"{path}__gte": low, f"{path}__lt": high})
         return q
 
-    def grouped(self, qs, day_path: str, fields: tuple, **aggregates):
-        """Rows of `fields` and `aggregates`, with the day of `day_path` as "report_day"."""
+    def grouped(self, qs, day_path: str, fields: tuple, dims: tuple = (), **aggregates):
+        """Rows of `fields`, `dims` and `aggregates`, with the day of `day_path` as "report_day"."""
         qs = qs.annotate(report_day=TruncDate(day_path, tzinfo=self.filters.zone))
-        return qs.values("report_day", *fields).annotate(**aggregates).order_by()
+        return qs.values("report_day", *dict.fromkeys((*dims, *fields))).annotate(**aggregates).order_by()
 
     def scoped(self, qs, *, to_assignment: str = "", encounters: bool | None = False, after: str):
         """Assignments (or rows reached from them: `to_assignment` is the path, e.g.
@@ -449,9 +484,17 @@ class _Reader:
     def _calls(self):
         incidents = _narrow(Incident.objects.filter(self.within("received_at")), self.filters)
         fields = ("source", "call_type_code", "eligible", "eligibility_reasons")
-        rows = self.grouped(incidents.exclude(source=SELF_INITIATED), "received_at", fields, n=Count("pk"))
+        dims = self.dims("", "assignments__unit_id")
+        rows = self.grouped(
+            incidents.exclude(source=SELF_INITIATED),
+            "received_at",
+            fields,
+            dims,
+            # Through the join to the assignments, a call to which a unit went twice.
+            n=Count("pk", distinct="unit" in self.by),
+        )
         for row in rows:
-            totals = self.at(row["report_day"])
+            totals = self.at(row["report_day"], row, dims)
             totals.sources[row["source"]] += row["n"]
             key = (row["call_type_code"], row["eligible"], _reasons(row["eligibility_reasons"]))
             totals.types[key] += row["n"]
@@ -469,10 +512,12 @@ class _Reader:
         backup = call & (
             Q(outcome__police_involvement__in=POLICE_BACKUP_INVOLVEMENT) | Q(pk__in=police_backup)
         )
+        dims = self.dims("incident__", "unit_id")
         rows = self.grouped(
             self.assignments(encounters=None),
             "incident__received_at",
             (),
+            dims,
             dispatched=Count("incident_id", distinct=True, filter=call),
             served=Count("incident_id", distinct=True, filter=on_scene),
             eligible_served=Count("incident_id", distinct=True, filter=on_scene & Q(incident__eligible=True)),
@@ -480,35 +525,39 @@ class _Reader:
             encounters=Count("incident_id", distinct=True, filter=~call),
         )
         for row in rows:
-            totals = self.at(row["report_day"])
+            totals = self.at(row["report_day"], row, dims)
             for name in ("dispatched", "served", "eligible_served", "backup_calls", "encounters"):
                 setattr(totals, name, getattr(totals, name) + row[name])
 
     def _served_types(self):
+        dims = self.dims("incident__", "unit_id")
         rows = self.grouped(
             self.assignments().filter(on_scene_at__isnull=False),
             "incident__received_at",
             ("incident__call_type_code", "incident__eligibility_reasons"),
+            dims,
             n=Count("incident_id", distinct=True),
         )
         for row in rows:
             key = (row["incident__call_type_code"], _reasons(row["incident__eligibility_reasons"]))
-            self.at(row["report_day"]).served_types[key] += row["n"]
+            self.at(row["report_day"], row, dims).served_types[key] += row["n"]
 
     def _durations(self):
+        dims = self.dims("incident__", "unit_id")
         for key, _label, start, end in DURATIONS:
             measured = self.assignments().filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
             measured = measured.annotate(seconds=GridSeconds(F(end), F(start)))
-            for row in self.grouped(measured, "incident__received_at", ("seconds",), n=Count("pk")):
-                self.at(row["report_day"]).durations[key][row["seconds"]] += row["n"]
+            for row in self.grouped(measured, "incident__received_at", ("seconds",), dims, n=Count("pk")):
+                self.at(row["report_day"], row, dims).durations[key][row["seconds"]] += row["n"]
 
     def _outcomes(self):
         outcomes = self.scoped(
             Outcome.objects.all(), to_assignment="assignment__", encounters=None, after="recorded_at"
         )
         fields = ("self_initiated", "disposition", "transport_destination", "police_involvement")
-        for row in self.grouped(outcomes, "assignment__incident__received_at", fields, n=Count("pk")):
-            self.at(row["report_day"]).outcomes[tuple(row[f] for f in fields)] += row["n"]
+        dims = self.dims("assignment__incident__", "assignment__unit_id")
+        for row in self.grouped(outcomes, "assignment__incident__received_at", fields, dims, n=Count("pk")):
+            self.at(row["report_day"], row, dims).outcomes[tuple(row[f] for f in fields)] += row["n"]
 
     def _follow_ups(self):
         """Follow-ups created in the spans: how many, how many connected (connected now, or
@@ -516,32 +565,46 @@ class _Reader:
         qs = FollowUp.objects.filter(self.within("created_at"))
         if self.filters.program_ids is not None:
             qs = qs.filter(program_id__in=self.filters.program_ids)
-        if self.filters.narrowed:
+        if self.filters.narrowed or self.by:
+            # Grouped, each group is a filter's: the calls of the programs only.
             qs = qs.filter(incident__in=_narrow(Incident.objects.all(), self.filters).values("pk"))
+        dims = self.dims("incident__", "incident__assignments__unit_id")
         connected = Q(status=FollowUp.Status.CONNECTED) | Q(
             status=FollowUp.Status.CLOSED, close_reason=FollowUp.CloseReason.ENGAGED
         )
-        for row in self.grouped(qs, "created_at", (), n=Count("pk"), connected=Count("pk", filter=connected)):
-            totals = self.at(row["report_day"])
+        for row in self.grouped(
+            qs,
+            "created_at",
+            (),
+            dims,
+            n=Count("pk", distinct=True),
+            connected=Count("pk", distinct=True, filter=connected),
+        ):
+            totals = self.at(row["report_day"], row, dims)
             totals.follow_ups += row["n"]
             totals.connected += row["connected"]
         # Each follow-up's first attempt (an aggregate PostgreSQL computes once however often the
         # grid repeats it), then the follow-ups counted by day and grid point around that.
+        per_follow_up = qs.annotate(report_day=TruncDate("created_at", tzinfo=self.filters.zone))
+        aliases = tuple(f"by_{i}" for i in range(len(dims)))
+        if dims:
+            # One row per follow-up and group (per unit: a follow-up counts once for each unit
+            # that went to its call).
+            per_follow_up = per_follow_up.annotate(
+                **{alias: F(path) for alias, path in zip(aliases, dims, strict=True)}
+            ).values("pk", "report_day", *aliases)
         per_follow_up = (
-            qs.annotate(report_day=TruncDate("created_at", tzinfo=self.filters.zone))
-            .annotate(seconds=GridSeconds(Min("attempts__at"), F("created_at")))
+            per_follow_up.annotate(seconds=GridSeconds(Min("attempts__at"), F("created_at")))
             .filter(seconds__isnull=False)
-            .values_list("report_day", "seconds")
+            .values_list("report_day", "seconds", *aliases)
         )
         inner, params = per_follow_up.query.sql_with_params()
+        grouping = ", ".join(f"t.{name}" for name in ("report_day", "seconds", *aliases))
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT t.report_day, t.seconds, COUNT(*) FROM ({inner}) t GROUP BY t.report_day, t.seconds",
-                params,
-            )
+            cursor.execute(f"SELECT {grouping}, COUNT(*) FROM ({inner}) t GROUP BY {grouping}", params)
             rows = cursor.fetchall()
-        for day, seconds, n in rows:
-            self.at(_as_date(day)).first_contact[seconds] += n
+        for day, seconds, *values, n in rows:
+            self.at(_as_date(day), dict(zip(dims, values, strict=True)), dims).first_contact[seconds] += n
 
     def _referrals(self):
         """Police referrals created in the spans. The call-type filter applies; source and unit
@@ -551,5 +614,13 @@ class _Reader:
             qs = qs.filter(program_id__in=self.filters.program_ids)
         if self.filters.call_type:
             qs = qs.filter(call_type_code=self.filters.call_type)
+        if self.by:
+            if "unit" not in self.by:
+                for row in self.grouped(
+                    qs, "created_at", ("call_type_code", "urgency", "state"), n=Count("pk")
+                ):
+                    key = (row["report_day"], row["call_type_code"])
+                    self.referral_types.setdefault(key, Counter())[(row["urgency"], row["state"])] += row["n"]
+            return
         for row in self.grouped(qs, "created_at", ("urgency", "state"), n=Count("pk")):
             self.at(row["report_day"]).referrals[(row["urgency"], row["state"])] += row["n"]

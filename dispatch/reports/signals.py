@@ -1,6 +1,7 @@
 """Keep the reports' stored days honest: every save or delete of a record the reports read
-raises the version of the day it is counted on (dispatch.reports.sums.days_changed), in the
-writer's transaction. Connected in DispatchConfig.ready.
+raises the version of the day it is counted on, and marks that day of its program's cells
+(dispatch.reports.sums.days_changed), in the writer's transaction; a program saved keeps its
+cells' clocks (sums.clocks_keep). Connected in DispatchConfig.ready.
 
 Every write to these tables that the reports read goes through save() or delete() (the
 queryset updates in the code base touch fields no report reads); a bulk load
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from dispatch.models import Assignment, Incident, Program
 from dispatch.reports.engine import program_today, program_zone
-from dispatch.reports.sums import days_changed
+from dispatch.reports.sums import clocks_keep, days_changed
 from field.models import BackupRequest, Outcome
 from referrals.models import ContactAttempt, FollowUp, PoliceReferral
 
@@ -91,8 +92,7 @@ def _program_id(instance):
     return program_id
 
 
-def _program_zones(instance) -> tuple:
-    program_id = _program_id(instance)
+def _zones_of(program_id) -> tuple:
     if program_id is None:
         return ()
     if program_id not in _zones:
@@ -103,8 +103,10 @@ def _program_zones(instance) -> tuple:
     return (_zones[program_id],)
 
 
-def _program_saved(sender, instance, **kwargs):
+def _program_saved(sender, instance, created=False, raw=False, **kwargs):
     _zones.pop(instance.pk, None)
+    if not raw:
+        clocks_keep(instance, created=created)
 
 
 def _changed(sender, instance, **kwargs):
@@ -112,18 +114,34 @@ def _changed(sender, instance, **kwargs):
     moments = MOMENTS[sender](instance)
     if all(moment is None for moment in moments):
         return
-    days_changed(*moments, zones=_program_zones(instance))
+    program_id = _program_id(instance)
+    days_changed(*moments, zones=_zones_of(program_id), program_ids=_programs(program_id))
+
+
+def _programs(program_id) -> tuple | None:
+    # A record of no program (none is, since programs are required) marks every program's day.
+    return None if program_id is None else (program_id,)
 
 
 def _incident_moving(sender, instance, raw=False, update_fields=None, **kwargs):
     """Before an incident is saved with a new received_at (a CAD correcting the time, an edit
-    in the admin), the day it leaves changes too. A save that names its fields without
-    received_at (every status change on the live path) cannot move it and costs no query."""
-    if raw or instance._state.adding or (update_fields is not None and "received_at" not in update_fields):
+    in the admin) or moved to another program, the day and program it leaves change too. A save
+    that names its fields without either (every status change on the live path) cannot move it
+    and costs no query."""
+    if raw or instance._state.adding:
         return
-    previous = Incident.objects.filter(pk=instance.pk).values_list("received_at", flat=True).first()
-    if previous is not None and previous != instance.received_at:
-        days_changed(*_with_follow_ups(instance.pk, previous), zones=_program_zones(instance))
+    if update_fields is not None and not {"received_at", "program", "program_id"} & set(update_fields):
+        return
+    previous = Incident.objects.filter(pk=instance.pk).values_list("received_at", "program_id").first()
+    if previous is None:
+        return
+    received_at, program_id = previous
+    if (received_at, program_id) != (instance.received_at, instance.program_id):
+        days_changed(
+            *_with_follow_ups(instance.pk, received_at),
+            zones=_zones_of(program_id),
+            program_ids=_programs(program_id),
+        )
 
 
 def connect() -> None:

@@ -195,8 +195,8 @@ class Command(BaseCommand):
         # bulk_create sends no signals: the days written are told here, then read and kept so the
         # dashboard's first year does not wait for them.
         first_day = timezone.localdate(self.end - timedelta(days=days), timezone=engine.program_zone())
-        sums.days_changed_between(first_day, engine.program_today())
-        kept = sums.days_fill(first_day, engine.program_today())
+        sums.days_changed_between(first_day, engine.program_today(), program_ids=[self.program.pk])
+        kept = sums.days_fill(first_day, engine.program_today(), program_ids=[self.program.pk])
         summary = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in self.totals.items())
         self.stdout.write(self.style.SUCCESS(f"Created {summary}; kept the sums of {kept} days for reports."))
 
