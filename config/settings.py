@@ -175,6 +175,8 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             # Beside another deployment (or a test worker) on the same Redis database.
             "KEY_PREFIX": env.str("CACHE_PREFIX", default=""),
+            # One pool per process, not one per request (dispatch.redis_pool).
+            "OPTIONS": {"pool_class": "dispatch.redis_pool.SharedConnectionPool"},
         }
     }
 else:

@@ -123,3 +123,26 @@ async def test_a_requests_thread_is_kept_for_the_next_request_and_never_shared_b
     assert (await held)[0] == 200
     assert seen[0] is seen[1] is seen[2]
     assert seen[3] is not seen[2]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_redis")
+async def test_api_requests_through_the_asgi_app_share_one_redis_connection(cad_key, monkeypatch):
+    """Django makes a cache object, and so a Redis connection pool, per async context: every
+    API request connected to Redis anew to read its throttles. Now the process has one pool."""
+    import redis
+
+    connects = []
+    connect = redis.connection.AbstractConnection.connect
+
+    def counted(self, *args, **kwargs):
+        if self._sock is None:  # a pooled connection already open is handed out as it is
+            connects.append(self)
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", counted)
+    for _ in range(4):
+        status, _, units = await http("GET", "/api/v1/units/", authorization=f"Token {cad_key}")
+        assert status == 200, units
+    assert len(connects) <= 1
