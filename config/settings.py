@@ -171,7 +171,8 @@ if REDIS_URL:
     # The API's throttles count in Redis too, so every process counts the same requests.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one Redis client per process, not one per request (dispatch.redis_cache).
+            "BACKEND": "dispatch.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             # Beside another deployment (or a test worker) on the same Redis database.
             "KEY_PREFIX": env.str("CACHE_PREFIX", default=""),

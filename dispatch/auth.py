@@ -4,7 +4,46 @@ from rest_framework.throttling import SimpleRateThrottle
 from dispatch.models import ApiClient
 
 
-class ClientRateThrottle(SimpleRateThrottle):
+class WindowRateThrottle(SimpleRateThrottle):
+    """DRF's SimpleRateThrottle, counted cheaply: DRF keeps the time of each of a caller's
+    requests in one cache entry, read and written whole on every request (a pickled list of up
+    to the rate's N times: 1,200 for an API client). Here the cache holds one number per caller
+    and window of the rate's period (a minute for "N/min", windows aligned to the clock), raised
+    with the cache's incr: more than N in a window are refused until the window ends, which is
+    when Retry-After says to come back (a refused request counts too; the window's end lets
+    the caller in all the same)."""
+
+    def _window(self, request, view) -> str | None:
+        """The cache key of the caller's count in the current window (None: not throttled), and
+        the seconds left in it (self.left)."""
+        self.now = self.timer()
+        ident = self.get_cache_key(request, view)
+        if ident is None:
+            return None
+        window, into = divmod(self.now, self.duration)
+        self.left = self.duration - into
+        return f"{ident}:{int(window)}"
+
+    def _count(self, key: str) -> int:
+        """Count one more in the window; returns the window's count with it."""
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # the window's first: its count lives until the window has ended
+            if self.cache.add(key, 1, timeout=self.duration + 1):
+                return 1
+            return self.cache.incr(key)
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        key = self._window(request, view)
+        return key is None or self._count(key) <= self.num_requests
+
+    def wait(self):
+        return max(1, self.left)
+
+
+class ClientRateThrottle(WindowRateThrottle):
     """Every API answer counts against its caller: an API client or a signed-in person by
     their user ("client" rate), anyone else by address ("anonymous" rate)."""
 
@@ -25,10 +64,10 @@ class ClientRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class BadTokenThrottle(SimpleRateThrottle):
+class BadTokenThrottle(WindowRateThrottle):
     """Wrong tokens from one address: past the "bad_token" rate that address is answered 429
-    until the oldest failure ages out, whatever token it sends. Authentication runs before
-    DRF's throttles, so without this a guesser would only ever see 401s."""
+    until the window ends, whatever token it sends. Authentication runs before DRF's
+    throttles, so without this a guesser would only ever see 401s."""
 
     scope = "bad_token"
 
@@ -37,17 +76,11 @@ class BadTokenThrottle(SimpleRateThrottle):
 
     def refused(self, request) -> bool:
         """Whether the address is over the limit now (counts nothing)."""
-        self.key = self.get_cache_key(request, None)
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        return len(self.history) >= self.num_requests
+        return self.cache.get(self._window(request, None), 0) >= self.num_requests
 
     def failed(self, request) -> None:
         """Count one wrong token from the address."""
-        if not self.refused(request):
-            self.throttle_success()
+        self._count(self._window(request, None))
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):

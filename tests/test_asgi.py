@@ -123,3 +123,34 @@ async def test_a_requests_thread_is_kept_for_the_next_request_and_never_shared_b
     assert (await held)[0] == 200
     assert seen[0] is seen[1] is seen[2]
     assert seen[3] is not seen[2]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("require_redis")
+async def test_api_requests_through_the_asgi_app_share_one_redis_client(cad_key, monkeypatch):
+    """Django makes a cache object per async context, and each its own Redis client, pool and
+    connection: every API request built a client and connected to Redis anew to read its
+    throttles. Now the process has one client."""
+    import redis
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    clients, connects = [], []
+    make, connect = RedisCacheClient.__init__, redis.connection.AbstractConnection.connect
+
+    def made(self, *args, **kwargs):
+        clients.append(self)
+        make(self, *args, **kwargs)
+
+    def counted(self, *args, **kwargs):
+        if self._sock is None:  # a pooled connection already open is handed out as it is
+            connects.append(self)
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisCacheClient, "__init__", made)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", counted)
+    for _ in range(4):
+        status, _, units = await http("GET", "/api/v1/units/", authorization=f"Token {cad_key}")
+        assert status == 200, units
+    assert len(clients) <= 1
+    assert len(connects) <= 1

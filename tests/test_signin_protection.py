@@ -84,8 +84,19 @@ def test_other_roles_may_neither_see_nor_lift_lockouts(client, personas, role):
 
 
 # --- API throttles ---------------------------------------------------------------------------------
+def in_a_minute(second: int):
+    """The clock stopped `second` seconds into a minute of today: the throttles count per
+    minute of the clock, and a test must not see a minute end halfway through."""
+    return time_machine.travel(timezone.now().replace(second=second, microsecond=0), tick=False)
+
+
 def test_bad_tokens_from_one_address_are_answered_429_with_retry_after(db, monkeypatch):
     monkeypatch.setitem(BadTokenThrottle.THROTTLE_RATES, "bad_token", "20/min")
+    with in_a_minute(20):
+        bad_tokens_are_refused()
+
+
+def bad_tokens_are_refused():
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
     answers = [api.get("/api/v1/units/").status_code for _ in range(25)]
@@ -103,20 +114,73 @@ def test_bad_tokens_from_one_address_are_answered_429_with_retry_after(db, monke
     assert good_elsewhere.get("/api/v1/units/").status_code == 200
 
 
-def test_each_api_client_has_its_own_rate_and_is_told_when_to_come_back(db, monkeypatch):
-    monkeypatch.setitem(ClientRateThrottle.THROTTLE_RATES, "client", "5/min")
+def token_clients(*names) -> list[APIClient]:
     clients = []
-    for name in ("cad-1", "cad-2"):
+    for name in names:
         _, key = factories.api_client(name, "cad")
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         clients.append(api)
-    first, second = clients
-    assert [first.get("/api/v1/units/").status_code for _ in range(5)] == [200] * 5
-    refused = first.get("/api/v1/units/")
-    assert refused.status_code == 429
-    assert 0 < int(refused["Retry-After"]) <= 60
-    assert second.get("/api/v1/units/").status_code == 200
+    return clients
+
+
+def test_each_api_client_has_its_own_rate_and_is_told_when_to_come_back(db, monkeypatch):
+    monkeypatch.setitem(ClientRateThrottle.THROTTLE_RATES, "client", "5/min")
+    first, second = token_clients("cad-1", "cad-2")
+    with in_a_minute(20):
+        assert [first.get("/api/v1/units/").status_code for _ in range(5)] == [200] * 5
+        refused = first.get("/api/v1/units/")
+        assert refused.status_code == 429
+        assert 0 < int(refused["Retry-After"]) <= 60
+        assert second.get("/api/v1/units/").status_code == 200
+
+
+def test_a_refused_client_is_let_in_again_when_retry_after_says(db, monkeypatch):
+    """The rate counts per minute of the clock: Retry-After is what is left of the minute."""
+    monkeypatch.setitem(ClientRateThrottle.THROTTLE_RATES, "client", "5/min")
+    (api,) = token_clients("cad-1")
+    with in_a_minute(20) as clock:
+        assert [api.get("/api/v1/units/").status_code for _ in range(5)] == [200] * 5
+        refused = api.get("/api/v1/units/")
+        assert (refused.status_code, refused["Retry-After"]) == (429, "40")
+        clock.shift(39)
+        assert api.get("/api/v1/units/").status_code == 429
+        clock.shift(1)
+        assert [api.get("/api/v1/units/").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+class CacheCalls:
+    """The cache, with every call the throttles make to it kept: (method, value written)."""
+
+    def __init__(self, cache):
+        self.cache, self.calls = cache, []
+
+    def __getattr__(self, name):
+        method = getattr(self.cache, name)
+
+        def called(key, *args, **kwargs):
+            self.calls.append((name, args[0] if name in ("set", "add") else None))
+            return method(key, *args, **kwargs)
+
+        return called
+
+
+def test_an_api_request_costs_its_throttles_two_small_cache_calls(db, monkeypatch):
+    """DRF's throttle read and wrote a caller's every request time, as one pickled list (up to
+    1,200 of them at the default rate), on every request; and the bad-token check read the
+    address's. Now: the address's count of bad tokens read, the client's count raised."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    calls = CacheCalls(cache)
+    monkeypatch.setattr(SimpleRateThrottle, "cache", calls)
+    (api,) = token_clients("cad-1")
+    with in_a_minute(20):
+        assert api.get("/api/v1/units/").status_code == 200
+        calls.calls.clear()  # the minute's first request makes its count
+        for _ in range(10):
+            assert api.get("/api/v1/units/").status_code == 200
+    assert calls.calls == [("get", None), ("incr", None)] * 10
 
 
 def test_the_default_rates_are_generous():
