@@ -7,6 +7,7 @@ what makes delivery reliable: clients `resume` from the last id they saw.
 """
 
 import asyncio
+import json
 import logging
 from datetime import datetime, timedelta
 from functools import partial
@@ -55,6 +56,26 @@ def event_as_message(event: Event) -> dict:
     return {"id": event.id, "type": event.type, "at": utc_iso(event.at), "data": event.data}
 
 
+def event_as_text(event: Event) -> str:
+    """The event as a socket sends it (JSON text), encoded once however many sockets send it."""
+    return json.dumps(event_as_message(event))
+
+
+def event_push_message(event: Event, prev: int, prev_unit: int | None) -> dict:
+    """What the channel layer carries for one event: the text every socket sends as it is
+    (never decoded and encoded again per socket), and what a socket decides by: the id, the
+    type, the audience and the ids before it (`prev` overall, `prev_unit` for its unit)."""
+    return {
+        "type": "event.deliver",
+        "event": {"id": event.id, "type": event.type},
+        "text": event_as_text(event),
+        "unit_id": event.unit_id,
+        "program_id": event.program_id,
+        "prev": prev,
+        "prev_unit": prev_unit,
+    }
+
+
 def event_record(type: str, data: dict, unit=None) -> Event:
     """Store an event in the caller's transaction and send it once that transaction commits.
 
@@ -95,15 +116,7 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
             # The unit's tablets first: they are the ones a person in crisis is waiting on.
             groups.insert(0, unit_group(event.unit_id))
             prev_unit, newest_by_unit[event.unit_id] = newest_by_unit[event.unit_id], event.id
-        message = {
-            "type": "event.deliver",
-            "event": event_as_message(event),
-            "unit_id": event.unit_id,
-            "program_id": event.program_id,
-            "prev": newest,
-            "prev_unit": prev_unit,
-        }
-        pushes.append((groups, message))
+        pushes.append((groups, event_push_message(event, newest, prev_unit)))
         newest = event.id
     transaction.on_commit(partial(events_send, pushes))
     events_recorded.send(sender=Event, events=events)
