@@ -254,6 +254,11 @@ class EventStreamConsumer(SessionBoundConsumer):
     # Which "previous event" id of a pushed message belongs to this consumer's audience.
     prev_key: str = "prev"
 
+    def prev_of(self, message: dict) -> int | None:
+        """The id of the event before this one among those this socket may see (or of one
+        before that: the socket then reads the log for the gap; None: it must)."""
+        return message.get(self.prev_key)
+
     async def connect(self):
         self.groups_joined: list[str] = []
         self.start: int = 0
@@ -388,7 +393,7 @@ class EventStreamConsumer(SessionBoundConsumer):
         async with self.send_lock:
             if event["id"] <= self.high:
                 return  # already sent from the log, or older than this stream
-            prev = message.get(self.prev_key)
+            prev = self.prev_of(message)
             if prev is None or prev > self.high:
                 # An earlier event is missing here: send it (and any other) from the log first.
                 await self._fill(upto=event["id"] - 1)
@@ -484,3 +489,12 @@ class DispatchConsumer(EventStreamConsumer):
 
     def may_see(self, message) -> bool:
         return message.get("program_id") in self.program_ids
+
+    def prev_of(self, message: dict) -> int | None:
+        """A console of one program: the event before it in that program. Before, it was the
+        one before it overall, most often another program's, which this console never has:
+        with several programs nearly every live event read the log first, a query per event
+        per console. A console of several programs still goes by the overall one."""
+        if self.program_ids == {message.get("program_id")}:
+            return message.get("prev_program")
+        return message.get("prev")
