@@ -208,8 +208,9 @@ async def _push(pushes: list[tuple[list[str], dict]]) -> None:
     layer = get_channel_layer()
 
     async def send(group: str, messages: list[dict]) -> None:
-        # Several events for one group travel as one message (each group_send costs four
-        # Redis round trips): a tablet has its assignment.created as soon as its unit.updated.
+        # Several events for one group travel as one message (a group_send is a Redis round
+        # trip, one after another per process): a tablet has its assignment.created as soon as
+        # its unit.updated.
         message = messages[0] if len(messages) == 1 else {"type": "events.deliver", "messages": messages}
         try:
             await layer.group_send(group, message)
