@@ -21,7 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Max, Min
 
-from dispatch.events import event_as_message
+from dispatch.events import event_as_text
 from dispatch.groups import dispatch_group
 from dispatch.jsonbounds import BoundedJSONDecoding, JSONTooDeep
 from dispatch.models import Event, Program
@@ -254,6 +254,11 @@ class EventStreamConsumer(SessionBoundConsumer):
     # Which "previous event" id of a pushed message belongs to this consumer's audience.
     prev_key: str = "prev"
 
+    def prev_of(self, message: dict) -> int | None:
+        """The id of the event before this one among those this socket may see (or of one
+        before that: the socket then reads the log for the gap; None: it must)."""
+        return message.get(self.prev_key)
+
     async def connect(self):
         self.groups_joined: list[str] = []
         self.start: int = 0
@@ -355,19 +360,20 @@ class EventStreamConsumer(SessionBoundConsumer):
             await self.send_json({"type": "error", "code": "bad_message", "detail": "Not JSON."})
 
     # --- sending (always under send_lock) -------------------------------------------------------
-    async def _emit(self, message: dict) -> None:
-        """Send one event if it is newer than everything sent; never twice, never backwards."""
-        if message["id"] <= self.high:
+    async def _emit(self, event_id: int, text: str) -> None:
+        """Send one event (its JSON text, encoded once for every socket: dispatch.events) if
+        it is newer than everything sent; never twice, never backwards."""
+        if event_id <= self.high:
             return
-        await self.send_json(message)
-        self.high = message["id"]
+        await self.send(text_data=text)
+        self.high = event_id
 
     async def _fill(self, upto: int | None = None) -> None:
         """Send, from the log and in order, every visible event after `high` (up to `upto`)."""
         while True:
             batch = await database_sync_to_async(self._events_after)(self.high, REPLAY_BATCH, upto)
-            for message in batch:
-                await self._emit(message)
+            for event_id, text in batch:
+                await self._emit(event_id, text)
             if len(batch) < REPLAY_BATCH:
                 return
 
@@ -387,11 +393,11 @@ class EventStreamConsumer(SessionBoundConsumer):
         async with self.send_lock:
             if event["id"] <= self.high:
                 return  # already sent from the log, or older than this stream
-            prev = message.get(self.prev_key)
+            prev = self.prev_of(message)
             if prev is None or prev > self.high:
                 # An earlier event is missing here: send it (and any other) from the log first.
                 await self._fill(upto=event["id"] - 1)
-            await self._emit(event)
+            await self._emit(event["id"], message["text"])
 
     async def events_deliver(self, message):
         """Several live events for this socket's group in one channel-layer message, in id
@@ -454,11 +460,12 @@ class EventStreamConsumer(SessionBoundConsumer):
     def _any_between(self, after: int, upto: int) -> bool:
         return self.visible_events().filter(id__gt=after, id__lte=upto).exists()
 
-    def _events_after(self, after: int, limit: int, upto: int | None = None) -> list[dict]:
+    def _events_after(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, str]]:
+        """(id, JSON text) of the visible events after `after`, encoded here, off the loop."""
         events = self.visible_events().filter(id__gt=after)
         if upto is not None:
             events = events.filter(id__lte=upto)
-        return [event_as_message(event) for event in events.order_by("id")[:limit]]
+        return [(event.id, event_as_text(event)) for event in events.order_by("id")[:limit]]
 
 
 class DispatchConsumer(EventStreamConsumer):
@@ -482,3 +489,12 @@ class DispatchConsumer(EventStreamConsumer):
 
     def may_see(self, message) -> bool:
         return message.get("program_id") in self.program_ids
+
+    def prev_of(self, message: dict) -> int | None:
+        """A console of one program: the event before it in that program. Before, it was the
+        one before it overall, most often another program's, which this console never has:
+        with several programs nearly every live event read the log first, a query per event
+        per console. A console of several programs still goes by the overall one."""
+        if self.program_ids == {message.get("program_id")}:
+            return message.get("prev_program")
+        return message.get("prev")

@@ -7,6 +7,7 @@ what makes delivery reliable: clients `resume` from the last id they saw.
 """
 
 import asyncio
+import json
 import logging
 from datetime import datetime, timedelta
 from functools import partial
@@ -55,6 +56,30 @@ def event_as_message(event: Event) -> dict:
     return {"id": event.id, "type": event.type, "at": utc_iso(event.at), "data": event.data}
 
 
+def event_as_text(event: Event) -> str:
+    """The event as a socket sends it (JSON text), encoded once however many sockets send it."""
+    return json.dumps(event_as_message(event))
+
+
+def event_push_message(
+    event: Event, prev: int, prev_unit: int | None, prev_program: int | None = None
+) -> dict:
+    """What the channel layer carries for one event: the text every socket sends as it is
+    (never decoded and encoded again per socket), and what a socket decides by: the id, the
+    type, the audience and the ids before it (`prev` overall, `prev_unit` for its unit,
+    `prev_program` for its program; None: not known, the socket reads the log)."""
+    return {
+        "type": "event.deliver",
+        "event": {"id": event.id, "type": event.type},
+        "text": event_as_text(event),
+        "unit_id": event.unit_id,
+        "program_id": event.program_id,
+        "prev": prev,
+        "prev_unit": prev_unit,
+        "prev_program": prev_program,
+    }
+
+
 def event_record(type: str, data: dict, unit=None) -> Event:
     """Store an event in the caller's transaction and send it once that transaction commits.
 
@@ -70,21 +95,24 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
     """event_record() for several events (type, data, unit) at once: one INSERT, ids in the
     order given, and one push for all of them after the commit.
 
-    Each pushed message names the event before it, overall (`prev`) and for its unit
-    (`prev_unit`): a socket sends a pushed event at once when it has sent that one, and fills
-    the gap from the log first when it has not (dispatch.consumers). Nothing is pushed when
-    the transaction, or the savepoint this runs in, rolls back: Django drops the commit hook
-    with it.
+    Each pushed message names the event before it, overall (`prev`), for its unit
+    (`prev_unit`) and for its program (`prev_program`): a socket sends a pushed event at once
+    when it has sent that one, and fills the gap from the log first when it has not
+    (dispatch.consumers). Nothing is pushed when the transaction, or the savepoint this runs
+    in, rolls back: Django drops the commit hook with it.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record() must run inside transaction.atomic()")
+    programs = [_program_of(data, unit) for _type, data, unit in items]
     units = [unit.pk for _type, _data, unit in items if unit is not None]
-    newest, newest_by_unit = _newest_under_lock(list(dict.fromkeys(units)))
+    newest, newest_by_unit, newest_by_program = _newest_under_lock(
+        list(dict.fromkeys(units)), list(dict.fromkeys(programs))
+    )
     now = timezone.now()
     events = Event.objects.bulk_create(
         [
-            Event(type=type, at=now, data=data, unit=unit, program_id=_program_of(data, unit))
-            for type, data, unit in items
+            Event(type=type, at=now, data=data, unit=unit, program_id=program_id)
+            for (type, data, unit), program_id in zip(items, programs, strict=True)
         ]
     )
     pushes = []
@@ -95,15 +123,8 @@ def events_record(items: list[tuple[str, dict, object]]) -> list[Event]:
             # The unit's tablets first: they are the ones a person in crisis is waiting on.
             groups.insert(0, unit_group(event.unit_id))
             prev_unit, newest_by_unit[event.unit_id] = newest_by_unit[event.unit_id], event.id
-        message = {
-            "type": "event.deliver",
-            "event": event_as_message(event),
-            "unit_id": event.unit_id,
-            "program_id": event.program_id,
-            "prev": newest,
-            "prev_unit": prev_unit,
-        }
-        pushes.append((groups, message))
+        prev_program, newest_by_program[event.program_id] = newest_by_program[event.program_id], event.id
+        pushes.append((groups, event_push_message(event, newest, prev_unit, prev_program)))
         newest = event.id
     transaction.on_commit(partial(events_send, pushes))
     events_recorded.send(sender=Event, events=events)
@@ -124,9 +145,11 @@ def _program_of(data: dict, unit) -> int:
     return program_id
 
 
-def _newest_under_lock(unit_ids: list[int]) -> tuple[int, dict[int, int]]:
+def _newest_under_lock(
+    unit_ids: list[int], program_ids: list[int]
+) -> tuple[int, dict[int, int], dict[int, int]]:
     """Take the lock that orders ids and read, under it and in one query, the newest event id
-    overall and for each of `unit_ids` (0: none).
+    overall, for each of `unit_ids` and for each of `program_ids` (0: none).
 
     Asked on every call, never remembered: the transaction's own earlier events are visible
     to it, and a rolled-back savepoint has taken its events (and perhaps the lock) away, so
@@ -136,16 +159,27 @@ def _newest_under_lock(unit_ids: list[int]) -> tuple[int, dict[int, int]]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_ID_LOCK])
-    # Read under the same lock (SQLite: under its one write lock). Each unit's newest is a
-    # subquery of the one row read, run once.
+    # Read under the same lock (SQLite: under its one write lock). Each unit's and program's
+    # newest is a subquery of the one row read, run once (on the indexes event_unit_id and
+    # event_program_id).
     latest = Event.objects.order_by("-id").values_list("id", flat=True)
     of_units = {
         f"of_unit_{n}": Subquery(latest.filter(unit_id=unit_id)[:1]) for n, unit_id in enumerate(unit_ids)
     }
-    row = latest.annotate(**of_units).values_list("id", *of_units).first()
+    of_programs = {
+        f"of_program_{n}": Subquery(latest.filter(program_id=program_id)[:1])
+        for n, program_id in enumerate(program_ids)
+    }
+    row = latest.annotate(**of_units, **of_programs).values_list("id", *of_units, *of_programs).first()
     if row is None:  # an empty log
-        return 0, dict.fromkeys(unit_ids, 0)
-    return row[0], {unit_id: of_unit or 0 for unit_id, of_unit in zip(unit_ids, row[1:], strict=True)}
+        return 0, dict.fromkeys(unit_ids, 0), dict.fromkeys(program_ids, 0)
+    by_unit = row[1 : 1 + len(unit_ids)]
+    by_program = row[1 + len(unit_ids) :]
+    return (
+        row[0],
+        {unit_id: newest or 0 for unit_id, newest in zip(unit_ids, by_unit, strict=True)},
+        {program_id: newest or 0 for program_id, newest in zip(program_ids, by_program, strict=True)},
+    )
 
 
 def events_send(pushes: list[tuple[list[str], dict]]) -> None:
@@ -174,8 +208,9 @@ async def _push(pushes: list[tuple[list[str], dict]]) -> None:
     layer = get_channel_layer()
 
     async def send(group: str, messages: list[dict]) -> None:
-        # Several events for one group travel as one message (each group_send costs four
-        # Redis round trips): a tablet has its assignment.created as soon as its unit.updated.
+        # Several events for one group travel as one message (a group_send is a Redis round
+        # trip, one after another per process): a tablet has its assignment.created as soon as
+        # its unit.updated.
         message = messages[0] if len(messages) == 1 else {"type": "events.deliver", "messages": messages}
         try:
             await layer.group_send(group, message)

@@ -556,6 +556,8 @@ class Event(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["unit", "id"], name="event_unit_id"),
+            # The newest of a program's events, read under the id lock (dispatch.events).
+            models.Index(fields=["program", "id"], name="event_program_id"),
             models.Index(fields=["at"], name="event_at"),
         ]
 

@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import uuid
+import weakref
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -35,12 +37,29 @@ def _database_ok() -> bool:
         connection.close_if_unusable_or_obsolete()
 
 
+# Each layer's health channel, per event loop: made once and asked again on every check. On
+# Redis pub/sub a channel is a subscription that stays until a receive on it is cancelled, so a
+# new channel per check (a load balancer asks every few seconds) was one more for ever.
+_HEALTH_CHANNELS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
 async def _channel_layer_ok() -> bool:
     layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
-    await layer.send(channel, {"type": "healthz.ping"})
-    message = await asyncio.wait_for(layer.receive(channel), timeout=2)
-    return message.get("type") == "healthz.ping"
+    channels = _HEALTH_CHANNELS.setdefault(layer, weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    if loop not in channels:
+        channels[loop] = await layer.new_channel("healthz.")
+    token = uuid.uuid4().hex
+    try:
+        await layer.send(channels[loop], {"type": "healthz.ping", "token": token})
+        async with asyncio.timeout(2):
+            # A ping of an earlier check that timed out may still come first.
+            while (await layer.receive(channels[loop])).get("token") != token:
+                pass
+    except BaseException:
+        channels.pop(loop, None)  # a cancelled receive gave the channel up: the next check makes one
+        raise
+    return True
 
 
 @require_GET

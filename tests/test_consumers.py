@@ -352,15 +352,7 @@ async def test_events_arriving_out_of_order_reach_the_client_in_order_once(
         program_id = await db(lambda: first_program().pk)()
         for event, prev in [(second, first.id), (first, first.id - 1)]:
             await layer.group_send(
-                dispatch_group(program_id),
-                {
-                    "type": "event.deliver",
-                    "event": events_module.event_as_message(event),
-                    "unit_id": None,
-                    "program_id": program_id,
-                    "prev": prev,
-                    "prev_unit": None,
-                },
+                dispatch_group(program_id), events_module.event_push_message(event, prev, None)
             )
         received = await drain(ws, quiet=0.5)
         assert [m["id"] for m in received] == [first.id, second.id]
@@ -394,6 +386,45 @@ async def test_an_assigns_events_reach_the_tablet_in_one_layer_message_in_order_
         assert received[0]["id"] < received[1]["id"]
     unit_sends = [kind for group, kind in sent if group.startswith("unit.")]
     assert unit_sends == ["events.deliver"]
+
+
+async def test_a_live_event_is_encoded_once_however_many_sockets_send_it(personas, settings, monkeypatch):
+    """Five consoles hear one event: its JSON is written once (dispatch.events), and each
+    socket sends that text as it is, not an encoding of its own."""
+    import json
+
+    settings.EVENT_CATCHUP_SECONDS = 60  # only the push may bring it here (a fill encodes its own)
+    from contextlib import AsyncExitStack
+
+    from django.db import transaction
+
+    real_dumps = json.dumps
+    encoded = []
+
+    def counting_dumps(obj, *args, **kwargs):
+        if isinstance(obj, dict) and obj.get("type") == EventType.INCIDENT_UPDATED:
+            encoded.append(obj.get("id"))
+        return real_dumps(obj, *args, **kwargs)
+
+    def an_update():
+        with transaction.atomic():
+            return event_record(EventType.INCIDENT_UPDATED, {"n": 1})
+
+    async with AsyncExitStack() as stack:
+        consoles = [
+            await stack.enter_async_context(socket("/ws/dispatch/", personas["dispatcher"])) for _ in range(5)
+        ]
+        start = await db(a_recorded_event_id)()
+        for console in consoles:  # live: every later event goes straight out
+            await console.send_json_to({"type": "resume", "last_event_id": start})
+        for console in consoles:
+            assert await drain(console, quiet=0.2) == []
+        monkeypatch.setattr(json, "dumps", counting_dumps)
+        event = await db(an_update)()
+        received = [await receive(console) for console in consoles]
+        monkeypatch.undo()
+    assert received == [json.loads(json.dumps(events_module.event_as_message(event)))] * 5
+    assert encoded == [event.id]
 
 
 # --- ack -----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from dispatch.models import ApiClient, Incident, Shift, Unit
 from tests import factories
+from tests.realtime_support import fresh_channel_layer  # noqa: F401 - a fixture
 
 
 def run_settings(env: dict) -> subprocess.CompletedProcess:
@@ -75,6 +76,24 @@ def test_healthz_answers_503_when_the_channel_layer_does_not(client, db):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "channel_layer": False}
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("fresh_channel_layer")
+async def test_healthz_asks_the_channel_layer_on_one_channel_however_often_it_is_asked(require_redis):
+    """On Redis pub/sub a channel is a subscription: a new one per check would pile up."""
+    import redis
+
+    from dispatch.views import _channel_layer_ok
+
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        for _ in range(3):
+            assert await _channel_layer_ok()
+        assert len(client.pubsub_channels(f"{prefix}healthz.*")) == 1
+    finally:
+        client.close()
 
 
 # --- OpenAPI ---------------------------------------------------------------------------------

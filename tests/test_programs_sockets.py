@@ -70,3 +70,41 @@ async def test_a_console_of_program_a_hears_only_as_events_and_a_statewide_one_h
         told = await drain(queue, quiet=0.5)
         follow_up_ids = await db(lambda: list(a_call.follow_ups.values_list("pk", flat=True)))()
         assert [m["id"] for m in told] == follow_up_ids
+
+
+async def test_a_console_of_one_program_sends_its_events_live_without_reading_the_log_for_another_programs(
+    settings, monkeypatch
+):
+    """Each pushed event names the one before it in its program: a console of program A does
+    not take B's events in between for a gap to fill from the log (a query per event)."""
+    from django.db import transaction
+
+    from dispatch.consumers import DispatchConsumer
+    from dispatch.events import EventType, event_record
+
+    settings.EVENT_CATCHUP_SECONDS = 60  # only the push brings them here
+    world = await db(_setup)()
+    reads = []
+    real_events_after = DispatchConsumer._events_after
+
+    def counted_events_after(self, after, limit, upto=None):
+        reads.append((after, upto))
+        return real_events_after(self, after, limit, upto)
+
+    def record(slug, n):
+        with transaction.atomic():
+            return event_record(EventType.INCIDENT_UPDATED, {"program": slug, "n": n}).id
+
+    monkeypatch.setattr(DispatchConsumer, "_events_after", counted_events_after)
+    async with socket("/ws/dispatch/", world["a_dispatcher"]) as mine:
+        start = await db(record)("denver-star", 0)
+        await mine.send_json_to({"type": "resume", "last_event_id": start})
+        assert await drain(mine, quiet=0.3) == []
+        reads.clear()
+        mine_ids = []
+        for n in range(1, 4):
+            await db(record)("aurora-art", n)
+            mine_ids.append(await db(record)("denver-star", n))
+        heard = await drain(mine, quiet=0.5)
+    assert [m["id"] for m in heard] == mine_ids
+    assert reads == []
