@@ -482,10 +482,13 @@ def test_an_assign_of_a_call_received_on_an_earlier_day_stays_within_its_query_b
     incident) raises the day's version and reads the call's follow-ups, whose days a filtered
     report counts by the call (the report-day signals).
 
-    The budget, 15 (16 on PostgreSQL): the 11 of a call received today, and twice (for the
-    assignment and for the incident) the follow-ups read and the day's version raised."""
+    The budget, 16 on PostgreSQL: the 12 of a call received today, and twice (for the
+    assignment and for the incident) the follow-ups read and the day's version raised together
+    with its report-cell mark (one statement, dispatch.reports.sums._raise_and_mark). 17 on
+    SQLite: its 11, and there the mark is a statement of its own (SQLite has no data-modifying
+    WITH), so each write costs three."""
     statements = assign_statements(cad, unit, personas, received_at=timezone.now() - timedelta(days=3))
-    budget = 16 if settings.USING_POSTGRES else 15
+    budget = 16 if settings.USING_POSTGRES else 17
     assert len(statements) <= budget, "\n".join(statements)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dispatch', '0020_program_screening_and_hours'),
+        ("dispatch", "0021_report_cells"),
     ]
 
     operations = [
