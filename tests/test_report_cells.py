@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from dispatch.models import Incident, Program, ReportCell, ReportClock, ReportMark, ReportSums
 from dispatch.programs import first_program
 from dispatch.reports import engine, sections, sums
-from referrals.models import FollowUp
+from referrals.models import FollowUp, PoliceReferral
 from tests.test_reports import (
     MARCH,
     T0,
@@ -188,6 +188,37 @@ def test_a_call_moved_to_another_day_or_program_leaves_the_first(dataset):
     # Side by side on the deployment's clock, both programs.
     both = dataclasses.replace(MARCH, call_type="TRESPASS", program_ids=(denver.pk, eastern.pk))
     assert sections.calls_summary(both)["total"] == 1
+
+
+def test_a_follow_up_or_referral_moved_to_another_program_leaves_the_first(dataset):
+    """Not only a call: a follow-up or a police referral, which the reports count by its own
+    program, marks the program it leaves as well as the one it joins, so neither program's
+    cells keep counting it where it was."""
+    _build()
+    eastern = Program.objects.create(slug="east-care", name="East Care", time_zone="America/Denver")
+    denver_march = _program_march()
+    eastern_march = dataclasses.replace(MARCH, **engine.ReportFilters.program_scope(eastern))
+    assert not ReportMark.objects.exists()
+    before = _from_records(denver_march)
+
+    follow_up = FollowUp.objects.get(incident__isnull=True, created_at=T0 + timedelta(hours=2))
+    follow_up.program = eastern
+    follow_up.save()
+    referral = PoliceReferral.objects.filter(call_type_code="CIVIL").get()
+    referral.program = eastern
+    referral.save()
+
+    marked = set(ReportMark.objects.values_list("program_id", flat=True))
+    assert marked == {first_program().pk, eastern.pk}
+    for filters in (denver_march, eastern_march):
+        sums._cells_refresh_for(filters)
+        assert _from_cells(filters) == _from_records(filters)
+    after, moved = _from_records(denver_march), _from_records(eastern_march)
+    assert (after.follow_ups, sum(after.referrals.values())) == (
+        before.follow_ups - 1,
+        sum(before.referrals.values()) - 1,
+    )
+    assert (moved.follow_ups, sum(moved.referrals.values())) == (1, 1)
 
 
 def test_a_program_on_another_clock_has_its_own_days_cells(db):

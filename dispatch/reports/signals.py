@@ -123,30 +123,47 @@ def _programs(program_id) -> tuple | None:
     return None if program_id is None else (program_id,)
 
 
-def _incident_moving(sender, instance, raw=False, update_fields=None, **kwargs):
-    """Before an incident is saved with a new received_at (a CAD correcting the time, an edit
-    in the admin) or moved to another program, the day and program it leaves change too. A save
-    that names its fields without either (every status change on the live path) cannot move it
-    and costs no query."""
+# What decides where a record is counted: its day (directly or through the record it belongs
+# to) and its program. A save that changes one of these moves the record out of a day and
+# program, which change too.
+PLACED_BY = {
+    Incident: ("received_at", "program"),
+    Assignment: ("incident",),  # counted by its call's program
+    FollowUp: ("created_at", "incident", "program"),
+    PoliceReferral: ("created_at", "program"),
+    Outcome: ("assignment",),
+    BackupRequest: ("assignment",),
+    ContactAttempt: ("follow_up",),
+}
+
+
+def _moving(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Before a record is saved with a new day (a CAD correcting a call's time, an edit in the
+    admin) or program, or moved to another call or assignment, the day and program it leaves
+    change too: the record as it is stored is marked. A save that names its fields without any
+    of these (every status change on the live path) cannot move it and costs no query."""
     if raw or instance._state.adding:
         return
-    if update_fields is not None and not {"received_at", "program", "program_id"} & set(update_fields):
+    fields = [sender._meta.get_field(name) for name in PLACED_BY[sender]]
+    names = {name for field in fields for name in (field.name, field.attname)}
+    if update_fields is not None and not names & set(update_fields):
         return
-    previous = Incident.objects.filter(pk=instance.pk).values_list("received_at", "program_id").first()
-    if previous is None:
+    columns = [field.attname for field in fields]
+    previous = sender.objects.filter(pk=instance.pk).values(*columns).first()
+    if previous is None or all(previous[c] == getattr(instance, c) for c in columns):
         return
-    received_at, program_id = previous
-    if (received_at, program_id) != (instance.received_at, instance.program_id):
-        days_changed(
-            *_with_follow_ups(instance.pk, received_at),
-            zones=_zones_of(program_id),
-            program_ids=_programs(program_id),
-        )
+    # A fresh instance, so nothing cached on the one being saved (its new call or assignment)
+    # is read for the stored record.
+    now = {field.attname: getattr(instance, field.attname) for field in sender._meta.concrete_fields}
+    stored = sender(**(now | previous))
+    program_id = _program_id(stored)
+    days_changed(*MOMENTS[sender](stored), zones=_zones_of(program_id), program_ids=_programs(program_id))
 
 
 def connect() -> None:
     post_save.connect(_program_saved, sender=Program, dispatch_uid="report-days-program-zone")
-    pre_save.connect(_incident_moving, sender=Incident, dispatch_uid="report-days-incident-moving")
+    for model in PLACED_BY:
+        pre_save.connect(_moving, sender=model, dispatch_uid=f"report-days-{model._meta.label}-moving")
     for model in MOMENTS:
         post_save.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-save")
         post_delete.connect(_changed, sender=model, dispatch_uid=f"report-days-{model._meta.label}-delete")
