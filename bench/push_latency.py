@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from tablets import Counts, Fleet, cause_details, cause_rows, now
+from tablets import Counts, Fleet, call_location, cause_details, cause_rows, now
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -201,7 +201,7 @@ class Measure:
             "call_type": self.t.spec["call_type"],
             "priority": 3,
             "received_at": datetime.now(UTC).isoformat(),
-            "location": {"address": f"{100 + number} Main St", "latitude": 39.74, "longitude": -104.99},
+            "location": call_location(number),
             "caller": {"name": "Bench Caller", "phone": "555-0100"},
             "narrative": "Person sitting on the sidewalk, appears confused, asking for help. " * 3,
             "screening": {

@@ -50,7 +50,7 @@ from push_latency import (
     start_daphnes,
     wait_healthy,
 )
-from tablets import PLANNED, Counts, Fleet, cause_details, cause_rows, now
+from tablets import PLANNED, Counts, Fleet, call_location, cause_details, cause_rows, now
 
 # Targets on 2 cores (issue 17).
 TARGET_P99_BURST_MS = 250.0
@@ -235,7 +235,7 @@ class Run:
             "call_type": self.spec["call_type"],
             "priority": 3,
             "received_at": datetime.now(UTC).isoformat(),
-            "location": {"address": f"{100 + number} Main St", "latitude": 39.74, "longitude": -104.99},
+            "location": call_location(number),
             "caller": {"name": "Bench Caller", "phone": "555-0100"},
             "narrative": "Person sitting on the sidewalk, appears confused, asking for help.",
             "screening": {

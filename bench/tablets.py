@@ -36,6 +36,20 @@ BACKOFF_FIRST = 0.5
 BACKOFF_CAP = 8.0
 HANDSHAKE_TIMEOUT = 60
 
+
+def call_location(number: int) -> dict:
+    """Where the benchmarks' call `number` is: a point of a 50 x 50 grid over the city, about
+    220 m apart, so that no call is within another's duplicate radius (150 m: most calls are
+    nobody's duplicate). Every call at one point made each one list all the open calls before it
+    as possible duplicates, and carry them in its events: a burst at one address, not a day."""
+    row, column = number % 50, number // 50 % 50
+    return {
+        "address": f"{100 + number} Main St",
+        "latitude": round(39.70 + row * 0.002, 6),
+        "longitude": round(-105.05 + column * 0.0026, 6),
+    }
+
+
 # Why a connection ended (Tablet.ends), grouped by what comes before the first ":".
 PLANNED = "planned"
 CAUSE_GROUPS = {
