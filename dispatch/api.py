@@ -50,6 +50,13 @@ class IncidentListCreate(APIView):
         incident, created = services.incident_upsert_from_api(
             client=request.user.api_client, data=payload.validated_data
         )
+        if created and not payload.validated_data.get("cancelled"):
+            # Just written as it stands, with no assignment yet: shown as its incident.created
+            # event shows it (the API's own representation), without reading it back. One that
+            # arrived cancelled was changed again after: read back.
+            return Response(
+                services.incident_event_data(incident, assignments=[]), status=status.HTTP_201_CREATED
+            )
         incident = selectors.incident_list_visible(request.user).get(pk=incident.pk)
         return Response(
             IncidentOut(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -100,7 +100,11 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
             raise
 
     def authenticate_credentials(self, key):
-        client = ApiClient.objects.select_related("user").filter(key_hash=ApiClient.hash_key(key)).first()
+        client = (
+            ApiClient.objects.select_related("user", "program")
+            .filter(key_hash=ApiClient.hash_key(key))
+            .first()
+        )
         if client is None or not client.is_active or not client.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid token.")
         # role_of() reads the role from here without another query.

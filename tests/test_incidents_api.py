@@ -66,6 +66,57 @@ def test_it_creates_an_incident_and_screens_it(cad, call_types):
     assert incident.call_type == call_types["WELFARE"]
 
 
+def test_the_answer_to_a_create_is_the_incident_as_read_back_and_as_dispatch_was_told(cad, call_types):
+    """The create answers from what it has just written (no second read): it must be exactly
+    what a GET shows and what the incident.created event carried, a possible duplicate, the
+    screening and the times included."""
+    first = post(cad, body(external_id="CAD-1"))
+    assert first.status_code == 201
+    second = post(
+        cad,
+        body(
+            external_id="CAD-2",
+            screening={"weapons": True, "violence": False, "medical_emergency": False, "police_only": False},
+            narrative="x" * 300,
+        ),
+    )
+    assert second.status_code == 201, second.json()
+    shown = cad.get(f"{URL}{second.json()['id']}/").json()
+    told = Event.objects.filter(type="incident.created").latest("id").data
+    assert second.json() == shown == told
+    assert shown["possible_duplicates"] == [first.json()["id"]]
+    assert shown["eligibility"]["eligible"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_stays_within_its_query_budget(cad, call_types, settings):
+    """An incident's create, besides BEGIN, COMMIT and savepoints: the API client (with its
+    program); the call already sent under this external_id, locked; the call type and the
+    program's own terms for it; the possible duplicates; two writes (the incident, its history);
+    (the lock that orders event ids;) the newest event ids; the event. 9 (10 on PostgreSQL). It
+    was 13 (14): the program read apart, the new call's assignments read for its event, and the
+    call read back, with its assignments, for the answer. A process's first create also reads the
+    program's slug and the webhook subscriptions, which it keeps: the second is measured."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert post(cad, body(external_id="CAD-0")).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert (
+            post(
+                cad, body(location={"address": "9 Elm St", "latitude": 39.70, "longitude": -105.0})
+            ).status_code
+            == 201
+        )
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT") and "SAVEPOINT" not in q["sql"]
+    ]
+    budget = 10 if settings.USING_POSTGRES else 9
+    assert len(statements) <= budget, "\n".join(statements)
+
+
 def test_it_tells_dispatch_about_a_new_incident(cad, call_types):
     post(cad, body())
     event = Event.objects.get()

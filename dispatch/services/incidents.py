@@ -295,7 +295,8 @@ def incident_create(
                 ],
             },
         )
-        event_record(EventType.INCIDENT_CREATED, incident_event_data(incident))
+        # A call just created has no assignment yet: nothing to read.
+        event_record(EventType.INCIDENT_CREATED, incident_event_data(incident, assignments=[]))
     return incident
 
 
