@@ -1,6 +1,6 @@
 """The dashboard's day cells (dispatch.reports.sums): every settled day of a program kept ahead
 of time for each filter the dashboard offers, so the first view of a year with any filter reads
-no record but today's and yesterday's; against the hand-built dataset of tests/test_reports.py,
+no record but today's; against the hand-built dataset of tests/test_reports.py,
 and against the record-reading engine for every combination of filters."""
 
 import dataclasses
@@ -101,7 +101,7 @@ def test_every_filter_the_dashboard_offers_adds_up_from_the_cells_as_the_records
     assert {day: t for day, t in cells.items() if t != engine.Totals()} == by_day
 
 
-def test_a_cold_filtered_year_reads_no_record_but_today_and_yesterday(dataset, monkeypatch):
+def test_a_cold_filtered_year_reads_no_record_but_today(dataset, monkeypatch):
     _build()
     today = engine.program_today(ZONE)
     year = engine.ReportFilters(
@@ -123,11 +123,40 @@ def test_a_cold_filtered_year_reads_no_record_but_today_and_yesterday(dataset, m
         data = sections.dashboard(year)
     # c1 c3 c5 c6 c7 c10 and the last evening of February; c1 c3 c6 c7 and February's sent.
     assert data["calls"]["total"] == 7 and data["calls"]["dispatched"] == 5
-    # The only records read: yesterday's and today's.
-    assert spans == [engine.day_bounds(today - timedelta(days=1), today, ZONE)]
+    # The only records read: today's (yesterday's cells computed after its midnight's grace).
+    assert spans == [engine.day_bounds(today, today, ZONE)]
     reads = [q["sql"] for q in queries if any(f"_{table}" in q["sql"] for table in RECORD_TABLES)]
-    assert reads and len(reads) <= 12  # one reader's fixed queries, over those two days
+    assert reads and len(reads) <= 12  # one reader's fixed queries, over that day
     assert all("dispatch_reportcell" not in sql for sql in reads)
+
+
+def test_yesterday_is_read_from_its_cells_once_its_midnight_is_well_past(db):
+    """A call written just before midnight marks nothing (it was today), and its transaction may
+    commit just after: yesterday's cells are first computed CELLS_GRACE after midnight, by when
+    it has. Before that yesterday is read from the records; after, from its cells, exactly."""
+    program = first_program()
+    call_command("build_report_cells", stdout=StringIO())
+    evening = datetime(2026, 6, 1, 23, 58, tzinfo=ZONE)
+    with time_machine.travel(evening, tick=False):
+        _incident(evening, program=program, source="988")
+        assert not ReportMark.objects.exists()  # today's: nothing marked
+    june_1 = dataclasses.replace(
+        MARCH, start=date(2026, 6, 1), end=date(2026, 6, 2), **engine.ReportFilters.program_scope(program)
+    )
+    by_988 = dataclasses.replace(june_1, source="988")
+    for moment, from_cells in (
+        (datetime(2026, 6, 2, 0, 5, tzinfo=ZONE), False),
+        (datetime(2026, 6, 2, 0, 15, tzinfo=ZONE), True),
+    ):
+        with time_machine.travel(moment, tick=False):
+            assert sums._cells_until(ZONE) == (date(2026, 6, 1) if from_cells else date(2026, 5, 31))
+            sums._cells_refresh_for(by_988)
+            assert (date(2026, 6, 1) in sums._from_cells(by_988, by_988.days())) is from_cells
+            assert sections.calls_summary(by_988)["total"] == 1
+            assert sections.calls_summary(june_1)["total"] == 1
+    with time_machine.travel(datetime(2026, 6, 2, 0, 15, tzinfo=ZONE), tick=False):
+        yesterday = dataclasses.replace(by_988, end=date(2026, 6, 1))
+        assert _from_cells(yesterday) == _from_records(yesterday)
 
 
 def test_a_change_to_a_settled_day_marks_it_and_the_next_read_is_exact(dataset):
@@ -256,7 +285,7 @@ def test_build_report_cells_starts_the_clocks_and_computes_every_marked_day_once
     _follow_up(T0 + timedelta(days=40), "open")
     assert not ReportClock.objects.exists()  # made before the cells, and no records then
     assert _build().startswith("Computed the cells of 3 days on 1 program clocks in ")
-    assert ReportClock.objects.get(program=program).until == date(2026, 5, 30)
+    assert ReportClock.objects.get(program=program).until == date(2026, 5, 31)  # yesterday
     assert not ReportMark.objects.exists()
     assert set(ReportCell.objects.values_list("day", flat=True)) == {
         T0.date(),
@@ -270,10 +299,10 @@ def test_build_report_cells_starts_the_clocks_and_computes_every_marked_day_once
         MARCH.start, MARCH.end, source="988", **engine.ReportFilters.program_scope(program)
     )
     assert sum(_from_cells(filters).sources.values()) == 1
-    # Days that settle later are passed by the clock, marked, and computed.
+    # Days that go by later are passed by the clock, marked, and computed: 1 to 9 June.
     with time_machine.travel(datetime(2026, 6, 10, 12, 0, tzinfo=ZONE), tick=True):
         assert _build().startswith("Computed the cells of 9 days on 1 program clocks")
-        assert ReportClock.objects.get(program=program).until == date(2026, 6, 8)
+        assert ReportClock.objects.get(program=program).until == date(2026, 6, 9)
 
 
 def test_the_migration_marks_every_day_that_holds_records(transactional_db):

@@ -117,7 +117,7 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     missing = [day for day in wanted if day not in texts]
     read = {}
     if missing:
-        read = _read(filters, missing, settled_until)
+        read = _read(filters, missing)
         for day in missing:
             if day <= settled_until:
                 pending.periods[(day, day)] = (current([day]), read.setdefault(day, Totals()))
@@ -335,7 +335,7 @@ def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals
         ).values_list("first_day", "versions", "data")
         texts = {day: data for day, kept, data in kept_days if json.loads(kept) == [versions.get(day, 0)]}
     missing = [day for day in days if day not in texts]
-    read = _read(filters, missing, settled_until) if missing else {}
+    read = _read(filters, missing) if missing else {}
     result = {}
     for day in days:
         totals = Totals()
@@ -382,8 +382,18 @@ def program_clocks(program) -> list[str]:
     return sorted({settings.TIME_ZONE, program.time_zone})
 
 
-def _settled_until(zone: ZoneInfo) -> date:
-    return program_today(zone) - timedelta(days=SETTLED_AFTER_DAYS)
+# A day's cells may be computed once it is past and this long after its midnight: yesterday
+# is read from its cells as every older day is (a write to it marks it), and a change that
+# began while that day was today (so marked nothing) and committed just after midnight has
+# committed before the clock passes over the day and reads it. Only today is read from the
+# records then. (The kept sums above wait SETTLED_AFTER_DAYS: they know no marks.)
+CELLS_GRACE = timedelta(minutes=10)
+
+
+def _cells_until(zone: ZoneInfo) -> date:
+    """The last day whose cells may be computed on this clock: yesterday, once CELLS_GRACE is
+    past midnight, the day before until then."""
+    return timezone.localdate(timezone.now() - CELLS_GRACE, timezone=zone) - timedelta(days=1)
 
 
 def _record_days(program_id: int, zone: ZoneInfo, until: date) -> set[date]:
@@ -415,7 +425,7 @@ def clock_start(program_id: int, zone_name: str) -> bool:
     Whether it started one."""
     zone = ZoneInfo(zone_name)
     with transaction.atomic():
-        until = _settled_until(zone)
+        until = _cells_until(zone)
         _clock, created = ReportClock.objects.get_or_create(
             program_id=program_id, zone=zone_name, defaults={"until": until}
         )
@@ -517,7 +527,7 @@ def _cells_refresh(program_id: int, zone_name: str, first: date, last: date) -> 
 def _clock_pass(clock: ReportClock) -> date:
     """Move a (locked) clock over the days settled since it last moved, marking them: what was
     written on them while they were today marked nothing. The last settled day."""
-    settled = _settled_until(ZoneInfo(clock.zone))
+    settled = _cells_until(ZoneInfo(clock.zone))
     if clock.until < settled:
         passed = [clock.until + timedelta(days=i + 1) for i in range((settled - clock.until).days)]
         ReportMark.objects.bulk_create(
@@ -572,10 +582,11 @@ def _from_cells(filters: ReportFilters, days: list[date]) -> dict[date, Totals]:
     return result
 
 
-def _read(filters: ReportFilters, days: list[date], settled_until: date) -> dict[date, Totals]:
+def _read(filters: ReportFilters, days: list[date]) -> dict[date, Totals]:
     """These days' sums for the filters (one program): from the cells where they are up to
-    date, the rest (today and yesterday, and marked days) from the records."""
-    read = _from_cells(filters, [day for day in days if day <= settled_until])
+    date, the rest (today, and marked days) from the records."""
+    until = _cells_until(filters.zone)
+    read = _from_cells(filters, [day for day in days if day <= until])
     rest = [day for day in days if day not in read]
     if rest:
         read.update(_Reader(filters, _runs(rest, filters.zone)).read())
