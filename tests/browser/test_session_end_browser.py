@@ -103,6 +103,51 @@ def test_a_step_queued_as_the_session_ended_survives_the_401_and_is_sent_after_s
     assert errors == []
 
 
+KEPT_CALL = """() => new Promise((resolve) => {
+  const open = indexedDB.open("cr-field-call");
+  open.onsuccess = () => {
+    const get = open.result.transaction("call").objectStore("call").get("current");
+    get.onsuccess = () => { open.result.close(); resolve(get.result ? get.result.assignment : null); };
+  };
+})"""
+
+
+def test_a_state_answer_read_before_the_session_ended_does_not_bring_the_call_back(
+    daphne, browser_page, team
+):
+    """The tablet's ask for its state is answered while the session is still on, and the
+    answer is slow to arrive (a weak signal); meanwhile the session ends and the tablet locks.
+    The late answer must not draw the call again behind the lock, nor keep it on the tablet."""
+    dispatch_services.shift_start(user=team["responder"], unit_id=team["unit"].pk)
+    # No service worker: the page's own requests go to the network, where the test holds one.
+    page, errors = open_tablet(daphne, browser_page, team["responder"], service_workers="block")
+    page.wait_for_selector("#connection:has-text('Live')")
+    dispatch_a_call(daphne, team["cad_key"])
+    page.wait_for_selector("#assignment")
+
+    held = []  # the answer, read from the server now (the call in it), handed over later
+    page.route("**/field/state", lambda route: held.append((route, route.fetch())), times=1)
+    page.evaluate("dispatchEvent(new Event('online'))")  # the page asks for its state again
+    wait_for(lambda: held or page.wait_for_timeout(20))
+    assert held[0][1].json()["assignment"]
+
+    Session.objects.all().delete()  # signed out on another device, or locked idle
+    page.evaluate("dispatchEvent(new Event('online'))")  # the next ask gets the 401
+    page.wait_for_selector("#lock-screen:not([hidden])", timeout=15_000)
+    wait_for(lambda: page.evaluate(KEPT_CALL) is None)
+
+    route, answer = held[0]
+    with page.expect_event("requestfinished", lambda request: request.url.endswith("/field/state")):
+        route.fulfill(response=answer)
+    # What the page would do with the answer (save it, draw it) takes a few tasks: let them run.
+    page.wait_for_timeout(750)
+    assert not page.locator("#assignment").is_visible()
+    assert not page.locator("#on-shift").is_visible()
+    assert page.locator("#lock-screen").is_visible()
+    assert page.evaluate(KEPT_CALL) is None
+    assert errors == []
+
+
 def test_the_worker_forgets_the_call_when_the_session_ends_without_the_sign_out_form(
     daphne, browser_page, team
 ):

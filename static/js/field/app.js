@@ -27,6 +27,7 @@ const acknowledged = new Set(JSON.parse(sessionStorage.getItem("cr-acked") || "[
 let state = JSON.parse($("tablet-state").textContent);
 let fresh = false; // whether `state` came from the server while this page was open
 let view = state; // the state with what is waiting in the outbox applied
+let locked = false; // the session ended: the lock screen is up until the next sign-in
 
 // What waits in the outbox for this responder (a shared tablet may hold another's too).
 async function mine() {
@@ -34,7 +35,10 @@ async function mine() {
 }
 
 async function show() {
-  view = applyOutbox(state, await mine());
+  const waiting = await mine();
+  // Signed out meanwhile (a draw begun before the session ended): the call stays off the screen.
+  if (locked) return;
+  view = applyOutbox(state, waiting);
   const onShift = Boolean(view.unit);
   $("start-shift").hidden = onShift;
   $("on-shift").hidden = !onShift;
@@ -60,6 +64,9 @@ async function refreshState() {
   } catch {
     return false; // offline: keep what is on screen
   }
+  // An answer read before the session ended and arriving after: the call must not come back
+  // onto the screen, nor into the kept state the lock has just cleared.
+  if (locked) return false;
   learnClock(next.as_of, sentAt);
   state = await saveState(next);
   fresh = true;
@@ -542,7 +549,6 @@ document.addEventListener("click", (event) => {
 // The call leaves the screen and the tablet (the kept state, the worker's cache); what waits in
 // the outbox stays and goes once the responder signs in again. A tablet locked idle on shift
 // still hears, with no detail, that a new assignment came: it sounds and asks for sign-in.
-let locked = false;
 async function signedOut() {
   if (locked) return;
   locked = true;
