@@ -161,6 +161,9 @@ class Result:
     query_ms: list[float] = field(default_factory=list)
     # CPU the server processes used while the assigns were posted (user + system).
     server_cpu_s: float = 0.0
+    # The garbage collector's full passes in the servers while the assigns ran (ms each): every
+    # socket of a process waits while one runs (config/collector.py).
+    gc_passes: list[float] = field(default_factory=list)
 
 
 class Measure:
@@ -347,6 +350,9 @@ class Measure:
         run (config/spans.py) set beside the benchmark's own times: all of them are
         time.perf_counter, the machine's monotonic clock."""
         assigns, sockets = {}, {}
+        r = self.result
+        began = min((made.started for made in r.made), default=0.0)
+        ended = max((made.answered for made in r.made), default=0.0) + 1.0
         for path in self.t.span_files:
             if not path.exists():
                 continue
@@ -356,10 +362,11 @@ class Measure:
                     assigns[span["assignment"]] = span
                 elif span["kind"] == "socket":
                     sockets.setdefault(span["event"], []).append(span)
+                elif span["kind"] == "gc" and began <= span["start"] <= ended:
+                    r.gc_passes.append((span["end"] - span["start"]) * 1000)
         if not assigns:
             return
         stages: dict[str, list[float]] = {label: [] for label, *_ in STAGES}
-        r = self.result
         for made in r.made:
             span = assigns.get(made.assignment_id)
             if span is None or not all(key in span for key in SPAN_KEYS):
@@ -761,6 +768,13 @@ def breakdown(results: list[Result]) -> str:
         "SQL statements per assign (p50), ms in them (p50 / mean)".ljust(width)
         + "".join(
             f"{percentile(r.queries, 50)}, {cell(r.query_ms)}".rjust(22) if r.queries else "-".rjust(22)
+            for r in shown
+        )
+    )
+    lines.append(
+        "collector's full passes while assigning: count, max ms".ljust(width)
+        + "".join(
+            (f"{len(r.gc_passes)}, {max(r.gc_passes):.1f}" if r.gc_passes else "0, -").rjust(22)
             for r in shown
         )
     )

@@ -61,8 +61,9 @@ django_asgi_app = OneHopASGIHandler()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
-from config import spans  # noqa: E402
+from config import collector, spans  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from dispatch.bodylimit import BodyLimit, install_daphne_body_limit  # noqa: E402
 from dispatch.socket_errors import SocketErrorClose  # noqa: E402
@@ -79,6 +80,8 @@ application = ProtocolTypeRouter(
 )
 # Only bench/push_latency.py sets BENCH_SPANS: then each assign records where its time went.
 application = spans.install(application)
+# The collector's full passes once a minute, not whenever Python's rule says (config/collector.py).
+application = collector.install(application, settings.GC_FULL_PASS_SECONDS)
 
 # Everything loaded so far (Django, DRF, the app: about 110,000 objects) lives as long as the
 # process: keep it out of the garbage collector's full passes. Each pass stops every socket

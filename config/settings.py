@@ -183,6 +183,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A Daphne process collects its oldest garbage at most this often, not whenever Python's rule
+# says (each such pass stops every socket of the process: config/collector.py); 0 keeps Python's.
+GC_FULL_PASS_SECONDS = env.float("GC_FULL_PASS_SECONDS", default=60)
 
 # --- Background worker ----------------------------------------------------------------------
 # Django's Tasks framework with django-tasks-db's backend: tasks are rows in the same database

@@ -5,12 +5,14 @@ nothing else does). Then, for each `POST /api/v1/incidents/{id}/assign`, one JSO
 when each stage of the request began and ended (time.perf_counter, which on Linux is the
 machine's monotonic clock, so the benchmark can set them beside its own times), and for each
 `assignment.created` a socket of this process sends, one line says when the channel layer
-handed it to the socket and when the socket had sent it. The stages are taken by wrapping the
-functions that do them, so the code that runs is the code a program runs.
+handed it to the socket and when the socket had sent it; and one line for each full pass of
+the garbage collector, which stops every socket of the process while it runs. The stages are
+taken by wrapping the functions that do them, so the code that runs is the code a program runs.
 """
 
 import contextvars
 import functools
+import gc
 import json
 import os
 import threading
@@ -160,6 +162,20 @@ def _patch() -> None:
     EventStreamConsumer.event_deliver = event_deliver
 
 
+_pass_began = [0.0]
+
+
+def _full_passes(phase: str, info: dict) -> None:
+    """One line for each of the collector's full passes (config/collector.py): while one runs,
+    every socket of the process waits."""
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        _pass_began[0] = clock()
+    else:
+        _write({"kind": "gc", "start": _pass_began[0], "end": clock(), "collected": info["collected"]})
+
+
 def install(application):
     """The ASGI application, with the spans recorded when BENCH_SPANS is set."""
     global _out
@@ -168,5 +184,6 @@ def install(application):
         return application
     _out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the life of the process
     _patch()
+    gc.callbacks.append(_full_passes)
     application.application_mapping["http"] = _http(application.application_mapping["http"])
     return application
