@@ -26,6 +26,8 @@ _out = None
 
 def _write(record: dict) -> None:
     with _write_lock:
+        while _passes:  # the collector's passes noted since the last line (_full_passes)
+            _out.write(json.dumps(_passes.pop(0)) + "\n")
         _out.write(json.dumps(record) + "\n")
         _out.flush()
 
@@ -163,17 +165,19 @@ def _patch() -> None:
 
 
 _pass_began = [0.0]
+_passes: list[dict] = []
 
 
 def _full_passes(phase: str, info: dict) -> None:
     """One line for each of the collector's full passes (config/collector.py): while one runs,
-    every socket of the process waits."""
+    every socket of the process waits. Noted here and written with the next span: a pass may
+    start inside _write, on a thread that holds its lock."""
     if info["generation"] != 2:
         return
     if phase == "start":
         _pass_began[0] = clock()
     else:
-        _write({"kind": "gc", "start": _pass_began[0], "end": clock(), "collected": info["collected"]})
+        _passes.append({"kind": "gc", "start": _pass_began[0], "end": clock(), "freed": info["collected"]})
 
 
 def install(application):
