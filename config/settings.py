@@ -182,7 +182,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # channels' in-memory layer, its expiry sweep on a clock instead of on every message
+    # (config/channel_layer.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "config.channel_layer.SweptInMemoryChannelLayer"}}
 # A Daphne process collects its oldest garbage at most this often, not whenever Python's rule
 # says (each such pass stops every socket of the process: config/collector.py); 0 keeps Python's.
 GC_FULL_PASS_SECONDS = env.float("GC_FULL_PASS_SECONDS", default=60)
