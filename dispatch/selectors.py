@@ -16,7 +16,6 @@ from django.db.models import (
     QuerySet,
     Value,
     When,
-    prefetch_related_objects,
 )
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -88,12 +87,17 @@ def unit_list(viewer) -> QuerySet[Unit]:
     return scope(units, viewer, Action.UNIT_READ)
 
 
-def unit_members_load(units: list[Unit]) -> None:
-    """Read, now, who is on shift with units the caller already holds (as `on_shift`)."""
-    for unit in units:
-        # A unit that has them already would be skipped: read them again all the same.
-        unit.__dict__.pop("on_shift", None)
-    prefetch_related_objects(units, _on_shift())
+def unit_members_now(unit_id) -> list[str]:
+    """The names of the responders on shift with the unit now, first on first, as
+    unit_list()'s `on_shift` gives them: read in the caller's transaction, as plain values (a
+    unit's event carries them on every change of the unit: dispatch.services.payloads)."""
+    rows = (
+        Shift.objects.filter(unit_id=unit_id, ended_at__isnull=True)
+        .order_by("started_at")
+        .values_list("user__first_name", "user__last_name", "user__username")
+    )
+    # User.get_full_name(), or the username when there is none.
+    return [f"{first} {last}".strip() or username for first, last, username in rows]
 
 
 def assignment_list_visible(user) -> QuerySet[Assignment]:

@@ -229,7 +229,9 @@ def incident_representation(incident: Incident, assignments: list[Assignment] | 
     }
 
 
-def unit_representation(unit: Unit) -> dict:
+def unit_representation(unit: Unit, members: list[str] | None = None) -> dict:
+    """The unit as the API shows it; `members`, the names on shift, when the caller has read
+    them, else from the unit's prefetched `on_shift`."""
     located = unit.latitude is not None and unit.longitude is not None
     return {
         "callsign": _text(unit.callsign),
@@ -245,7 +247,7 @@ def unit_representation(unit: Unit) -> dict:
             if located
             else None
         ),
-        "members": unit_members(unit),
+        "members": unit_members(unit) if members is None else members,
     }
 
 

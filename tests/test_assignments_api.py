@@ -534,6 +534,24 @@ def test_units_list_their_status_members_on_shift_and_location(dispatcher_api, p
     assert second == {**second, "status": "off_duty", "location": None, "members": []}
 
 
+def test_an_assigns_unit_event_names_its_members_on_shift_as_the_units_list_does(cad, call_types):
+    now = timezone.now()
+    cr1 = UnitFactory(callsign="CR-1")
+    maya = factories.UserFactory(username="maya", first_name="Maya", last_name="Ortiz", roles=["responder"])
+    nameless = factories.UserFactory(username="jo", first_name="", last_name="", roles=["responder"])
+    gone = factories.UserFactory(username="gone", first_name="Gone", last_name="Home", roles=["responder"])
+    Shift.objects.create(unit=cr1, user=nameless, started_at=now - timedelta(minutes=5))
+    Shift.objects.create(unit=cr1, user=maya, started_at=now - timedelta(minutes=10))
+    Shift.objects.create(unit=cr1, user=gone, started_at=now - timedelta(hours=9), ended_at=now)
+    assert assign(cad, cad_incident(cad)).status_code == 201
+    event = Event.objects.filter(type="unit.updated").latest("id")
+    # First on shift first; a responder without a name by their username; nobody whose shift ended.
+    assert event.data["members"] == ["Maya Ortiz", "jo"]
+    listed = APIClient()
+    listed.force_authenticate(factories.UserFactory(roles=["dispatcher"]))
+    assert listed.get("/api/v1/units/").json()[0]["members"] == event.data["members"]
+
+
 def test_units_are_readable_by_a_cad_and_not_by_a_responder_or_police(cad, police_api, personas, unit):
     assert cad.get("/api/v1/units/").status_code == 200
     assert signed_in(personas["responder"]).get("/api/v1/units/").status_code == 403

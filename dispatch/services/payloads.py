@@ -2,7 +2,7 @@
 
 from dispatch.models import Alert, Assignment, Incident, Unit
 from dispatch.programs import program_slug
-from dispatch.selectors import unit_members_load
+from dispatch.selectors import unit_members_now
 from dispatch.serializers import assignment_representation, incident_representation, unit_representation
 from dispatch.timestamps import utc_iso
 
@@ -28,8 +28,7 @@ def unit_event_data(unit: Unit) -> dict:
     fields are taken as the caller holds them (every caller has locked the row and saved its
     change); who is on shift is read now, in the caller's transaction, so it is what will
     commit."""
-    unit_members_load([unit])
-    return unit_representation(unit)
+    return unit_representation(unit, members=unit_members_now(unit.pk))
 
 
 def alert_event_data(alert: Alert) -> dict:
