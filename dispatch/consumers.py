@@ -98,50 +98,82 @@ LOG_WATCH = LogWatch()
 
 class SessionRecheck:
     """The open session-bound sockets of one event loop, and the one task that checks them all
-    again every SESSION_RECHECK_SECONDS (for what no signal announces: an expiry, a session
-    deleted straight from the store).
+    again, each once every SESSION_RECHECK_SECONDS (for what no signal announces: an expiry, a
+    session deleted straight from the store).
 
-    One visit to a thread reads every socket's session and user together
+    One visit to a thread reads the sessions and users of many sockets together
     (dispatch.session_guard.session_verdicts: a few queries whatever their number) and only the
     sockets that no longer serve are closed. Checked one by one, 500 sockets made 50 re-checks
     a second, each several queries, beside the assignments on the same threads and database.
+    Checked all at once, 500 sockets held the process for about 200 ms every period, and the
+    assignments pushed meanwhile waited (bench/README.md): so the period is cut into TICKS, and
+    each tick checks the sockets that are due, oldest check first, a share of them at most.
     """
 
+    # Ticks per period; and the fewest sockets a tick may check (more when there are more than
+    # TICKS x MIN_PER_TICK sockets, so that every socket is still checked once a period).
+    TICKS = 10
+    MIN_PER_TICK = 25
+
     def __init__(self):
-        self.sockets: set[SessionBoundConsumer] = set()
+        # Each socket, and when it was last checked (the loop's clock; at admission, its check).
+        self.sockets: dict[SessionBoundConsumer, float] = {}
         self.task: asyncio.Task | None = None
 
     def add(self, consumer: "SessionBoundConsumer") -> None:
-        self.sockets.add(consumer)
+        self.sockets[consumer] = asyncio.get_running_loop().time()
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._watch())
 
     def discard(self, consumer: "SessionBoundConsumer") -> None:
-        self.sockets.discard(consumer)
+        self.sockets.pop(consumer, None)
         if not self.sockets and self.task is not None:
             self.task.cancel()  # the next socket starts another
             self.task = None
 
     async def _watch(self):
         while self.sockets:
+            period = settings.SESSION_RECHECK_SECONDS
             # Jittered, so the processes of a deployment (started together) do not all read at once.
-            await asyncio.sleep(settings.SESSION_RECHECK_SECONDS * random.uniform(0.8, 1.0))
+            await asyncio.sleep(period / self.TICKS * random.uniform(0.8, 1.0))
             try:
-                await self.check_all()
+                await self.check_due(period)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("session re-check failed; will try again")
 
-    async def check_all(self) -> None:
-        """Check every open socket once, and close those that no longer serve."""
-        sockets = [socket for socket in self.sockets if socket.verdict is None]
+    def due(self, period: float) -> list["SessionBoundConsumer"]:
+        """The sockets this tick checks: those last checked a period ago or more (less a tick, so
+        that a socket never waits a tick more than its period), oldest first, at most a
+        TICKS-th of all of them (MIN_PER_TICK at the fewest). Sockets that all came at once (a
+        restart brings every tablet back) are spread over their first period so, the last of
+        them checked up to a period late that once."""
+        now = asyncio.get_running_loop().time()
+        since = now - period + period / self.TICKS
+        due = sorted(
+            (
+                socket
+                for socket, checked in self.sockets.items()
+                if checked <= since and socket.verdict is None
+            ),
+            key=self.sockets.__getitem__,
+        )
+        return due[: max(self.MIN_PER_TICK, -(-len(self.sockets) // self.TICKS))]
+
+    async def check_due(self, period: float) -> None:
+        """Check the sockets that are due, and close those that no longer serve."""
+        sockets = self.due(period)
         if not sockets:
             return
         checks = [(socket.session_key, socket.user.pk, socket.action) for socket in sockets]
         verdicts = await database_sync_to_async(session_verdicts)(checks)
+        checked = asyncio.get_running_loop().time()
         for socket, verdict in zip(sockets, verdicts, strict=True):
-            if verdict is not None and socket in self.sockets:
+            if socket not in self.sockets:
+                continue
+            self.sockets[socket] = checked
+            if verdict is not None:
                 async with socket.send_lock:
                     await socket.session_close(verdict)
 

@@ -5,6 +5,7 @@ sent after. A locked tablet still hears, content-free, that its unit has a new a
 import asyncio
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -368,3 +369,69 @@ async def test_the_recheck_closes_exactly_the_sockets_that_no_longer_serve(perso
         assert await ws_kept.receive_nothing(timeout=1.0)  # five re-checks later, still served
         await db(record)({"n": 1})
         assert (await receive(ws_kept))["data"] == {"n": 1}
+
+
+# --- the re-check spread over its period ---------------------------------------------------------
+class _Socket:
+    """What the re-check reads of a socket."""
+
+    def __init__(self, n: int):
+        self.session_key, self.action, self.verdict = f"key-{n}", "", None
+        self.user = SimpleNamespace(pk=n)
+
+
+async def test_sockets_that_came_at_once_are_checked_a_tenth_at_a_time_each_within_two_periods(monkeypatch):
+    """500 tablets back at once after a restart: no tick checks more than 50 of them (500 at once
+    held the process for ~200 ms), every one is checked in the period after it is due, and from
+    then on each once a period."""
+    from dispatch import consumers
+
+    visits = []
+    monkeypatch.setattr(
+        consumers, "session_verdicts", lambda checks: visits.append(len(checks)) or [None] * len(checks)
+    )
+    recheck = consumers.SessionRecheck()
+    loop = asyncio.get_running_loop()
+    period, admitted = 10.0, loop.time() - 10.0  # all admitted a period ago: all due now
+    sockets = [_Socket(n) for n in range(500)]
+    recheck.sockets = dict.fromkeys(sockets, admitted)
+    checked_by_tick = []
+    for _tick in range(10):
+        await recheck.check_due(period)
+        checked_by_tick.append(sum(1 for s in sockets if recheck.sockets[s] > admitted))
+        for socket in sockets:  # the loop's clock moves a tick on: shift every check back instead
+            recheck.sockets[socket] -= period / recheck.TICKS
+        admitted -= period / recheck.TICKS
+    assert visits == [50] * 10
+    assert checked_by_tick == [50 * (n + 1) for n in range(10)]
+    # A period after the first tick: the first 50 are due again, first checked first; the 50
+    # checked a tick later are due too (within a tick of their period), and wait their turn.
+    first_round = sorted(sockets, key=recheck.sockets.__getitem__)
+    assert recheck.due(period) == first_round[:50]
+
+
+async def test_a_tick_checks_more_than_a_tenth_when_the_sockets_are_few(monkeypatch):
+    from dispatch import consumers
+
+    recheck = consumers.SessionRecheck()
+    now = asyncio.get_running_loop().time()
+    sockets = [_Socket(n) for n in range(20)]
+    recheck.sockets = {socket: now - 10.0 for socket in sockets}
+    recheck.sockets[sockets[0]] = now  # just checked (or just admitted): not due
+    assert recheck.due(10.0) == sockets[1:]  # MIN_PER_TICK (25) at the fewest: all that are due
+    recheck.sockets = {socket: now - 10.0 for socket in [_Socket(n) for n in range(30)]}
+    assert len(recheck.due(10.0)) == 25
+    recheck.sockets = {socket: now - 10.0 for socket in [_Socket(n) for n in range(1000)]}
+    assert len(recheck.due(10.0)) == 100  # a tenth of 1,000, more than MIN_PER_TICK
+
+
+async def test_a_closed_socket_is_not_checked_again():
+    from dispatch import consumers
+    from dispatch.session_guard import Ended, Verdict
+
+    recheck = consumers.SessionRecheck()
+    now = asyncio.get_running_loop().time()
+    closed, open_ = _Socket(1), _Socket(2)
+    closed.verdict = Verdict(4401, Ended.SIGNED_OUT)
+    recheck.sockets = {closed: now - 10.0, open_: now - 10.0}
+    assert recheck.due(10.0) == [open_]
