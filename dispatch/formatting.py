@@ -1,4 +1,5 @@
-"""How durations read on a page: one formatter for the console's ages and the reports' measures."""
+"""How durations and people read on a page: one formatter for the console's ages and the reports'
+measures, one for a person's name."""
 
 
 def duration(seconds: float | None, *, precise: bool = False) -> str:
@@ -18,3 +19,14 @@ def duration(seconds: float | None, *, precise: bool = False) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def person_name(first_name: str, last_name: str, username: str) -> str:
+    """A person as pages, events and messages name them: their full name (Django's
+    User.get_full_name()), or their username when they have none."""
+    return f"{first_name} {last_name}".strip() or username
+
+
+def user_name(user) -> str:
+    """person_name() of a user."""
+    return person_name(user.first_name, user.last_name, user.username)

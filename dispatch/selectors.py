@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from dispatch.eido import incident_to_eido
+from dispatch.formatting import person_name, user_name
 from dispatch.geo import distance_km
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -69,7 +70,7 @@ def unit_partners(unit_id, user) -> list[str]:
     shifts = (
         Shift.objects.filter(unit_id=unit_id, ended_at__isnull=True).exclude(user=user).select_related("user")
     )
-    return [s.user.get_full_name() or s.user.username for s in shifts]
+    return [user_name(s.user) for s in shifts]
 
 
 def _on_shift() -> Prefetch:
@@ -96,8 +97,7 @@ def unit_members_now(unit_id) -> list[str]:
         .order_by("started_at")
         .values_list("user__first_name", "user__last_name", "user__username")
     )
-    # User.get_full_name(), or the username when there is none.
-    return [f"{first} {last}".strip() or username for first, last, username in rows]
+    return [person_name(*row) for row in rows]
 
 
 def assignment_list_visible(user) -> QuerySet[Assignment]:

@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dispatch.formatting import user_name
 from dispatch.models import ASSIGNMENT_STEPS, Assignment, CallType, Incident, Unit
 from dispatch.programs import program_slug
 from dispatch.timestamps import OUT_OF_RANGE, out_of_range, utc_iso
@@ -256,7 +257,7 @@ def unit_members(unit: Unit) -> list[str]:
     on_shift = getattr(unit, "on_shift", None)
     if on_shift is None:
         return []
-    return [shift.user.get_full_name() or shift.user.username for shift in on_shift]
+    return [user_name(shift.user) for shift in on_shift]
 
 
 PROGRAM_HELP = 'The slug of the program it belongs to (CONTRACT.md "Programs").'

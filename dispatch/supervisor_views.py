@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dispatch import selectors, services
-from dispatch.formatting import duration
+from dispatch.formatting import duration, user_name
 from dispatch.models import Unit
 from dispatch.roles import CLINICIAN_GROUP, HUMAN_ROLES, Action, Role, role_required
 from dispatch.services import ServiceConflict, ServiceInvalid
@@ -26,7 +26,7 @@ def _unit_row(unit: Unit) -> dict:
     on_shift = getattr(unit, "on_shift", [])
     return {
         "unit": unit,
-        "members": [s.user.get_full_name() or s.user.username for s in on_shift],
+        "members": [user_name(s.user) for s in on_shift],
         "busy": bool(getattr(unit, "active_assignments", [])),
         "retired": unit.retired_at is not None,
         "out_of_service": unit.status == Unit.Status.OUT_OF_SERVICE,
@@ -130,7 +130,7 @@ def _person_row(user) -> dict:
     role = _role_in({membership.role for membership in user.memberships.all()})  # prefetched
     return {
         "user": user,
-        "name": user.get_full_name() or user.username,
+        "name": user_name(user),
         "role": role,
         "role_label": ROLE_LABELS.get(role, "No role"),
         "clinician": CLINICIAN_GROUP in names,
@@ -164,7 +164,7 @@ def person_new(request):
         except ServiceInvalid as exc:
             form.add_service_error(exc)
         else:
-            messages.success(request, f"Added {user.get_full_name() or user.username}. They can sign in now.")
+            messages.success(request, f"Added {user_name(user)}. They can sign in now.")
             return redirect("dispatch:supervisor_person", user_id=user.pk)
     return render(
         request, "dispatch/supervisor_person_new.html", {"form": form}, status=400 if form.errors else 200
@@ -256,7 +256,7 @@ def person_active(request, user_id):
         change(actor=request.user, user_id=person.pk)
     except ServiceConflict as exc:
         return _person_page(request, person, error=exc, status=409)
-    name = person.get_full_name() or person.username
+    name = user_name(person)
     messages.success(request, f"{name} can sign in again." if active else f"{name} can no longer sign in.")
     return redirect("dispatch:supervisor_person", user_id=person.pk)
 
@@ -266,7 +266,7 @@ def _shift_row(shift, now) -> dict:
     end = shift.ended_at or now
     return {
         "shift": shift,
-        "name": shift.user.get_full_name() or shift.user.username,
+        "name": user_name(shift.user),
         "length": duration((end - shift.started_at).total_seconds()),
     }
 

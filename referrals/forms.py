@@ -1,5 +1,6 @@
 from django import forms
 
+from dispatch.formatting import user_name
 from dispatch.forms import ServiceErrorsMixin
 from dispatch.models import CallType, Program
 from dispatch.roles import Action, may_edit_statewide_services, programs_for
@@ -129,7 +130,7 @@ class ReferralForm(forms.Form):
         address = d["address"].strip() or PHONE_PLACE.format(latitude=latitude, longitude=longitude)
         officer_name = d["officer_name"].strip()
         if not officer_name and self.officer is not None:
-            officer_name = self.officer.get_full_name() or self.officer.username
+            officer_name = user_name(self.officer)
         return ReferralData(
             urgency=d["urgency"],
             call_type_code=d["call_type"],

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 
+from dispatch.formatting import user_name
 from referrals.models import ContactAttempt, FollowUp, FollowUpChange, Service
 
 User = get_user_model()
@@ -18,7 +19,7 @@ NOBODY = "—"
 def _name(user) -> str:
     if user is None:
         return "The system"
-    return user.get_full_name() or user.username
+    return user_name(user)
 
 
 def _when(value) -> str:

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from dispatch import selectors
-from dispatch.formatting import duration
+from dispatch.formatting import duration, user_name
 from dispatch.forms import AssignForm, IntakeForm, PhoneContactForm
 from dispatch.geo import distance_km
 from dispatch.models import (
@@ -321,7 +321,7 @@ def _unit_row(unit: Unit, *, now, assignment, backups) -> dict:
         "unit": unit,
         "program": program_label(unit.program_id),
         "in_status": _age(now, unit.status_changed_at),
-        "members": [s.user.get_full_name() or s.user.username for s in unit.on_shift],
+        "members": [user_name(s.user) for s in unit.on_shift],
         "on_shift": bool(unit.on_shift),
         "assignment": assignment,
         "dispatched_ago": _age(now, assignment.dispatched_at) if assignment else "",

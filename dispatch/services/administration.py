@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dispatch.formatting import user_name
 from dispatch.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     ApiClient,
@@ -245,8 +246,7 @@ def _refuse_last_supervisor(user, program=None) -> None:
     ):
         raise ServiceConflict(
             "last_supervisor",
-            f"{user.get_full_name() or user.username} is the program's last supervisor; "
-            "make someone else a supervisor first.",
+            f"{user_name(user)} is the program's last supervisor; make someone else a supervisor first.",
         )
 
 

@@ -1,5 +1,6 @@
 """What each event carries: the records as the API shows them, built once per change."""
 
+from dispatch.formatting import user_name
 from dispatch.models import Alert, Assignment, Incident, Unit
 from dispatch.programs import program_slug
 from dispatch.selectors import unit_members_now
@@ -43,9 +44,5 @@ def alert_event_data(alert: Alert) -> dict:
         "data": alert.data,
         "raised_at": utc_iso(alert.raised_at),
         "acknowledged_at": utc_iso(alert.acknowledged_at),
-        "acknowledged_by": (
-            alert.acknowledged_by.get_full_name() or alert.acknowledged_by.username
-            if alert.acknowledged_by_id
-            else None
-        ),
+        "acknowledged_by": (user_name(alert.acknowledged_by) if alert.acknowledged_by_id else None),
     }
