@@ -329,6 +329,11 @@ EVENT_RETENTION_HOURS = env.int("EVENT_RETENTION_HOURS", default=72)
 EVENT_CATCHUP_SECONDS = env.float("EVENT_CATCHUP_SECONDS", default=10)
 # Idempotency keys are remembered this long.
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
+# An API key's client, user and program are read again at most this often per process; a
+# change made in another process (a client deactivated, a role changed) takes this long at
+# most to be seen in this one, and at once in the process that made it (dispatch.auth). 0: read
+# on every request.
+API_AUTH_CACHE_SECONDS = env.float("API_AUTH_CACHE_SECONDS", default=5)
 # An assignment not acknowledged within this many seconds raises an alert on the console.
 ACK_ALERT_SECONDS = env.int("ACK_ALERT_SECONDS", default=60)
 # The background worker's periodic job (dispatch.tasks.periodic) runs this often: it looks for

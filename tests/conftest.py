@@ -81,6 +81,9 @@ def _test_settings(settings):
 
     subscribers_forget()
     areas_forget()  # the programs' shapes, slugs and names read by the test before
+    from dispatch.auth import clients
+
+    clients.clear()  # API clients authenticated by the test before (dispatch.auth.ClientCache)
 
 
 @pytest.fixture
