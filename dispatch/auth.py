@@ -108,7 +108,7 @@ class ClientCache:
         if entry is None:
             return None
         if entry[0] <= self.clock():
-            del self._entries[key_hash]
+            self._entries.pop(key_hash, None)  # another thread may have dropped it already
             return None
         return entry[1]
 
