@@ -134,16 +134,25 @@ def police_api(db):
 
 
 # --- Real servers and a real browser -----------------------------------------------------------
-@pytest.fixture
-def daphne_factory(transactional_db, tmp_path):
-    """Start Daphne processes on the test database (data must be committed: transactional_db).
-    Each call starts one more; all stop at the end of the test."""
-    from tests.live import start_daphne
+@pytest.fixture(scope="session")
+def _daphne_spare(django_db_setup, tmp_path_factory):
+    """This worker's Daphne started ahead (tests.live.DaphneSpare), stopped before the test
+    database goes."""
+    from tests.live import DaphneSpare
 
+    spare = DaphneSpare(tmp_path_factory.mktemp("daphne"))
+    yield spare
+    spare.stop()
+
+
+@pytest.fixture
+def daphne_factory(transactional_db, _daphne_spare):
+    """Start Daphne processes on the test database (data must be committed: transactional_db).
+    Each call starts one more (or takes the one started ahead); all stop at the end of the test."""
     servers = []
 
     def start(healthy=(200,), **env):
-        server = start_daphne(tmp_path, healthy=healthy, **env)
+        server = _daphne_spare.start(healthy=healthy, **env)
         servers.append(server)
         return server
 
