@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -150,10 +151,13 @@ class DaphneSpare:
     def __init__(self, log_dir: Path):
         self.log_dir = log_dir
         self.spare: DaphneProcess | None = None
+        # A test may start two at once, from two threads (tests/test_multiprocess.py).
+        self._lock = threading.Lock()
 
     def start(self, healthy=(200,), **env_overrides) -> DaphneProcess:
         env = daphne_env(**env_overrides)
-        server, self.spare = self.spare, None
+        with self._lock:
+            server, self.spare = self.spare, None
         if server is not None and (not _same_env(server.env, env) or server.proc.poll() is not None):
             server.stop()
             server = None
@@ -163,13 +167,16 @@ class DaphneSpare:
             server.wait_healthy(healthy)
         finally:
             # The next test's, with no setting of its own (as most ask).
-            self.spare = spawn_daphne(self.log_dir, daphne_env())
+            with self._lock:
+                if self.spare is None:
+                    self.spare = spawn_daphne(self.log_dir, daphne_env())
         return server
 
     def stop(self):
-        if self.spare is not None:
-            self.spare.stop()
-            self.spare = None
+        with self._lock:
+            if self.spare is not None:
+                self.spare.stop()
+                self.spare = None
 
 
 def session_cookie_for(user) -> dict:
