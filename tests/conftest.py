@@ -18,6 +18,15 @@ if os.environ.get("PYTEST_XDIST_WORKER") and "prefix" in _layer_config:
     # And the cache (the API's throttles) under its own key prefix, cleared key by key.
     settings.CACHES["default"]["KEY_PREFIX"] = "test-" + os.environ["PYTEST_XDIST_WORKER"]
 
+# The test process empties its database with DELETE, not TRUNCATE (tests/postgresql/base.py).
+if settings.USING_POSTGRES:
+    from django.db import connections
+
+    settings.DATABASES["default"]["ENGINE"] = "tests.postgresql"
+    # Django has made this thread's connection object already (unconnected): made again.
+    connections["default"].close()
+    del connections["default"]
+
 
 def _cache_clear():
     """Empty this test run's cache. On Redis, only the keys under its prefix: Django's own
