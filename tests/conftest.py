@@ -18,6 +18,15 @@ if os.environ.get("PYTEST_XDIST_WORKER") and "prefix" in _layer_config:
     # And the cache (the API's throttles) under its own key prefix, cleared key by key.
     settings.CACHES["default"]["KEY_PREFIX"] = "test-" + os.environ["PYTEST_XDIST_WORKER"]
 
+# The test process empties its database with DELETE, not TRUNCATE (tests/postgresql/base.py).
+if settings.USING_POSTGRES:
+    from django.db import connections
+
+    settings.DATABASES["default"]["ENGINE"] = "tests.postgresql"
+    # Django has made this thread's connection object already (unconnected): made again.
+    connections["default"].close()
+    del connections["default"]
+
 
 def _cache_clear():
     """Empty this test run's cache. On Redis, only the keys under its prefix: Django's own
@@ -137,16 +146,25 @@ def police_api(db):
 
 
 # --- Real servers and a real browser -----------------------------------------------------------
-@pytest.fixture
-def daphne_factory(transactional_db, tmp_path):
-    """Start Daphne processes on the test database (data must be committed: transactional_db).
-    Each call starts one more; all stop at the end of the test."""
-    from tests.live import start_daphne
+@pytest.fixture(scope="session")
+def _daphne_spare(django_db_setup, tmp_path_factory):
+    """This worker's Daphne started ahead (tests.live.DaphneSpare), stopped before the test
+    database goes."""
+    from tests.live import DaphneSpare
 
+    spare = DaphneSpare(tmp_path_factory.mktemp("daphne"))
+    yield spare
+    spare.stop()
+
+
+@pytest.fixture
+def daphne_factory(transactional_db, _daphne_spare):
+    """Start Daphne processes on the test database (data must be committed: transactional_db).
+    Each call starts one more (or takes the one started ahead); all stop at the end of the test."""
     servers = []
 
     def start(healthy=(200,), **env):
-        server = start_daphne(tmp_path, healthy=healthy, **env)
+        server = _daphne_spare.start(healthy=healthy, **env)
         servers.append(server)
         return server
 

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -44,10 +45,11 @@ def test_database_url() -> str:
 
 
 class DaphneProcess:
-    def __init__(self, port: int, proc: subprocess.Popen, log_path: Path):
+    def __init__(self, port: int, proc: subprocess.Popen, log_path: Path, env: dict):
         self.port = port
         self.proc = proc
         self.log_path = log_path
+        self.env = env
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
 
@@ -62,12 +64,29 @@ class DaphneProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_healthy(self, healthy=(200,)) -> "DaphneProcess":
+        """Wait until /healthz answers 200 (or another of `healthy`: 503 for a server started
+        with a service down on purpose)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status in healthy:
+                        return self
+            except urllib.error.HTTPError as answer:
+                if answer.code in healthy:
+                    return self
+                time.sleep(0.2)
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"daphne did not become healthy:\n{self.log()}")
 
-def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProcess:
-    """Start `daphne config.asgi:application` on a free port against the test database and
-    wait until /healthz answers 200 (or another of `healthy`: 503 for a server started with
-    a service down on purpose)."""
-    port = free_port()
+
+def daphne_env(**env_overrides) -> dict:
+    """The environment of a Daphne process on the test database: this process's, as it is now."""
     env = os.environ.copy()
     env.update(
         {
@@ -90,6 +109,12 @@ def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProces
         env["CHANNEL_PREFIX"] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
         env["CACHE_PREFIX"] = settings.CACHES["default"].get("KEY_PREFIX", "")
     env.update({k: str(v) for k, v in env_overrides.items()})
+    return env
+
+
+def spawn_daphne(log_dir: Path, env: dict) -> DaphneProcess:
+    """Start `daphne config.asgi:application` on a free port with `env`, without waiting."""
+    port = free_port()
     log_path = log_dir / f"daphne-{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 - closed by the process's end
     proc = subprocess.Popen(
@@ -99,23 +124,59 @@ def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProces
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    server = DaphneProcess(port, proc, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited early:\n{server.log()}")
+    return DaphneProcess(port, proc, log_path, env)
+
+
+def start_daphne(log_dir: Path, healthy=(200,), **env_overrides) -> DaphneProcess:
+    """Start Daphne against the test database and wait until it is healthy."""
+    return spawn_daphne(log_dir, daphne_env(**env_overrides)).wait_healthy(healthy)
+
+
+def _same_env(a: dict, b: dict) -> bool:
+    # pytest names the running test in the environment; Daphne reads nothing of it.
+    a, b = dict(a), dict(b)
+    a.pop("PYTEST_CURRENT_TEST", None)
+    b.pop("PYTEST_CURRENT_TEST", None)
+    return a == b
+
+
+class DaphneSpare:
+    """One Daphne process started ahead, booting (Django, the app: about 1.5 s) while a test
+    runs, for the next test that asks for one: a test still gets a process of its own that no
+    test used before, and waits only for its health check. A spare whose environment is not the
+    one asked for (another setting, or this process's environment changed since) is stopped and
+    a process started as asked. A booting process reads nothing of the database (the health
+    check, in the test that takes it, is its first query)."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.spare: DaphneProcess | None = None
+        # A test may start two at once, from two threads (tests/test_multiprocess.py).
+        self._lock = threading.Lock()
+
+    def start(self, healthy=(200,), **env_overrides) -> DaphneProcess:
+        env = daphne_env(**env_overrides)
+        with self._lock:
+            server, self.spare = self.spare, None
+        if server is not None and (not _same_env(server.env, env) or server.proc.poll() is not None):
+            server.stop()
+            server = None
+        if server is None:
+            server = spawn_daphne(self.log_dir, env)
         try:
-            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as response:
-                if response.status in healthy:
-                    return server
-        except urllib.error.HTTPError as answer:
-            if answer.code in healthy:
-                return server
-            time.sleep(0.2)
-        except OSError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"daphne did not become healthy:\n{server.log()}")
+            server.wait_healthy(healthy)
+        finally:
+            # The next test's, with no setting of its own (as most ask).
+            with self._lock:
+                if self.spare is None:
+                    self.spare = spawn_daphne(self.log_dir, daphne_env())
+        return server
+
+    def stop(self):
+        with self._lock:
+            if self.spare is not None:
+                self.spare.stop()
+                self.spare = None
 
 
 def session_cookie_for(user) -> dict:

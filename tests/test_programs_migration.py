@@ -91,6 +91,40 @@ def _natural_keys_as_pks(rows, old_apps):
     return loaded
 
 
+def _load(deserialized):
+    """Save the dump's rows as loaddata does (raw: no model's save(), every field as dumped; a row
+    whose id is there already is overwritten), but a model's new rows in one INSERT a batch
+    rather than one save (an UPDATE tried, then an INSERT) a row: saved one by one, the 4,078
+    rows took about 5 s. bulk_create() sets the auto_now(_add) fields to now, so they are put
+    back as dumped (bulk_update() sets them as given). The historical models have no signal
+    receivers (those are tied to today's classes): a bulk insert skips none."""
+    by_model = {}
+    for obj in deserialized:
+        by_model.setdefault(type(obj.object), []).append(obj)
+    for model, objs in by_model.items():
+        manager = model._base_manager
+        there = set(manager.filter(pk__in=[obj.object.pk for obj in objs]).values_list("pk", flat=True))
+        new = [obj.object for obj in objs if obj.object.pk not in there]
+        stamped = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        ]
+        dumped = [[getattr(row, name) for name in stamped] for row in new]
+        manager.bulk_create(new, batch_size=500)
+        if stamped and new:
+            for row, values in zip(new, dumped, strict=True):
+                for name, value in zip(stamped, values, strict=True):
+                    setattr(row, name, value)
+            manager.bulk_update(new, stamped, batch_size=500)
+        for obj in objs:
+            if obj.object.pk in there:
+                obj.save()
+            elif obj.m2m_data:
+                for accessor_name, object_list in obj.m2m_data.items():
+                    getattr(obj.object, accessor_name).set_base(object_list, raw=True)
+
+
 def _migrate(targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -125,8 +159,7 @@ def test_the_demo_of_before_programs_keeps_every_row_and_link_and_lands_in_the_f
             old_apps.get_model("auth", "Group").objects.all().delete()
             usernames = [row["fields"]["username"] for row in rows if row["model"] == "auth.user"]
             old_apps.get_model("auth", "User").objects.filter(username__in=usernames).delete()
-            for obj in _HistoricalDeserializer(_natural_keys_as_pks(rows, old_apps)):
-                obj.save()
+            _load(_HistoricalDeserializer(_natural_keys_as_pks(rows, old_apps)))
         # What is there before: every row of the dump.
         counts = Counter(row["model"] for row in rows)
         for label, count in counts.items():
