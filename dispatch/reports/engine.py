@@ -386,6 +386,9 @@ SMALL_READ_DAYS = 7
 # cells from them): the incident's source and call type, and the unit of each assignment.
 BY_TYPE = ("source", "call_type")
 BY_UNIT = ("source", "call_type", "unit")
+# Or by program alone: several programs' own sums in one pass (the programs side by side), each
+# group what that program's own reader gives, as its filters narrowed to it count.
+BY_PROGRAM = ("program",)
 
 
 class _Reader:
@@ -398,10 +401,17 @@ class _Reader:
     give, keyed (day, source, call_type[, unit]). Grouped so, they count only what a filter
     counts: follow-ups of the program's own calls (not those without a call), and no police
     referrals, which follow the call-type filter alone: those are in `referral_types`, keyed
-    (day, call type)."""
+    (day, call type).
+
+    `by` BY_PROGRAM groups them by program only, keyed (day, program id): each group is what a
+    reader of the filters narrowed to that program alone reads (a follow-up and a referral
+    count in their own program, as the program filter reads them)."""
 
     def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]], by: tuple = ()):
+        assert by in ((), BY_TYPE, BY_UNIT, BY_PROGRAM), by
         self.filters, self.spans, self.by = filters, spans, by
+        # Grouped by a filter's values (the cells), not by program.
+        self.faceted = by not in ((), BY_PROGRAM)
         self.low = min(low for low, _high in spans)
         self.totals: dict = {}
         self.referral_types: dict[tuple[date, str], Counter] = {}
@@ -415,10 +425,16 @@ class _Reader:
             self.totals[key] = Totals()
         return self.totals[key]
 
-    def dims(self, incident: str, unit: str) -> tuple:
+    def dims(self, incident: str, unit: str, program: str = "") -> tuple:
         """The paths of what `by` groups on, from a row whose incident is at `incident` (a
-        prefix, e.g. "assignment__incident__") and whose unit is at `unit`."""
-        paths = {"source": f"{incident}source", "call_type": f"{incident}call_type_code", "unit": unit}
+        prefix, e.g. "assignment__incident__") and whose unit is at `unit`; its program is its
+        incident's, unless `program` names the row's own (what the program filter reads)."""
+        paths = {
+            "source": f"{incident}source",
+            "call_type": f"{incident}call_type_code",
+            "unit": unit,
+            "program": program or f"{incident}program_id",
+        }
         return tuple(paths[name] for name in self.by)
 
     def within(self, path: str) -> Q:
@@ -565,10 +581,10 @@ class _Reader:
         qs = FollowUp.objects.filter(self.within("created_at"))
         if self.filters.program_ids is not None:
             qs = qs.filter(program_id__in=self.filters.program_ids)
-        if self.filters.narrowed or self.by:
+        if self.filters.narrowed or self.faceted:
             # Grouped, each group is a filter's: the calls of the programs only.
             qs = qs.filter(incident__in=_narrow(Incident.objects.all(), self.filters).values("pk"))
-        dims = self.dims("incident__", "incident__assignments__unit_id")
+        dims = self.dims("incident__", "incident__assignments__unit_id", program="program_id")
         connected = Q(status=FollowUp.Status.CONNECTED) | Q(
             status=FollowUp.Status.CLOSED, close_reason=FollowUp.CloseReason.ENGAGED
         )
@@ -614,7 +630,7 @@ class _Reader:
             qs = qs.filter(program_id__in=self.filters.program_ids)
         if self.filters.call_type:
             qs = qs.filter(call_type_code=self.filters.call_type)
-        if self.by:
+        if self.faceted:
             if "unit" not in self.by:
                 for row in self.grouped(
                     qs, "created_at", ("call_type_code", "urgency", "state"), n=Count("pk")
@@ -622,5 +638,6 @@ class _Reader:
                     key = (row["report_day"], row["call_type_code"])
                     self.referral_types.setdefault(key, Counter())[(row["urgency"], row["state"])] += row["n"]
             return
-        for row in self.grouped(qs, "created_at", ("urgency", "state"), n=Count("pk")):
-            self.at(row["report_day"]).referrals[(row["urgency"], row["state"])] += row["n"]
+        dims = self.dims("", "", program="program_id")
+        for row in self.grouped(qs, "created_at", ("urgency", "state"), dims, n=Count("pk")):
+            self.at(row["report_day"], row, dims).referrals[(row["urgency"], row["state"])] += row["n"]
