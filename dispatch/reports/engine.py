@@ -330,6 +330,13 @@ class Totals:
         }
         return json.dumps(data, separators=(",", ":"))
 
+    def add_json_referrals(self, text: str) -> "Totals":
+        """Add only the police referrals of sums written by dumps() (a call type's cell read for
+        its referrals alone: the rest of it is not added up to be thrown away)."""
+        for *key, n in json.loads(text)["referrals"]:
+            self.referrals[tuple(key)] += n
+        return self
+
     def add_json(self, text: str) -> "Totals":
         """Add sums written by dumps(), without building a Totals for them first."""
         data = json.loads(text)

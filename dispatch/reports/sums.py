@@ -727,7 +727,7 @@ def _from_cells_many(wanted: list[tuple[ReportFilters, list[date]]]) -> list[dic
         if (source, code, unit) == key:
             result[day].add_json(data)
         else:
-            result[day].referrals.update(Totals().add_json(data).referrals)
+            result[day].add_json_referrals(data)
     return results
 
 
