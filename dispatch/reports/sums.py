@@ -413,13 +413,10 @@ def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals
     read = _read(filters, missing) if missing else {}
     result = {}
     for day in days:
-        totals = Totals()
-        if day in texts:
-            totals.add_json(texts[day])
-        elif day in read:
-            totals.add(read[day])
+        # A day read is handed on as read (its kept sums are written from it, unchanged).
+        totals = Totals().add_json(texts[day]) if day in texts else read.get(day) or Totals()
         if day in missing and day <= settled_until:
-            pending.periods[(day, day)] = ([versions.get(day, 0)], read.get(day) or Totals())
+            pending.periods[(day, day)] = ([versions.get(day, 0)], totals)
         result[day] = totals
     return result
 
@@ -429,11 +426,16 @@ def days_totals(filters: ReportFilters) -> dict[date, Totals]:
     the settled days read from the records are kept afterwards. What the weekly trend adds up:
     a week's sums are the sums of its days."""
     pendings, totals = [], {day: Totals() for day in filters.days()}
+    ones = _per_program(filters)
     _cells_refresh_for(filters)
     with report_snapshot():
-        for one in _per_program(filters):
+        for one in ones:
             pendings.append(_Pending(program_id=one.program_ids[0]))
-            for day, day_totals in _days_totals(one, pendings[-1]).items():
+            days = _days_totals(one, pendings[-1])
+            if len(ones) == 1:
+                totals = days  # one program's days are the range's: not copied into new sums
+                continue
+            for day, day_totals in days.items():
                 totals[day].add(day_totals)
     for pending in pendings:
         _store(pending)

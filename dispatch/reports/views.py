@@ -173,14 +173,14 @@ def trend_charts(trend: list[dict]) -> list[dict]:
 
 
 def _dashboard_context(filters: engine.ReportFilters) -> dict:
-    data = sections.dashboard(filters)
+    data, trend = sections.dashboard_with_trend(filters)
     calls, outcomes = data["calls"], data["outcomes"]
     follow_ups, encounters = data["follow_ups"], data["encounters"]
     spreads = data["response_times"]
     first_contact = follow_ups["first_contact"]
     return {
         "data": data,
-        "trend": trend_charts(sections.weekly_trend(filters)),
+        "trend": trend_charts(trend),
         "tiles": [
             ("Calls", f"{calls['total']:,}", "received in range, encounters apart"),
             (
