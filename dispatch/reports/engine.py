@@ -330,25 +330,29 @@ class Totals:
         }
         return json.dumps(data, separators=(",", ":"))
 
+    def add_json_referrals(self, text: str) -> "Totals":
+        """Add only the police referrals of sums written by dumps() (a call type's cell read for
+        its referrals alone: the rest of it is not added up to be thrown away)."""
+        for *key, n in json.loads(text)["referrals"]:
+            self.referrals[tuple(key)] += n
+        return self
+
     def add_json(self, text: str) -> "Totals":
-        """Add sums written by dumps(), without building a Totals for them first."""
+        """Add sums written by dumps(), without building a Totals for them first. Each list
+        dumps() wrote holds a key once (it was a Counter's), so it is added as one mapping:
+        Counter.update adds the counts, and into an empty Counter (a day's Totals read fresh)
+        copies them at C speed."""
         data = json.loads(text)
         for name, n in zip(NUMBERS, data["numbers"], strict=True):
             setattr(self, name, getattr(self, name) + n)
-        sources, types, served_types = self.sources, self.types, self.served_types
-        for source, n in data["sources"]:
-            sources[source] += n
-        for code, eligible, reasons, n in data["types"]:
-            types[(code, eligible, tuple(reasons))] += n
-        for code, reasons, n in data["served_types"]:
-            served_types[(code, tuple(reasons))] += n
+        self.sources.update(dict(data["sources"]))
+        self.types.update({(code, ok, tuple(reasons)): n for code, ok, reasons, n in data["types"]})
+        self.served_types.update({(code, tuple(reasons)): n for code, reasons, n in data["served_types"]})
         for (key, *_), flat in zip(DURATIONS, data["durations"], strict=True):
             _add_flat(self.durations[key], flat)
-        for *key, n in data["outcomes"]:
-            self.outcomes[tuple(key)] += n
+        self.outcomes.update({tuple(key): n for *key, n in data["outcomes"]})
         _add_flat(self.first_contact, data["first_contact"])
-        for *key, n in data["referrals"]:
-            self.referrals[tuple(key)] += n
+        self.referrals.update({tuple(key): n for *key, n in data["referrals"]})
         return self
 
 
@@ -358,8 +362,7 @@ def _flat(histogram: Counter) -> list:
 
 def _add_flat(histogram: Counter, flat: list) -> None:
     pairs = iter(flat)
-    for value, n in zip(pairs, pairs, strict=True):
-        histogram[value] += n
+    histogram.update(dict(zip(pairs, pairs, strict=True)))
 
 
 def _as_date(value) -> date:
@@ -386,6 +389,9 @@ SMALL_READ_DAYS = 7
 # cells from them): the incident's source and call type, and the unit of each assignment.
 BY_TYPE = ("source", "call_type")
 BY_UNIT = ("source", "call_type", "unit")
+# Or by program alone: several programs' own sums in one pass (the programs side by side), each
+# group what that program's own reader gives, as its filters narrowed to it count.
+BY_PROGRAM = ("program",)
 
 
 class _Reader:
@@ -398,10 +404,17 @@ class _Reader:
     give, keyed (day, source, call_type[, unit]). Grouped so, they count only what a filter
     counts: follow-ups of the program's own calls (not those without a call), and no police
     referrals, which follow the call-type filter alone: those are in `referral_types`, keyed
-    (day, call type)."""
+    (day, call type).
+
+    `by` BY_PROGRAM groups them by program only, keyed (day, program id): each group is what a
+    reader of the filters narrowed to that program alone reads (a follow-up and a referral
+    count in their own program, as the program filter reads them)."""
 
     def __init__(self, filters: ReportFilters, spans: list[tuple[datetime, datetime]], by: tuple = ()):
+        assert by in ((), BY_TYPE, BY_UNIT, BY_PROGRAM), by
         self.filters, self.spans, self.by = filters, spans, by
+        # Grouped by a filter's values (the cells), not by program.
+        self.faceted = by not in ((), BY_PROGRAM)
         self.low = min(low for low, _high in spans)
         self.totals: dict = {}
         self.referral_types: dict[tuple[date, str], Counter] = {}
@@ -415,10 +428,16 @@ class _Reader:
             self.totals[key] = Totals()
         return self.totals[key]
 
-    def dims(self, incident: str, unit: str) -> tuple:
+    def dims(self, incident: str, unit: str, program: str = "") -> tuple:
         """The paths of what `by` groups on, from a row whose incident is at `incident` (a
-        prefix, e.g. "assignment__incident__") and whose unit is at `unit`."""
-        paths = {"source": f"{incident}source", "call_type": f"{incident}call_type_code", "unit": unit}
+        prefix, e.g. "assignment__incident__") and whose unit is at `unit`; its program is its
+        incident's, unless `program` names the row's own (what the program filter reads)."""
+        paths = {
+            "source": f"{incident}source",
+            "call_type": f"{incident}call_type_code",
+            "unit": unit,
+            "program": program or f"{incident}program_id",
+        }
         return tuple(paths[name] for name in self.by)
 
     def within(self, path: str) -> Q:
@@ -565,10 +584,10 @@ class _Reader:
         qs = FollowUp.objects.filter(self.within("created_at"))
         if self.filters.program_ids is not None:
             qs = qs.filter(program_id__in=self.filters.program_ids)
-        if self.filters.narrowed or self.by:
+        if self.filters.narrowed or self.faceted:
             # Grouped, each group is a filter's: the calls of the programs only.
             qs = qs.filter(incident__in=_narrow(Incident.objects.all(), self.filters).values("pk"))
-        dims = self.dims("incident__", "incident__assignments__unit_id")
+        dims = self.dims("incident__", "incident__assignments__unit_id", program="program_id")
         connected = Q(status=FollowUp.Status.CONNECTED) | Q(
             status=FollowUp.Status.CLOSED, close_reason=FollowUp.CloseReason.ENGAGED
         )
@@ -614,7 +633,7 @@ class _Reader:
             qs = qs.filter(program_id__in=self.filters.program_ids)
         if self.filters.call_type:
             qs = qs.filter(call_type_code=self.filters.call_type)
-        if self.by:
+        if self.faceted:
             if "unit" not in self.by:
                 for row in self.grouped(
                     qs, "created_at", ("call_type_code", "urgency", "state"), n=Count("pk")
@@ -622,5 +641,6 @@ class _Reader:
                     key = (row["report_day"], row["call_type_code"])
                     self.referral_types.setdefault(key, Counter())[(row["urgency"], row["state"])] += row["n"]
             return
-        for row in self.grouped(qs, "created_at", ("urgency", "state"), n=Count("pk")):
-            self.at(row["report_day"]).referrals[(row["urgency"], row["state"])] += row["n"]
+        dims = self.dims("", "", program="program_id")
+        for row in self.grouped(qs, "created_at", ("urgency", "state"), dims, n=Count("pk")):
+            self.at(row["report_day"], row, dims).referrals[(row["urgency"], row["state"])] += row["n"]

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from dispatch.models import Incident
 from dispatch.reports.engine import DURATIONS, SELF_INITIATED, ReportFilters, Spread, Totals
-from dispatch.reports.sums import days_totals, range_totals
+from dispatch.reports.sums import days_totals, programs_range_totals, range_totals
 from dispatch.screening import DISQUALIFIERS, REASON_LABELS
 from field.models import Outcome
 from referrals.models import PoliceReferral
@@ -142,9 +142,9 @@ def referrals_summary(filters: ReportFilters, *, totals: Totals | None = None) -
     return {"total": sum(totals.referrals.values()), "by_state": by_state}
 
 
-def dashboard(filters: ReportFilters) -> dict:
+def dashboard(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
     """Every section of the supervisor dashboard, for one range and set of filters."""
-    totals = range_totals(filters)
+    totals = totals or range_totals(filters)
     return {
         "calls": calls_summary(filters, totals=totals),
         "response_times": response_times(filters, totals=totals),
@@ -153,6 +153,17 @@ def dashboard(filters: ReportFilters) -> dict:
         "follow_ups": follow_ups_summary(filters, totals=totals),
         "referrals": referrals_summary(filters, totals=totals),
     }
+
+
+def dashboard_with_trend(filters: ReportFilters) -> tuple[dict, list[dict]]:
+    """The dashboard's sections and its weekly trend, from one reading of the range's days
+    (days_totals, one snapshot): the range's sums are the sum of its days' (a call counts on one
+    day), so the range is not read a second time through its kept months, nor today twice."""
+    weeks = _weeks(days_totals(filters))
+    totals = Totals()
+    for _first, _last, week in weeks:
+        totals.add(week)
+    return dashboard(filters, totals=totals), _trend(weeks)
 
 
 # --- Programs side by side -----------------------------------------------------------------------
@@ -183,11 +194,21 @@ PROGRAM_MEASURES = (
 )
 
 
-def program_measures(filters: ReportFilters) -> dict:
+def programs_measures(many: list[ReportFilters]) -> list[dict]:
+    """program_measures of each filters (each narrowed to one program by program_scope, a
+    program once), their sums read together (programs_range_totals): the same numbers, in a
+    number of queries that does not grow with the programs."""
+    return [
+        program_measures(filters, totals=totals)
+        for filters, totals in zip(many, programs_range_totals(many), strict=True)
+    ]
+
+
+def program_measures(filters: ReportFilters, *, totals: Totals | None = None) -> dict:
     """One program's values of PROGRAM_MEASURES (filters narrowed to it by program_scope): each
     a dict with `part`/`whole`/`share` for rates, `count`/`median`/`p90` for durations, `value`
     for counts. Read as the dashboard reads it, from the same sums."""
-    totals = range_totals(filters)
+    totals = totals or range_totals(filters)
     calls = calls_summary(filters, totals=totals)
     outcomes = outcomes_summary(filters, totals=totals)
     follow_ups = follow_ups_summary(filters, totals=totals)
@@ -229,7 +250,11 @@ def weekly_trend(filters: ReportFilters, *, days: dict | None = None) -> list[di
     - `response`: count, median and 90th percentile of TREND_DURATION (received → on scene),
       in seconds on the grid, as response_times measures them.
     """
-    days = days if days is not None else days_totals(filters)
+    return _trend(_weeks(days if days is not None else days_totals(filters)))
+
+
+def _weeks(days: dict[date, Totals]) -> list[tuple[date, date, Totals]]:
+    """The days' sums added up week by week: (first day, last day, sums)."""
     weeks: list[tuple[date, date, Totals]] = []
     for day in sorted(days):
         monday = day - timedelta(days=day.weekday())
@@ -237,6 +262,10 @@ def weekly_trend(filters: ReportFilters, *, days: dict | None = None) -> list[di
             weeks.append((day, day, Totals()))
         first, _last, totals = weeks[-1]
         weeks[-1] = (first, day, totals.add(days[day]))
+    return weeks
+
+
+def _trend(weeks: list[tuple[date, date, Totals]]) -> list[dict]:
     labels = dict(Incident.Source.choices)
     trend = []
     for first, last, totals in weeks:

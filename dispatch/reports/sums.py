@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from dispatch.models import Incident, Program, ReportCell, ReportClock, ReportDay, ReportMark, ReportSums
 from dispatch.reports.engine import (
+    BY_PROGRAM,
     BY_TYPE,
     BY_UNIT,
     SETTLED_AFTER_DAYS,
@@ -84,70 +85,132 @@ def _range_totals(filters: ReportFilters, pending: _Pending) -> Totals:
     """The range's sums for its facet: kept months and days whose days' versions have not
     moved, and the rest from the records (read per day, and added to `pending` to keep when
     settled). At most four queries before the records, none of them over the records."""
-    settled_until = filters.today() - timedelta(days=SETTLED_AFTER_DAYS)
-    pending.facet = facet = filters.facet
+    return _range_totals_many([filters], [pending])[0]
+
+
+@dataclass
+class _Plan:
+    """One program's part of _range_totals_many, as its days are sorted out."""
+
+    filters: ReportFilters
+    pending: _Pending
+    settled_until: date
+    months: list[date]
+    total: Totals = field(default_factory=Totals)
+    stale_months: set[date] = field(default_factory=set)
+    wanted: list[date] = field(default_factory=list)
+    settled: list[date] = field(default_factory=list)
+    texts: dict[date, str] = field(default_factory=dict)
+
+
+def _kept_rows(plans: list[_Plan], periods: dict[int, list[date]], *, months: bool):
+    """The kept months (or days) starting on `periods[i]` of each plan i, of its program and
+    facet, in one query: (plan, first day, last day, versions, data). None when none is asked."""
+    owner, ids_of, firsts = {}, {}, set()
+    for i, days in periods.items():
+        if not days:
+            continue
+        plan = plans[i]
+        owner[(plan.pending.program_id, plan.pending.facet)] = plan
+        ids_of.setdefault(plan.pending.facet, []).append(plan.pending.program_id)
+        firsts.update(days)
+    if not owner:
+        return None
+    wanted = Q()
+    for facet, ids in sorted(ids_of.items()):
+        wanted |= Q(facet=facet, program_id__in=ids) if len(ids) > 1 else Q(facet=facet, program_id=ids[0])
+    rows = ReportSums.objects.filter(wanted, first_day__in=sorted(firsts))
+    rows = rows.filter(last_day__gt=F("first_day")) if months else rows.filter(last_day=F("first_day"))
+    return [
+        (owner[(program_id, facet)], first, last, kept, data)
+        for program_id, facet, first, last, kept, data in rows.values_list(
+            "program_id", "facet", "first_day", "last_day", "versions", "data"
+        )
+    ]
+
+
+def _range_totals_many(many: list[ReportFilters], pendings: list[_Pending]) -> list[Totals]:
+    """Each filters' range sums (one program each, its own pending beside it), as
+    _range_totals gives them one at a time, read together: the days' versions, the kept months
+    and the kept days of every one of them in one query each, then their missing days in one
+    pass (_read_many). A program appears once."""
+    assert len(pendings) == len(many) == len({(f.program_ids[0], f.zone.key) for f in many})
+    if not many:
+        return []
     versions = dict(
-        ReportDay.objects.filter(day__gte=filters.start, day__lte=filters.end).values_list("day", "version")
+        ReportDay.objects.filter(
+            day__gte=min(f.start for f in many), day__lte=max(f.end for f in many)
+        ).values_list("day", "version")
     )
 
     def current(days):
         return [versions.get(day, 0) for day in days]
 
-    total = Totals()
-    months = _months_within(filters.start, min(filters.end, settled_until))
-    stale_months = set(months)
-    if months:
-        kept_months = ReportSums.objects.filter(
-            program_id=pending.program_id, facet=facet, first_day__in=months, last_day__gt=F("first_day")
-        ).values_list("first_day", "last_day", "versions", "data")
-        for first, last, kept_versions, data in kept_months:
-            days = _month_days(first)
-            if last == days[-1] and json.loads(kept_versions) == current(days):
-                total.add_json(data)
-                stale_months.discard(first)
-    in_kept_months = {day for month in months if month not in stale_months for day in _month_days(month)}
-    wanted = [day for day in filters.days() if day not in in_kept_months]
-    texts = {}
-    settled = [day for day in wanted if day <= settled_until]
-    if settled:
-        kept_days = ReportSums.objects.filter(
-            program_id=pending.program_id, facet=facet, first_day__in=settled, last_day=F("first_day")
-        ).values_list("first_day", "versions", "data")
-        texts = {day: data for day, kept, data in kept_days if json.loads(kept) == current([day])}
-    missing = [day for day in wanted if day not in texts]
-    read = {}
-    if missing:
-        read = _read(filters, missing)
-        for day in missing:
-            if day <= settled_until:
-                pending.periods[(day, day)] = (current([day]), read.setdefault(day, Totals()))
+    plans = []
+    for filters, pending in zip(many, pendings, strict=True):
+        pending.facet = filters.facet
+        settled_until = filters.today() - timedelta(days=SETTLED_AFTER_DAYS)
+        months = _months_within(filters.start, min(filters.end, settled_until))
+        plans.append(_Plan(filters, pending, settled_until, months, stale_months=set(months)))
 
-    def add_day(to: Totals, day: date) -> None:
-        if day in texts:
-            to.add_json(texts[day])
-        elif day in read:
-            to.add(read[day])
+    kept_months = _kept_rows(plans, {i: plan.months for i, plan in enumerate(plans)}, months=True)
+    for plan, first, last, kept_versions, data in kept_months or ():
+        if first not in plan.stale_months:
+            continue
+        days = _month_days(first)
+        if last == days[-1] and json.loads(kept_versions) == current(days):
+            plan.total.add_json(data)
+            plan.stale_months.discard(first)
+    for plan in plans:
+        in_kept_months = {
+            day for month in plan.months if month not in plan.stale_months for day in _month_days(month)
+        }
+        plan.wanted = [day for day in plan.filters.days() if day not in in_kept_months]
+        plan.settled = [day for day in plan.wanted if day <= plan.settled_until]
+    kept_days = _kept_rows(plans, {i: plan.settled for i, plan in enumerate(plans)}, months=False)
+    for plan, day, _last, kept, data in kept_days or ():
+        if day in plan.settled and json.loads(kept) == current([day]):
+            plan.texts[day] = data
 
-    in_stale_months = set()
-    for month in sorted(stale_months):
-        days = _month_days(month)
-        month_total = Totals()
+    missing = [[day for day in plan.wanted if day not in plan.texts] for plan in plans]
+    reads = _read_many([(plan.filters, days) for plan, days in zip(plans, missing, strict=True) if days])
+    totals = []
+    for plan, days in zip(plans, missing, strict=True):
+        read = reads.pop(0) if days else {}
         for day in days:
-            add_day(month_total, day)
-        total.add(month_total)
-        pending.periods[(month, days[-1])] = (current(days), month_total)
-        in_stale_months.update(days)
-    for day in wanted:
-        if day not in in_stale_months:
-            add_day(total, day)
-    return total
+            if day <= plan.settled_until:
+                plan.pending.periods[(day, day)] = (current([day]), read.setdefault(day, Totals()))
+        in_stale_months = set()
+        for month in sorted(plan.stale_months):
+            days_of_month = _month_days(month)
+            month_total = Totals()
+            for day in days_of_month:
+                _add_day(month_total, day, plan.texts, read)
+            plan.total.add(month_total)
+            plan.pending.periods[(month, days_of_month[-1])] = (current(days_of_month), month_total)
+            in_stale_months.update(days_of_month)
+        for day in plan.wanted:
+            if day not in in_stale_months:
+                _add_day(plan.total, day, plan.texts, read)
+        totals.append(plan.total)
+    return totals
+
+
+def _add_day(to: Totals, day: date, texts: dict[date, str], read: dict[date, Totals]) -> None:
+    if day in texts:
+        to.add_json(texts[day])
+    elif day in read:
+        to.add(read[day])
 
 
 def _store(pending: _Pending) -> None:
     """Keep the settled days and months just added up. One whose days' versions moved while it
     was read is kept with the versions it was read at, so it is not used and is read again."""
-    if not pending.periods:
-        return
+    _store_many([pending])
+
+
+def _store_many(pendings: list[_Pending]) -> None:
+    """_store for several programs' pending sums, in one statement."""
     rows = [
         ReportSums(
             program_id=pending.program_id,
@@ -157,8 +220,11 @@ def _store(pending: _Pending) -> None:
             versions=json.dumps(versions),
             data=totals.dumps(),
         )
+        for pending in pendings
         for (first, last), (versions, totals) in pending.periods.items()
     ]
+    if not rows:
+        return
     with transaction.atomic():
         ReportSums.objects.bulk_create(
             rows,
@@ -300,15 +366,24 @@ def report_snapshot():
 
 def range_totals(filters: ReportFilters) -> Totals:
     """The range's sums, read in one snapshot; the settled days read are stored afterwards.
-    Before it, the marked days of the range have their cells computed."""
-    pendings, totals = [], Totals()
-    _cells_refresh_for(filters)
+    Before it, the marked days of the range have their cells computed. Of several programs,
+    the sum of theirs (programs_range_totals)."""
+    totals = Totals()
+    for one in programs_range_totals(_per_program(filters)):
+        totals.add(one)
+    return totals
+
+
+def programs_range_totals(many: list[ReportFilters]) -> list[Totals]:
+    """Each filters' range sums (one program each, on its own clock if it says so; a program
+    once), as range_totals gives each alone, read together in one snapshot: the marked days
+    checked for all of them at once, then a fixed number of queries per clock, whatever the
+    number of programs (_range_totals_many). What the programs side by side read."""
+    _cells_refresh_many(many)
+    pendings = [_Pending(program_id=one.program_ids[0]) for one in many]
     with report_snapshot():
-        for one in _per_program(filters):
-            pendings.append(_Pending(program_id=one.program_ids[0]))
-            totals.add(_range_totals(one, pendings[-1]))
-    for pending in pendings:
-        _store(pending)
+        totals = _range_totals_many(many, pendings)
+    _store_many(pendings)
     return totals
 
 
@@ -338,13 +413,10 @@ def _days_totals(filters: ReportFilters, pending: _Pending) -> dict[date, Totals
     read = _read(filters, missing) if missing else {}
     result = {}
     for day in days:
-        totals = Totals()
-        if day in texts:
-            totals.add_json(texts[day])
-        elif day in read:
-            totals.add(read[day])
+        # A day read is handed on as read (its kept sums are written from it, unchanged).
+        totals = Totals().add_json(texts[day]) if day in texts else read.get(day) or Totals()
         if day in missing and day <= settled_until:
-            pending.periods[(day, day)] = ([versions.get(day, 0)], read.get(day) or Totals())
+            pending.periods[(day, day)] = ([versions.get(day, 0)], totals)
         result[day] = totals
     return result
 
@@ -354,11 +426,16 @@ def days_totals(filters: ReportFilters) -> dict[date, Totals]:
     the settled days read from the records are kept afterwards. What the weekly trend adds up:
     a week's sums are the sums of its days."""
     pendings, totals = [], {day: Totals() for day in filters.days()}
+    ones = _per_program(filters)
     _cells_refresh_for(filters)
     with report_snapshot():
-        for one in _per_program(filters):
+        for one in ones:
             pendings.append(_Pending(program_id=one.program_ids[0]))
-            for day, day_totals in _days_totals(one, pendings[-1]).items():
+            days = _days_totals(one, pendings[-1])
+            if len(ones) == 1:
+                totals = days  # one program's days are the range's: not copied into new sums
+                continue
+            for day, day_totals in days.items():
                 totals[day].add(day_totals)
     for pending in pendings:
         _store(pending)
@@ -541,56 +618,159 @@ def _clock_pass(clock: ReportClock) -> date:
 
 
 def _cells_refresh_for(filters: ReportFilters) -> None:
-    for one in _per_program(filters):
-        _cells_refresh(one.program_ids[0], one.zone.key, one.start, one.end)
+    _cells_refresh_many(_per_program(filters))
+
+
+def _clocks_q(many: list[ReportFilters]) -> Q:
+    """The clocks of these filters' programs (one each), as a filter on program and zone."""
+    ids_of: dict[str, list[int]] = {}
+    for one in many:
+        ids_of.setdefault(one.zone.key, []).append(one.program_ids[0])
+    wanted = Q()
+    for zone, ids in sorted(ids_of.items()):
+        wanted |= Q(zone=zone, program_id__in=ids) if len(ids) > 1 else Q(zone=zone, program_id=ids[0])
+    return wanted
+
+
+def _cells_refresh_many(many: list[ReportFilters]) -> None:
+    """_cells_refresh of each filters' program and range. Of several, first one look at their
+    clocks and one at the marks of their ranges (no lock), and only those that have a day to
+    compute or a clock to pass are refreshed: a mark written after this look is read from the
+    records inside the report's snapshot (_from_cells), as after a refresh."""
+    if len(many) <= 1:
+        for one in many:
+            _cells_refresh(one.program_ids[0], one.zone.key, one.start, one.end)
+        return
+    wanted = _clocks_q(many)
+    untils = {
+        (program_id, zone): until
+        for program_id, zone, until in ReportClock.objects.filter(wanted).values_list(
+            "program_id", "zone", "until"
+        )
+    }
+    marked = set(
+        ReportMark.objects.filter(
+            wanted, day__gte=min(one.start for one in many), day__lte=max(one.end for one in many)
+        ).values_list("program_id", "zone", "day")
+    )
+    for one in many:
+        clock = (one.program_ids[0], one.zone.key)
+        if clock not in untils:
+            continue  # _cells_refresh would find no clock
+        settled = _cells_until(one.zone)
+        behind = untils[clock] < settled
+        if behind or any((*clock, day) in marked for day in one.days() if day <= settled):
+            _cells_refresh(*clock, one.start, one.end)
 
 
 def _from_cells(filters: ReportFilters, days: list[date]) -> dict[date, Totals]:
     """The sums of the days among `days` (settled ones) whose cells are computed and unmarked,
     for the filters (one program): one cell a day, and the call type's cell for its police
     referrals when the filters also name a source or a unit. Three queries."""
-    program_id, zone = filters.program_ids[0], filters.zone.key
-    until = (
-        ReportClock.objects.filter(program_id=program_id, zone=zone).values_list("until", flat=True).first()
-    )
-    days = [day for day in days if until is not None and day <= until]
-    if not days:
-        return {}
+    return _from_cells_many([(filters, days)])[0]
+
+
+def _from_cells_many(wanted: list[tuple[ReportFilters, list[date]]]) -> list[dict[date, Totals]]:
+    """_from_cells of each (filters of one program, its days), a program once: three queries
+    for all of them (their clocks, their marks, their cells)."""
+    clocks = _clocks_q([filters for filters, _days in wanted])
+    untils = {
+        (program_id, zone): until
+        for program_id, zone, until in ReportClock.objects.filter(clocks).values_list(
+            "program_id", "zone", "until"
+        )
+    }
+    days_of = []
+    for filters, days in wanted:
+        until = untils.get((filters.program_ids[0], filters.zone.key))
+        days_of.append([day for day in days if until is not None and day <= until])
+    if not any(days_of):
+        return [{} for _ in wanted]
+    asked = [filters for (filters, _days), days in zip(wanted, days_of, strict=True) if days]
     marked = set(
         ReportMark.objects.filter(
-            program_id=program_id, zone=zone, day__gte=days[0], day__lte=days[-1]
-        ).values_list("day", flat=True)
+            _clocks_q(asked),
+            day__gte=min(day for days in days_of if days for day in days),
+            day__lte=max(day for days in days_of if days for day in days),
+        ).values_list("program_id", "zone", "day")
     )
-    result = {day: Totals() for day in days if day not in marked}
-    if not result:
-        return {}
-    key = (filters.source or ANY, filters.call_type or ANY, filters.unit_id or 0)
-    referrals = (ANY, key[1], 0)
-    wanted = Q(source=key[0], call_type=key[1], unit_id=key[2])
-    if referrals != key:
-        wanted |= Q(source=referrals[0], call_type=referrals[1], unit_id=0)
-    rows = ReportCell.objects.filter(
-        wanted, program_id=program_id, zone=zone, day__gte=min(result), day__lte=max(result)
-    ).values_list("day", "source", "call_type", "unit_id", "data")
-    for day, source, code, unit, data in rows:
+    results = []
+    for (filters, _days), days in zip(wanted, days_of, strict=True):
+        clock = (filters.program_ids[0], filters.zone.key)
+        results.append({day: Totals() for day in days if (*clock, day) not in marked})
+    if not any(results):
+        return [{} for _ in wanted]
+    # Each program's cell (and its call type's, for the referrals); programs reading the same
+    # cell on the same clock asked together.
+    ids_of: dict[tuple, list[int]] = {}
+    owner = {}
+    for (filters, _days), result in zip(wanted, results, strict=True):
+        if not result:
+            continue
+        key = (filters.source or ANY, filters.call_type or ANY, filters.unit_id or 0)
+        ids_of.setdefault((filters.zone.key, key), []).append(filters.program_ids[0])
+        owner[(filters.program_ids[0], filters.zone.key)] = (key, result)
+    cells = Q()
+    for (zone, key), ids in sorted(ids_of.items()):
+        referrals = (ANY, key[1], 0)
+        one = Q(source=key[0], call_type=key[1], unit_id=key[2])
+        if referrals != key:
+            one |= Q(source=referrals[0], call_type=referrals[1], unit_id=0)
+        programs = Q(program_id__in=ids) if len(ids) > 1 else Q(program_id=ids[0])
+        cells |= one & programs & Q(zone=zone)
+    days = [day for result in results for day in result]
+    rows = ReportCell.objects.filter(cells, day__gte=min(days), day__lte=max(days)).values_list(
+        "program_id", "zone", "day", "source", "call_type", "unit_id", "data"
+    )
+    for program_id, zone, day, source, code, unit, data in rows:
+        key, result = owner[(program_id, zone)]
         if day not in result:
             continue
         if (source, code, unit) == key:
             result[day].add_json(data)
         else:
-            result[day].referrals.update(Totals().add_json(data).referrals)
-    return result
+            result[day].add_json_referrals(data)
+    return results
 
 
 def _read(filters: ReportFilters, days: list[date]) -> dict[date, Totals]:
     """These days' sums for the filters (one program): from the cells where they are up to
     date, the rest (today, and marked days) from the records."""
-    until = _cells_until(filters.zone)
-    read = _from_cells(filters, [day for day in days if day <= until])
-    rest = [day for day in days if day not in read]
-    if rest:
-        read.update(_Reader(filters, _runs(rest, filters.zone)).read())
-    return read
+    return _read_many([(filters, days)])[0]
+
+
+def _read_many(wanted: list[tuple[ReportFilters, list[date]]]) -> list[dict[date, Totals]]:
+    """_read of each (filters of one program, its days), a program once: the cells of all of
+    them in one pass (_from_cells_many), then the records of the rest in one reader per clock
+    and filter (by program, over the days any of them lacks; each keeps its own days)."""
+    if not wanted:
+        return []
+    reads = _from_cells_many(
+        [(f, [day for day in days if day <= _cells_until(f.zone)]) for f, days in wanted]
+    )
+    groups: dict[tuple, list[tuple[int, list[date]]]] = {}
+    for i, ((filters, days), read) in enumerate(zip(wanted, reads, strict=True)):
+        rest = [day for day in days if day not in read]
+        if rest:
+            alike = (filters.zone.key, filters.source, filters.call_type, filters.unit_id)
+            groups.setdefault(alike, []).append((i, rest))
+    for members in groups.values():
+        filters = wanted[members[0][0]][0]
+        if len(members) == 1:
+            ((i, rest),) = members
+            reads[i].update(_Reader(filters, _runs(rest, filters.zone)).read())
+            continue
+        ids = tuple(sorted(wanted[i][0].program_ids[0] for i, _rest in members))
+        days = sorted({day for _i, rest in members for day in rest})
+        by_program = _Reader(
+            replace(filters, program_ids=ids), _runs(days, filters.zone), by=BY_PROGRAM
+        ).read()
+        for i, rest in members:
+            program_id = wanted[i][0].program_ids[0]
+            for day in rest:
+                if (day, program_id) in by_program:
+                    reads[i][day] = by_program[(day, program_id)]
+    return reads
 
 
 def cells_build(*, log=None) -> tuple[int, int]:
