@@ -14,7 +14,7 @@ from dispatch.programs import first_program
 from dispatch.reports import engine, sections, sums
 from dispatch.reports.sums import range_totals
 from dispatch.services import IncidentFields, incident_create
-from referrals.models import ContactAttempt, FollowUp, PoliceReferral
+from referrals.models import ContactAttempt, FollowUp
 from tests import factories
 
 UTC = ZoneInfo("UTC")
@@ -169,7 +169,7 @@ def _history(program, n: int, user) -> None:
     in Denver when the tests run): calls with every step, a police backup, an outcome, an
     encounter, follow-ups (of a call, and of no call) with attempts, police referrals."""
     from field.models import BackupRequest
-    from tests.test_reports import _assign, _incident, _outcome
+    from tests.test_reports import _assign, _incident, _outcome, _referral
 
     unit = factories.UnitFactory(callsign=f"{program.slug[:6].upper()}-{n}", program=program)
     days = (AT_THE_TURN, datetime(2026, 4, 20, 23, 30, tzinfo=UTC), datetime(2026, 5, 31, 15, 0, tzinfo=UTC))
@@ -206,19 +206,7 @@ def _history(program, n: int, user) -> None:
                     method="phone",
                     result="reached",
                 )
-            referral = PoliceReferral.objects.create(
-                program=program,
-                filed_by=user,
-                urgency=("now", "today")[j % 2],
-                call_type_code="WELFARE",
-                address="1 Elm St",
-                situation="Sitting in rain",
-                officer_name="Officer Lee",
-                officer_callback="555-0100",
-                consent_to_contact=True,
-                state="dispatch",
-            )
-            PoliceReferral.objects.filter(pk=referral.pk).update(created_at=at)
+            _referral(user, at, ("now", "today")[j % 2], "dispatch", program=program)
 
 
 def _scopes(programs) -> list[engine.ReportFilters]:

@@ -100,9 +100,9 @@ def _follow_up(created_at, status, *, close_reason="", incident=None, attempts=(
     return follow_up
 
 
-def _referral(user, created_at, urgency, state):
+def _referral(user, created_at, urgency, state, program=None):
     referral = PoliceReferral.objects.create(
-        program=first_program(),
+        program=program or first_program(),
         filed_by=user,
         urgency=urgency,
         call_type_code="WELFARE",
